@@ -1,0 +1,1 @@
+"""The Billbee API client and its throttle table (knows no tenant and no database)."""

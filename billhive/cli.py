@@ -1,0 +1,173 @@
+"""The ``billhive`` command line: dev, web, worker, scheduler, sandbox, db, ..."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from billhive import __version__
+from billhive.config import ConfigError, Settings, ensure_dev_secrets, load_settings
+from billhive.logs import configure_logging
+
+
+class Context:
+    """Lazily loaded settings shared by the subcommands."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings()
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from exc
+            configure_logging(self._settings.log_level, json=self._settings.log_json)
+        return self._settings
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="billhive")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """billhive: one Billbee developer key, many merchants."""
+    ctx.ensure_object(Context)
+
+
+# -- the processes -------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--stream/--no-stream", default=True, help="Keep demo calls flowing (sandbox only).")
+def dev(stream: bool) -> None:
+    """Run the whole platform locally on embedded defaults (what `make run` runs)."""
+    from billhive.devrun import run_dev
+
+    sys.exit(run_dev(stream=stream))
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address [BILLHIVE_WEB_HOST].")
+@click.option("--port", type=int, default=None, help="Port [BILLHIVE_WEB_PORT].")
+@click.option("--workers", type=int, default=None, help="gunicorn workers [BILLHIVE_WEB_WORKERS].")
+@pass_ctx
+def web(ctx: Context, host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the web app (signup, admin, JSON API) under gunicorn."""
+    from billhive.platform import create_app
+    from billhive.webserver import serve
+
+    settings = ctx.settings
+    serve(
+        lambda: create_app(settings),
+        host or settings.web_host,
+        port or settings.web_port,
+        workers or settings.web_workers,
+    )
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Stop when no work is left.")
+@pass_ctx
+def worker(ctx: Context, burst: bool) -> None:
+    """Run a worker that executes Billbee calls."""
+    from billhive.workers.process import run_worker
+
+    run_worker(ctx.settings, burst=burst)
+
+
+@main.command()
+@pass_ctx
+def scheduler(ctx: Context) -> None:
+    """Run RQ's cron scheduler with billhive's periodic jobs."""
+    from billhive.workers.cron import run_cron
+
+    run_cron(ctx.settings)
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address [BILLHIVE_SANDBOX_HOST].")
+@click.option("--port", type=int, default=None, help="Port [BILLHIVE_SANDBOX_PORT].")
+@click.option("--workers", type=int, default=1, help="gunicorn workers (state is per process).")
+@pass_ctx
+def sandbox(ctx: Context, host: str | None, port: int | None, workers: int) -> None:
+    """Serve the local Billbee sandbox under /api/v1."""
+    from billhive.sandbox import create_sandbox_app
+    from billhive.webserver import serve
+
+    settings = ctx.settings
+    keys = [k.strip() for k in settings.sandbox_api_keys.split(",") if k.strip()]
+    serve(
+        lambda: create_sandbox_app(api_keys=keys),
+        host or settings.sandbox_host,
+        port or settings.sandbox_port,
+        workers,
+    )
+
+
+# -- database ------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic)."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@pass_ctx
+def db_upgrade(ctx: Context, revision: str) -> None:
+    """Migrate the database to REVISION (default: the newest)."""
+    from billhive.db import upgrade
+
+    upgrade(ctx.settings.effective_database_url, revision)
+    click.echo(f"Database at revision {revision}.")
+
+
+@db.command("current")
+@pass_ctx
+def db_current(ctx: Context) -> None:
+    """Print the revision the database is at."""
+    from billhive.db import current_revision
+
+    click.echo(current_revision(ctx.settings.effective_database_url) or "(not migrated)")
+
+
+# -- settings ------------------------------------------------------------------------
+
+
+@main.group()
+def config() -> None:
+    """Inspect settings."""
+
+
+@config.command("show")
+@pass_ctx
+def config_show(ctx: Context) -> None:
+    """Print every setting (secrets masked)."""
+    data: dict[str, Any] = ctx.settings.model_dump()
+    for name, value in sorted(data.items()):
+        shown = (
+            "(set)"
+            if name in {"secret_key", "billbee_api_key", "vault_keys", "blind_index_key"} and value
+            else value
+        )
+        click.echo(f"BILLHIVE_{name.upper()}={shown if shown is not None else ''}")
+
+
+@config.command("init-dev")
+@click.option("--instance", type=click.Path(path_type=Path), default=Path("instance"))
+def config_init_dev(instance: Path) -> None:
+    """Generate development secrets into the instance folder (once)."""
+    path = ensure_dev_secrets(instance.resolve())
+    click.echo(f"Development secrets in {path}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

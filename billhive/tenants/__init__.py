@@ -1,0 +1,1 @@
+"""Merchants: the tenant model, password rules, the credential vault and services."""

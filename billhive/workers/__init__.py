@@ -1,0 +1,1 @@
+"""Per-tenant queues, the limit-aware scheduler, jobs and the worker process."""
