@@ -4,5 +4,6 @@ Domain packages add their model modules here as they grow.
 """
 
 from billhive.db import Base
+from billhive.tenants import models as tenants_models  # noqa: F401  (registers the tables)
 
 __all__ = ["Base"]

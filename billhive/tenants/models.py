@@ -1,0 +1,131 @@
+"""Tenant, its sealed credentials and the audit log (SQLAlchemy 2 typed models).
+
+The sealed username/password and the tenant's wrapped data key live in their own table,
+``tenant_credentials``, one row per tenant: key rotation rewrites only that row's wrapped
+key, and crypto-shredding deletes the row, while the ``tenants`` row (status ``deleted``)
+and its audit history stay.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from billhive.db import Base, UTCDateTime, utcnow
+
+#: Hex length of the HMAC-SHA256 blind index.
+BLIND_INDEX_LENGTH = 64
+
+
+class TenantStatus(StrEnum):
+    """Where a tenant is in its life; every change is written to the audit log."""
+
+    PENDING_VERIFICATION = "pending_verification"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    CREDENTIALS_INVALID = "credentials_invalid"
+    DISABLED = "disabled"
+    DELETED = "deleted"
+
+
+def _status_type() -> SAEnum:
+    # Stored as its value in a VARCHAR (no native enum type, no CHECK): adding a status later
+    # needs no ALTER TYPE on PostgreSQL.
+    return SAEnum(
+        TenantStatus,
+        name="tenant_status",
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda enum: [member.value for member in enum],
+        validate_strings=True,
+    )
+
+
+class Tenant(Base):
+    """One merchant's Billbee account. Holds no plaintext credential."""
+
+    __tablename__ = "tenants"
+    __table_args__ = (Index("ix_tenants_status", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    contact_email: Mapped[str] = mapped_column(String(254))
+    #: HMAC-SHA256 of the normalized username (see ``Vault.blind_index``); NULL once deleted,
+    #: so a deleted tenant no longer links to its username and the name can sign up again.
+    username_index: Mapped[str | None] = mapped_column(
+        String(BLIND_INDEX_LENGTH), unique=True, nullable=True
+    )
+    status: Mapped[TenantStatus] = mapped_column(_status_type())
+    invoice_creation_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    credentials: Mapped[TenantCredentials | None] = relationship(
+        back_populates="tenant", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def __repr__(self) -> str:
+        return f"<Tenant id={self.id} status={self.status}>"
+
+
+class TenantCredentials(Base):
+    """A tenant's wrapped data key and the username/password sealed with it."""
+
+    __tablename__ = "tenant_credentials"
+    __table_args__ = (Index("ix_tenant_credentials_kek_id", "kek_id"),)
+
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: Id of the key-encryption key (keyring entry) that wrapped ``wrapped_key``.
+    kek_id: Mapped[str] = mapped_column(String(64))
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    username_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    password_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    tenant: Mapped[Tenant] = relationship(back_populates="credentials")
+
+    def __repr__(self) -> str:
+        return f"<TenantCredentials tenant_id={self.tenant_id} kek_id={self.kek_id}>"
+
+
+class AuditEvent(Base):
+    """Who or what changed a tenant, when, from which status to which, and why.
+
+    ``tenant_id`` is a plain column (no foreign key) so nothing that happens to a tenant row
+    can ever delete or block its history. ``details`` never holds a secret.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_tenant_id_created_at", "tenant_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    from_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    to_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    def __repr__(self) -> str:
+        return f"<AuditEvent id={self.id} tenant_id={self.tenant_id} action={self.action}>"

@@ -1,0 +1,239 @@
+"""Envelope encryption of merchant credentials (AES-256-GCM from ``cryptography``).
+
+* Every tenant has its own random 256-bit data key. It seals the Billbee username and the
+  API password, each with a fresh random 96-bit nonce and associated data naming the tenant
+  id and the field, so a ciphertext copied to another tenant or field fails to open.
+* The data key is stored wrapped (AES-GCM again) by a key-encryption key (KEK) from the
+  keyring ``BILLHIVE_VAULT_KEYS`` (``id1:base64,id2:base64``; the first is active), together
+  with that key's id. Rotation re-wraps data keys only; sealed secrets are never touched.
+* Usernames are found through a blind index: HMAC-SHA256 of the normalized username under
+  ``BILLHIVE_BLIND_INDEX_KEY``, never through plaintext.
+
+Wire format of every sealed value: ``version byte (1) | nonce (12) | ciphertext+tag``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from billhive.config import Settings
+from billhive.tenants.errors import VaultError
+from billhive.tenants.rules import normalize_username
+
+FORMAT_VERSION = b"\x01"
+NONCE_BYTES = 12
+KEY_BYTES = 32
+FIELD_USERNAME = "username"
+FIELD_PASSWORD = "password"  # noqa: S105 (a field name)
+_FIELDS = frozenset({FIELD_USERNAME, FIELD_PASSWORD})
+
+
+def _decode_key(key_id: str, encoded: str, what: str) -> bytes:
+    try:
+        raw = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise VaultError(f"{what} {key_id!r} is not valid base64.") from exc
+    if len(raw) != KEY_BYTES:
+        raise VaultError(f"{what} {key_id!r} must be {KEY_BYTES} bytes, not {len(raw)}.")
+    return raw
+
+
+class Keyring:
+    """Key-encryption keys by id; the first one is active (used for every new wrap)."""
+
+    def __init__(self, keys: dict[str, bytes]) -> None:
+        if not keys:
+            raise VaultError("The vault keyring is empty: set BILLHIVE_VAULT_KEYS.")
+        for key_id, key in keys.items():
+            if not key_id or ":" in key_id or "," in key_id:
+                raise VaultError(f"Vault key id {key_id!r} is not a plain name.")
+            if len(key) != KEY_BYTES:
+                raise VaultError(f"Vault key {key_id!r} must be {KEY_BYTES} bytes.")
+        self._keys = dict(keys)
+        self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
+        self.active_id = next(iter(keys))
+
+    @classmethod
+    def parse(cls, spec: str) -> Keyring:
+        """Read ``id1:base64,id2:base64``; errors name the offending key id, never a key."""
+        keys: dict[str, bytes] = {}
+        for position, entry in enumerate(p.strip() for p in spec.split(",")):
+            if not entry:
+                continue
+            key_id, sep, encoded = entry.partition(":")
+            key_id = key_id.strip()
+            if not sep or not key_id:
+                raise VaultError(f"Vault keyring entry {position + 1} must look like id:base64key.")
+            if key_id in keys:
+                raise VaultError(f"Vault key id {key_id!r} appears twice in the keyring.")
+            keys[key_id] = _decode_key(key_id, encoded, "Vault key")
+        return cls(keys)
+
+    @property
+    def ids(self) -> list[str]:
+        """Every key id, the active one first."""
+        return list(self._keys)
+
+    def cipher(self, key_id: str) -> AESGCM:
+        """The AES-GCM cipher of ``key_id``, or an error naming the missing id."""
+        try:
+            return self._ciphers[key_id]
+        except KeyError:
+            raise VaultError(
+                f"Vault key {key_id!r} is not in the keyring (BILLHIVE_VAULT_KEYS); "
+                "add it back to open data keys it wrapped."
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"<Keyring active={self.active_id!r} ids={self.ids!r}>"
+
+
+class SealedCredentials(NamedTuple):
+    """What the database stores for one tenant (no plaintext)."""
+
+    kek_id: str
+    wrapped_key: bytes
+    username_sealed: bytes
+    password_sealed: bytes
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A tenant's plaintext Billbee username and API password; ``repr`` hides both."""
+
+    username: str
+    password: str
+
+    def __repr__(self) -> str:
+        return "Credentials(username=[hidden], password=[hidden])"
+
+    __str__ = __repr__
+
+
+def _seal(cipher: AESGCM, plaintext: bytes, aad: bytes) -> bytes:
+    nonce = os.urandom(NONCE_BYTES)
+    return FORMAT_VERSION + nonce + cipher.encrypt(nonce, plaintext, aad)
+
+
+def _open(cipher: AESGCM, sealed: bytes, aad: bytes) -> bytes:
+    if len(sealed) < 1 + NONCE_BYTES + 16 or sealed[:1] != FORMAT_VERSION:
+        raise InvalidTag
+    nonce = sealed[1 : 1 + NONCE_BYTES]
+    return cipher.decrypt(nonce, sealed[1 + NONCE_BYTES :], aad)
+
+
+def _field_aad(tenant_id: int, field: str) -> bytes:
+    if field not in _FIELDS:
+        raise ValueError(f"unknown sealed field {field!r}")
+    return f"billhive:tenant:{tenant_id}:field:{field}".encode()
+
+
+def _wrap_aad(tenant_id: int, kek_id: str) -> bytes:
+    return f"billhive:tenant:{tenant_id}:data-key:{kek_id}".encode()
+
+
+class Vault:
+    """Seals, opens and re-wraps tenant credentials; computes the username blind index."""
+
+    def __init__(self, keyring: Keyring, blind_index_key: bytes) -> None:
+        if len(blind_index_key) < 16:
+            raise VaultError("The blind-index key must be at least 16 bytes.")
+        self.keyring = keyring
+        self._blind_index_key = blind_index_key
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Vault:
+        """The vault of ``BILLHIVE_VAULT_KEYS`` and ``BILLHIVE_BLIND_INDEX_KEY``."""
+        keyring = Keyring.parse(settings.require("vault_keys"))
+        blind = _decode_key("blind_index_key", settings.require("blind_index_key"), "Key")
+        return cls(keyring, blind)
+
+    def __repr__(self) -> str:
+        return f"<Vault active_key={self.keyring.active_id!r}>"
+
+    # -- blind index ------------------------------------------------------------------
+
+    def blind_index(self, username: str) -> str:
+        """The keyed hash (hex) that finds a username without storing it."""
+        digest = hmac.new(
+            self._blind_index_key, normalize_username(username).encode(), hashlib.sha256
+        )
+        return digest.hexdigest()
+
+    # -- sealing ----------------------------------------------------------------------
+
+    def seal(self, tenant_id: int, username: str, password: str) -> SealedCredentials:
+        """Seal both credentials under a fresh data key wrapped by the active KEK."""
+        data_key = AESGCM.generate_key(bit_length=256)
+        cipher = AESGCM(data_key)
+        kek_id = self.keyring.active_id
+        return SealedCredentials(
+            kek_id=kek_id,
+            wrapped_key=_seal(self.keyring.cipher(kek_id), data_key, _wrap_aad(tenant_id, kek_id)),
+            username_sealed=_seal(cipher, username.encode(), _field_aad(tenant_id, FIELD_USERNAME)),
+            password_sealed=_seal(cipher, password.encode(), _field_aad(tenant_id, FIELD_PASSWORD)),
+        )
+
+    def reseal_password(
+        self, tenant_id: int, kek_id: str, wrapped_key: bytes, password: str
+    ) -> bytes:
+        """Seal a new password with the tenant's existing data key (reconnect)."""
+        cipher = AESGCM(self._unwrap(tenant_id, kek_id, wrapped_key))
+        return _seal(cipher, password.encode(), _field_aad(tenant_id, FIELD_PASSWORD))
+
+    def open_field(
+        self, tenant_id: int, field: str, kek_id: str, wrapped_key: bytes, sealed: bytes
+    ) -> str:
+        """Open one sealed field of a tenant; an error (naming no secret) when it fails."""
+        cipher = AESGCM(self._unwrap(tenant_id, kek_id, wrapped_key))
+        try:
+            return _open(cipher, sealed, _field_aad(tenant_id, field)).decode()
+        except InvalidTag:
+            raise VaultError(
+                f"The sealed {field} of tenant {tenant_id} does not open with its data key "
+                "(damaged, or copied from another tenant or field)."
+            ) from None
+
+    def open(self, tenant_id: int, sealed: SealedCredentials) -> Credentials:
+        """Open both credentials of a tenant."""
+        cipher = AESGCM(self._unwrap(tenant_id, sealed.kek_id, sealed.wrapped_key))
+        values: list[str] = []
+        for field, blob in (
+            (FIELD_USERNAME, sealed.username_sealed),
+            (FIELD_PASSWORD, sealed.password_sealed),
+        ):
+            try:
+                values.append(_open(cipher, blob, _field_aad(tenant_id, field)).decode())
+            except InvalidTag:
+                raise VaultError(
+                    f"The sealed {field} of tenant {tenant_id} does not open with its data "
+                    "key (damaged, or copied from another tenant or field)."
+                ) from None
+        return Credentials(username=values[0], password=values[1])
+
+    # -- data keys --------------------------------------------------------------------
+
+    def _unwrap(self, tenant_id: int, kek_id: str, wrapped_key: bytes) -> bytes:
+        kek = self.keyring.cipher(kek_id)
+        try:
+            return _open(kek, wrapped_key, _wrap_aad(tenant_id, kek_id))
+        except InvalidTag:
+            raise VaultError(
+                f"The data key of tenant {tenant_id} does not open with vault key {kek_id!r} "
+                "(wrong key under that id, or the wrapped key was damaged or moved)."
+            ) from None
+
+    def rewrap(self, tenant_id: int, kek_id: str, wrapped_key: bytes) -> tuple[str, bytes]:
+        """The tenant's data key re-wrapped under the active KEK: ``(kek_id, wrapped)``."""
+        data_key = self._unwrap(tenant_id, kek_id, wrapped_key)
+        active = self.keyring.active_id
+        return active, _seal(self.keyring.cipher(active), data_key, _wrap_aad(tenant_id, active))

@@ -1,0 +1,92 @@
+"""One live Billbee call that proves a username/API password, and what its answer means.
+
+Signup, reconnect and the verification job all ask the same question; this module turns
+the client's typed errors into one of four answers so they all read it the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+
+from billhive.config import Settings
+
+#: ``(username, password)``: returns when Billbee accepts them, raises a Billbee error if not.
+Verifier = Callable[[str, str], None]
+
+API_NOT_ACTIVATED = "ApiNotActivated"
+API_NOT_ACTIVATED_CODE = 1
+
+
+class Outcome(StrEnum):
+    """What one verification call told us."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"  # 401/403: wrong username or API password
+    API_ACCESS_OFF = "api_access_off"  # ErrorCode ApiNotActivated
+    ACCOUNT_REFUSED = "account_refused"  # another definite refusal (e.g. API not booked)
+    UNREACHABLE = "unreachable"  # timeout, connection, 429, 5xx: ask again later
+
+
+class Verdict:
+    """An :class:`Outcome` plus a safe, secret-free note for ``last_error`` and the audit log."""
+
+    __slots__ = ("note", "outcome")
+
+    def __init__(self, outcome: Outcome, note: str = "") -> None:
+        self.outcome = outcome
+        self.note = note
+
+    def __repr__(self) -> str:
+        return f"Verdict({self.outcome.value!r}, {self.note!r})"
+
+
+def check(verify: Verifier, username: str, password: str) -> Verdict:
+    """Run ``verify`` and classify its answer (only Billbee errors are caught)."""
+    # TEMPORARY lazy import until billhive.billbee.errors lands (helper A, in parallel).
+    from billhive.billbee.errors import (
+        ApiError,
+        BillbeeError,
+        CredentialsRejected,
+        ServerError,
+        Throttled,
+        TransportError,
+    )
+
+    try:
+        verify(username, password)
+    except CredentialsRejected:
+        return Verdict(Outcome.REJECTED, "Billbee refused the username or API password.")
+    except ApiError as exc:
+        if exc.error_name == API_NOT_ACTIVATED or exc.error_code == API_NOT_ACTIVATED_CODE:
+            return Verdict(
+                Outcome.API_ACCESS_OFF, "API access is switched off for this Billbee account."
+            )
+        return Verdict(
+            Outcome.ACCOUNT_REFUSED,
+            f"Billbee refused API calls for this account ({exc.error_name}).",
+        )
+    except (Throttled, ServerError, TransportError) as exc:
+        return Verdict(Outcome.UNREACHABLE, f"Billbee could not be asked: {type(exc).__name__}.")
+    except BillbeeError as exc:
+        # NotFound / InvalidRequest on the cheapest read: Billbee answered, but not as
+        # expected. Not a verdict on the credentials, so ask again later.
+        return Verdict(Outcome.UNREACHABLE, f"Billbee answered unexpectedly: {type(exc).__name__}.")
+    return Verdict(Outcome.ACCEPTED)
+
+
+def make_verifier(settings: Settings) -> Verifier:
+    """A verifier that makes one cheap authenticated call with the platform's API key."""
+    api_key = settings.require("billbee_api_key")
+    base_url = settings.billbee_base_url
+    timeout = settings.billbee_timeout
+
+    def verify(username: str, password: str) -> None:
+        from billhive.billbee.client import BillbeeClient
+
+        with BillbeeClient(
+            api_key, username, password, base_url=base_url, timeout=timeout
+        ) as client:
+            client.verify_credentials()
+
+    return verify
