@@ -169,5 +169,14 @@ def config_init_dev(instance: Path) -> None:
     click.echo(f"Development secrets in {path}")
 
 
+# -- tenants and the vault (billhive/tenants/cli.py) ------------------------------------
+
+from billhive.tenants.cli import tenants as tenants_group  # noqa: E402
+from billhive.tenants.cli import vault as vault_group  # noqa: E402
+
+main.add_command(vault_group)
+main.add_command(tenants_group)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

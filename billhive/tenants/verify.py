@@ -9,13 +9,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import StrEnum
 
+from billhive.billbee.errors import (
+    ApiError,
+    BillbeeError,
+    CredentialsRejected,
+    ErrorCode,
+    ServerError,
+    Throttled,
+    TransportError,
+)
 from billhive.config import Settings
 
 #: ``(username, password)``: returns when Billbee accepts them, raises a Billbee error if not.
 Verifier = Callable[[str, str], None]
 
-API_NOT_ACTIVATED = "ApiNotActivated"
-API_NOT_ACTIVATED_CODE = 1
+#: Envelope error codes that are a definite "this account cannot use the API" answer.
+ACCOUNT_REFUSALS = frozenset({ErrorCode.NoPaidAccount, ErrorCode.APIServiceNotBooked})
 
 
 class Outcome(StrEnum):
@@ -43,29 +52,22 @@ class Verdict:
 
 def check(verify: Verifier, username: str, password: str) -> Verdict:
     """Run ``verify`` and classify its answer (only Billbee errors are caught)."""
-    # TEMPORARY lazy import until billhive.billbee.errors lands (helper A, in parallel).
-    from billhive.billbee.errors import (
-        ApiError,
-        BillbeeError,
-        CredentialsRejected,
-        ServerError,
-        Throttled,
-        TransportError,
-    )
-
     try:
         verify(username, password)
     except CredentialsRejected:
         return Verdict(Outcome.REJECTED, "Billbee refused the username or API password.")
     except ApiError as exc:
-        if exc.error_name == API_NOT_ACTIVATED or exc.error_code == API_NOT_ACTIVATED_CODE:
+        if exc.error_code == ErrorCode.ApiNotActivated:
             return Verdict(
                 Outcome.API_ACCESS_OFF, "API access is switched off for this Billbee account."
             )
-        return Verdict(
-            Outcome.ACCOUNT_REFUSED,
-            f"Billbee refused API calls for this account ({exc.error_name}).",
-        )
+        if exc.error_code in ACCOUNT_REFUSALS:
+            return Verdict(
+                Outcome.ACCOUNT_REFUSED,
+                f"Billbee refused API calls for this account ({exc.error_name}).",
+            )
+        # InternalError and the like say nothing about the credentials: ask again later.
+        return Verdict(Outcome.UNREACHABLE, f"Billbee answered with {exc.error_name}.")
     except (Throttled, ServerError, TransportError) as exc:
         return Verdict(Outcome.UNREACHABLE, f"Billbee could not be asked: {type(exc).__name__}.")
     except BillbeeError as exc:

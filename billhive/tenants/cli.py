@@ -1,0 +1,202 @@
+"""``billhive vault ...`` and ``billhive tenants ...``: key management and tenant admin."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import click
+from sqlalchemy import select
+
+from billhive.config import ConfigError, Settings, load_settings, new_key_b64
+from billhive.db import Database
+from billhive.tenants.audit import ACTOR_CLI
+from billhive.tenants.errors import TenantError
+from billhive.tenants.models import Tenant, TenantStatus
+from billhive.tenants.rotation import DEFAULT_BATCH_SIZE, key_counts, rotate
+from billhive.tenants.service import delete_tenant, get_tenant
+from billhive.tenants.vault import Vault
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[Database]:
+    database = Database(settings.effective_database_url, pool=False)
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+def _vault(settings: Settings) -> Vault:
+    try:
+        return Vault.from_settings(settings)
+    except (TenantError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+# -- vault -------------------------------------------------------------------------
+
+
+@click.group()
+def vault() -> None:
+    """The credential vault: keys, status, rotation."""
+
+
+@vault.command("new-key")
+@click.option("--id", "key_id", default=None, help="Key id (default: k<date>-<random>).")
+def vault_new_key(key_id: str | None) -> None:
+    """Print a new keyring entry `id:base64key` to put FIRST in BILLHIVE_VAULT_KEYS."""
+    key_id = key_id or f"k{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(2)}"
+    if ":" in key_id or "," in key_id or not key_id.strip():
+        raise click.BadParameter(
+            "a key id may not be empty or contain ':' or ','", param_hint="--id"
+        )
+    click.echo(f"{key_id}:{new_key_b64()}")
+    click.echo(
+        "Put this entry first in BILLHIVE_VAULT_KEYS (keep the old ones after it), restart, "
+        "then run `billhive vault rotate`.",
+        err=True,
+    )
+
+
+@vault.command("status")
+def vault_status() -> None:
+    """Count the data keys each vault key wraps; flag ids missing from the keyring."""
+    settings = _settings()
+    keyring = _vault(settings).keyring
+    with _database(settings) as database, database.session() as session:
+        counts = key_counts(session)
+    click.echo(f"active key: {keyring.active_id}")
+    for key_id in dict.fromkeys([*keyring.ids, *counts]):
+        notes = []
+        if key_id == keyring.active_id:
+            notes.append("active")
+        if key_id not in keyring.ids:
+            notes.append("MISSING from BILLHIVE_VAULT_KEYS")
+        suffix = f"  ({', '.join(notes)})" if notes else ""
+        click.echo(f"{key_id}: {counts.get(key_id, 0)} wrapped data keys{suffix}")
+    stale = sum(n for k, n in counts.items() if k != keyring.active_id)
+    click.echo(f"to rotate: {stale}")
+
+
+@vault.command("rotate")
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=DEFAULT_BATCH_SIZE)
+def vault_rotate(batch_size: int) -> None:
+    """Re-wrap every data key under the active key (resumable, idempotent)."""
+    settings = _settings()
+    the_vault = _vault(settings)
+    started = time.monotonic()
+    state = {"done": 0}
+
+    def rate_and_count(_: object) -> str:
+        elapsed = max(time.monotonic() - started, 1e-6)
+        return f"{state['done'] / elapsed:,.0f} keys/s"
+
+    with (
+        _database(settings) as database,
+        click.progressbar(
+            length=1,
+            label=f"Re-wrapping under {the_vault.keyring.active_id}",
+            show_pos=True,
+            show_eta=True,
+            item_show_func=rate_and_count,
+            file=sys.stderr,
+        ) as bar,
+    ):
+
+        def progress(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - state["done"])
+            state["done"] = done
+
+        try:
+            result = rotate(database, the_vault, batch_size=batch_size, progress=progress)
+        except TenantError as exc:
+            raise click.ClickException(str(exc)) from exc
+    rate = result.rewrapped / result.seconds if result.seconds else 0.0
+    click.echo(
+        f"Re-wrapped {result.rewrapped} data keys under {the_vault.keyring.active_id} "
+        f"in {result.seconds:.1f} s ({rate:,.0f}/s)."
+    )
+
+
+# -- tenants -----------------------------------------------------------------------
+
+
+@click.group()
+def tenants() -> None:
+    """Merchants: list, reconnect links, deletion."""
+
+
+@tenants.command("list")
+@click.option(
+    "--status",
+    type=click.Choice([s.value for s in TenantStatus]),
+    default=None,
+    help="Only tenants in this status.",
+)
+def tenants_list(status: str | None) -> None:
+    """List tenants (id, status, name, contact); usernames are sealed and never shown."""
+    settings = _settings()
+    query = select(Tenant).order_by(Tenant.id)
+    if status:
+        query = query.where(Tenant.status == TenantStatus(status))
+    with _database(settings) as database, database.session() as session:
+        rows = session.scalars(query).all()
+        for t in rows:
+            verified = f"{t.verified_at:%Y-%m-%d %H:%M}" if t.verified_at else "-"
+            click.echo(
+                f"{t.id}\t{t.status.value}\t{t.display_name}\t{t.contact_email}\t"
+                f"verified {verified}"
+            )
+    if not rows:
+        click.echo("No tenants.", err=True)
+
+
+@tenants.command("reconnect-link")
+@click.argument("tenant_id", type=int)
+def tenants_reconnect_link(tenant_id: int) -> None:
+    """Print a signed, expiring link where the merchant enters a new API password."""
+    from billhive.platform.signup.links import make_reconnect_url
+
+    settings = _settings()
+    with _database(settings) as database, database.session() as session:
+        try:
+            tenant = get_tenant(session, tenant_id)
+        except TenantError as exc:
+            raise click.ClickException(str(exc)) from exc
+        if tenant.status in (TenantStatus.DELETED, TenantStatus.DISABLED):
+            raise click.ClickException(
+                f"Tenant {tenant_id} is {tenant.status.value}; it cannot reconnect."
+            )
+    click.echo(make_reconnect_url(settings, tenant_id))
+
+
+@tenants.command("delete")
+@click.argument("tenant_id", type=int)
+@click.option("--reason", required=True, help="Why (written to the audit log).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def tenants_delete(tenant_id: int, reason: str, yes: bool) -> None:
+    """Crypto-shred a tenant's credentials and mark it deleted (cannot be undone)."""
+    if not yes:
+        click.confirm(
+            f"Destroy the credentials of tenant {tenant_id} for good?", abort=True, err=True
+        )
+    settings = _settings()
+    with _database(settings) as database, database.session() as session:
+        try:
+            delete_tenant(session, tenant_id, actor=ACTOR_CLI, reason=reason)
+        except TenantError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"Tenant {tenant_id} deleted; its credentials are destroyed.")
