@@ -1,0 +1,151 @@
+"""One exception class per way a Billbee call can fail, and Billbee's named error codes.
+
+Every error is a :class:`BillbeeError` carrying the HTTP status (None when no response
+came back) and the operation name. Messages are built by the client from the operation,
+the status and Billbee's own ``ErrorMessage``, with the caller's credentials scrubbed out,
+so they are safe to log, store on a call record or show to an operator.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ErrorCode(IntEnum):
+    """Billbee's ``ErrorCode`` values with the names of the official .NET SDK.
+
+    The spec's enum runs to 28; names above 18 are not published (see :func:`error_name`).
+    """
+
+    NoError = 0
+    ApiNotActivated = 1
+    OrderNotFound = 2
+    InvoiceNotCreated = 3
+    CantCreateInvoice = 4
+    OrderCanceled = 5
+    OrderDeleted = 6
+    OrderNotPaid = 7
+    InternalError = 8
+    OrderExists = 9
+    WrongShopId = 10
+    InvalidData = 11
+    CreateUser_DuplicateEmail = 12
+    CreateUser_InvalidEmail = 13
+    CreateUser_UserRejected = 14
+    CreateUser_TermsNotAccepted = 15
+    NoPaidAccount = 16
+    APIServiceNotBooked = 17
+    CantCreateDeliveryNote = 18
+
+
+def error_name(code: int) -> str:
+    """The published name of an ErrorCode, or ``ErrorCode<n>`` for an unnamed one."""
+    try:
+        return ErrorCode(code).name
+    except ValueError:
+        return f"ErrorCode{code}"
+
+
+class BillbeeError(Exception):
+    """Base of every Billbee call failure; ``str()`` is a secret-free description."""
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, operation: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.operation = operation
+
+
+class CredentialsRejected(BillbeeError):
+    """401/403: Billbee refused the API key, the username or the API password."""
+
+
+class NotFound(BillbeeError):
+    """404: the addressed order, product, webhook ... does not exist (or the path is wrong)."""
+
+
+class InvalidRequest(BillbeeError):
+    """Any other 4xx: Billbee refused the request; ``billbee_message`` says why, if it did."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        operation: str | None = None,
+        billbee_message: str = "",
+    ) -> None:
+        super().__init__(message, status_code=status_code, operation=operation)
+        self.billbee_message = billbee_message
+
+
+class Throttled(BillbeeError):
+    """429: over one of Billbee's limits; wait ``retry_after`` seconds before the next call.
+
+    ``retry_after_was_sent`` is False when Billbee sent no usable Retry-After header and
+    ``retry_after`` is the documented fallback (limits.DEFAULT_RETRY_AFTER_SECONDS).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float,
+        retry_after_was_sent: bool,
+        status_code: int | None = 429,
+        operation: str | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, operation=operation)
+        self.retry_after = retry_after
+        self.retry_after_was_sent = retry_after_was_sent
+
+
+class ServerError(BillbeeError):
+    """5xx: Billbee failed; the request may or may not have taken effect."""
+
+
+class UnexpectedResponse(BillbeeError):
+    """A response the API never sends on purpose (a redirect, or a 2xx that is not JSON)."""
+
+
+class TransportError(BillbeeError):
+    """No HTTP response: a timeout or a connection failure.
+
+    ``may_have_reached_server`` is False only when the request certainly never left (the
+    connection could not be made), so a worker knows whether a non-idempotent write has an
+    unknown outcome (True) or simply did not happen (False).
+    """
+
+    def __init__(
+        self, message: str, *, may_have_reached_server: bool, operation: str | None = None
+    ) -> None:
+        super().__init__(message, status_code=None, operation=operation)
+        self.may_have_reached_server = may_have_reached_server
+
+
+class ApiError(BillbeeError):
+    """A 2xx whose envelope reports failure: a non-zero ``ErrorCode`` or an ErrorMessage."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_code: int,
+        billbee_message: str = "",
+        status_code: int | None = 200,
+        operation: str | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, operation=operation)
+        self.error_code = error_code
+        self.error_name = error_name(error_code)
+        self.billbee_message = billbee_message
+
+
+class InvalidCall(ValueError):
+    """The caller named an unknown parameter, left out a required one, or gave a bad value.
+
+    Raised before anything is sent; a ValueError because it is a bug or bad input on our
+    side, not a Billbee failure.
+    """

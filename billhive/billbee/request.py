@@ -1,0 +1,102 @@
+"""Turning an operation and its parameters into a path and a query, checked before sending.
+
+Parameters may be given by their spec names (``pageSize``, ``minInvoiceDate``) or by
+their Python names (``page_size``, ``min_invoice_date``). Unknown names, missing path
+parameters and missing required query parameters raise :class:`InvalidCall` naming the
+parameter, so a bad call fails here instead of as a puzzling 400 from Billbee. The platform
+may call :func:`normalize_params` to check a call before it queues it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+from typing import Any
+from urllib.parse import quote
+
+from billhive.billbee.errors import InvalidCall
+from billhive.billbee.operations import Operation
+
+_CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def python_name(spec_name: str) -> str:
+    """The snake_case name a spec parameter is accepted under (``pageSize`` -> ``page_size``)."""
+    return _CAMEL_BOUNDARY.sub("_", spec_name).lower()
+
+
+@cache
+def _aliases(op: Operation) -> dict[str, str]:
+    """Every accepted parameter name of ``op`` -> its spec name."""
+    names = [*op.path_params, *(q.name for q in op.query_params)]
+    table = {python_name(name): name for name in names}
+    table.update({name: name for name in names})
+    return table
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    """What goes on the wire for one call, minus headers and body."""
+
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...]
+
+
+def normalize_params(op: Operation, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``params`` keyed by spec names, None values dropped; raises InvalidCall on bad names."""
+    if not params:
+        normalized: dict[str, Any] = {}
+    else:
+        aliases = _aliases(op)
+        normalized = {}
+        for name, value in params.items():
+            spec_name = aliases.get(name)
+            if spec_name is None:
+                accepted = ", ".join(sorted(set(aliases.values()))) or "none"
+                raise InvalidCall(f"{op.name} has no parameter {name!r} (accepted: {accepted})")
+            if value is not None:
+                normalized[spec_name] = value
+    for name in op.path_params:
+        if name not in normalized:
+            raise InvalidCall(f"{op.name} needs the path parameter {name!r}")
+    for query in op.query_params:
+        if query.required and query.name not in normalized:
+            raise InvalidCall(f"{op.name} needs the query parameter {query.name!r}")
+    return normalized
+
+
+def render_value(value: Any) -> str:
+    """One parameter value as Billbee reads it (booleans lower-case, dates ISO 8601)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def prepare(op: Operation, params: Mapping[str, Any] | None) -> PreparedRequest:
+    """The path (relative to the API base) and query of one call of ``op``.
+
+    Array parameters become repeated keys (``shopId=1&shopId=2``), as the spec's
+    ``explode: true`` says; a scalar given for an array parameter is sent once.
+    """
+    values = normalize_params(op, params)
+    path = op.path
+    for name in op.path_params:
+        path = path.replace("{" + name + "}", quote(render_value(values[name]), safe=""))
+    query: list[tuple[str, str]] = []
+    for param in op.query_params:
+        if param.name not in values:
+            continue
+        value = values[param.name]
+        if isinstance(value, list | tuple | set | frozenset):
+            if not param.is_array:
+                raise InvalidCall(f"{op.name} takes one value for {param.name!r}, not a list")
+            query.extend((param.name, render_value(item)) for item in value)
+        else:
+            query.append((param.name, render_value(value)))
+    return PreparedRequest(method=op.method, path=path, query=tuple(query))
