@@ -56,13 +56,21 @@ def run_dev(*, stream: bool = True) -> int:
             port = free_port()
             data_dir = settings.instance_path / "redis"
             data_dir.mkdir(parents=True, exist_ok=True)
-            supervisor.start(Child("redis", redis_command(find_redis_server(), port, data_dir)))
+            supervisor.start(
+                Child(
+                    "redis",
+                    redis_command(find_redis_server(), port, data_dir),
+                    infrastructure=True,
+                )
+            )
             env["BILLHIVE_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
             _wait_for_redis(env["BILLHIVE_REDIS_URL"])
         if use_sandbox:
             api_key = settings.require("billbee_api_key")
             sandbox_env = {**env, "BILLHIVE_SANDBOX_API_KEYS": api_key}
-            supervisor.start(Child("sandbox", _billhive("sandbox"), sandbox_env))
+            supervisor.start(
+                Child("sandbox", _billhive("sandbox"), sandbox_env, infrastructure=True)
+            )
             env["BILLHIVE_BILLBEE_BASE_URL"] = (
                 f"http://{settings.sandbox_host}:{settings.sandbox_port}/api/v1"
             )

@@ -23,6 +23,7 @@ from typing import IO
 import httpx
 
 GRACE_SECONDS = 10.0
+NAME_WIDTH = 9
 
 
 def _set_parent_death_signal() -> None:
@@ -39,6 +40,8 @@ class Child:
     name: str
     argv: Sequence[str]
     env: dict[str, str] = field(default_factory=dict)
+    #: Infrastructure (Redis, the sandbox) stops last, after everything that uses it.
+    infrastructure: bool = False
     process: subprocess.Popen[bytes] | None = None
 
 
@@ -69,7 +72,7 @@ class Supervisor:
 
     def _relay(self, child: Child) -> None:
         assert child.process is not None and child.process.stdout is not None
-        width = max(len(c.name) for c in self.children) if self.children else len(child.name)
+        width = max(NAME_WIDTH, len(child.name))
         for raw in iter(child.process.stdout.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip()
             self.say(f"{child.name:<{width}} | {line}")
@@ -99,12 +102,16 @@ class Supervisor:
         return code
 
     def stop_all(self) -> None:
-        """SIGTERM every child's process group (newest first), then SIGKILL stragglers."""
-        for child in reversed(self.children):
+        """Stop the app processes, then the infrastructure they use; SIGKILL stragglers."""
+        self._stop_group([c for c in self.children if not c.infrastructure])
+        self._stop_group([c for c in self.children if c.infrastructure])
+
+    def _stop_group(self, children: list[Child]) -> None:
+        for child in reversed(children):
             if child.process and child.process.poll() is None:
                 _signal_group(child.process, signal.SIGTERM)
         deadline = time.monotonic() + GRACE_SECONDS
-        for child in reversed(self.children):
+        for child in reversed(children):
             if child.process is None:
                 continue
             try:
@@ -113,10 +120,8 @@ class Supervisor:
                 self.say(f"{child.name} did not stop in {GRACE_SECONDS:.0f}s; killing it.")
                 _signal_group(child.process, signal.SIGKILL)
                 child.process.wait()
-        # Kill anything a child left in its group (e.g. a forked work horse).
-        for child in self.children:
-            if child.process is not None:
-                _signal_group(child.process, signal.SIGKILL)
+            # Kill anything the child left in its group (e.g. a forked work horse).
+            _signal_group(child.process, signal.SIGKILL)
 
     def install_signal_handlers(self) -> None:
         """Ctrl-C and SIGTERM stop the tree cleanly instead of raising."""
