@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -150,15 +149,9 @@ def config() -> None:
 @config.command("show")
 @pass_ctx
 def config_show(ctx: Context) -> None:
-    """Print every setting (secrets masked)."""
-    data: dict[str, Any] = ctx.settings.model_dump()
-    for name, value in sorted(data.items()):
-        shown = (
-            "(set)"
-            if name in {"secret_key", "billbee_api_key", "vault_keys", "blind_index_key"} and value
-            else value
-        )
-        click.echo(f"BILLHIVE_{name.upper()}={shown if shown is not None else ''}")
+    """Print every setting; secrets show as asterisks."""
+    for name, value in sorted(ctx.settings.model_dump().items()):
+        click.echo(f"BILLHIVE_{name.upper()}={'' if value is None else value}")
 
 
 @config.command("init-dev")
