@@ -5,5 +5,6 @@ Domain packages add their model modules here as they grow.
 
 from billhive.db import Base
 from billhive.tenants import models as tenants_models  # noqa: F401  (registers the tables)
+from billhive.workers import models as workers_models  # noqa: F401
 
 __all__ = ["Base"]

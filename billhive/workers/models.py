@@ -1,0 +1,118 @@
+"""Call records and per-tenant daily usage (SQLAlchemy 2 typed models).
+
+A ``Call`` is one request to run a Billbee operation for a tenant: its parameters, where it
+is in its life, and its outcome. ``UsageDay`` counts the Billbee HTTP calls actually made per
+tenant and day (Billbee bills integrations per call), which can be fewer than ``Call`` rows
+when stock updates were coalesced into one ``updatestockmultiple``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.orm import Mapped, mapped_column
+
+from billhive.db import Base, UTCDateTime, utcnow
+
+#: The largest JSON result kept on a call row, in characters; longer results are truncated.
+RESULT_MAX_CHARS = 64 * 1024
+
+
+class CallStatus(StrEnum):
+    """Where a call is in its life."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    #: A non-idempotent write whose request may have reached Billbee, with no answer: a
+    #: human decides (retrying could, for example, create a second invoice).
+    UNKNOWN_OUTCOME = "unknown_outcome"
+    CANCELLED = "cancelled"
+
+
+FINAL_STATUSES = frozenset(
+    {CallStatus.SUCCEEDED, CallStatus.FAILED, CallStatus.UNKNOWN_OUTCOME, CallStatus.CANCELLED}
+)
+
+
+def _status_type() -> SAEnum:
+    # A VARCHAR holding the value: adding a status later needs no ALTER TYPE.
+    return SAEnum(
+        CallStatus,
+        name="call_status",
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda enum: [member.value for member in enum],
+        validate_strings=True,
+    )
+
+
+# BigInteger ids on PostgreSQL, but INTEGER on SQLite where only that type auto-increments.
+CallId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Call(Base):
+    """One Billbee operation requested for one tenant, and what became of it."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        Index("ix_calls_tenant_id_id", "tenant_id", "id"),
+        Index("ix_calls_status_id", "status", "id"),
+        Index("ix_calls_operation_id", "operation", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(CallId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    operation: Mapped[str] = mapped_column(String(64))
+    #: Path and query parameters, by their Billbee names. Never a credential.
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    body: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    status: Mapped[CallStatus] = mapped_column(_status_type(), default=CallStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: The RQ job that runs this call.
+    job_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: Set when a stock update was sent inside a coalesced ``updatestockmultiple``.
+    batch_job_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    result: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    result_truncated: Mapped[bool] = mapped_column(default=False)
+    enqueued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    def __repr__(self) -> str:
+        return f"<Call id={self.id} tenant_id={self.tenant_id} {self.operation} {self.status}>"
+
+
+class UsageDay(Base):
+    """Billbee HTTP calls made for one tenant on one (UTC) day."""
+
+    __tablename__ = "usage_days"
+
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    throttled: Mapped[int] = mapped_column(Integer, default=0)
+
+    def __repr__(self) -> str:
+        return f"<UsageDay tenant_id={self.tenant_id} {self.day} calls={self.calls}>"
