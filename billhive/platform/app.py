@@ -6,11 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
 
 from billhive import __version__
 from billhive.config import Settings, load_settings
 from billhive.db import Database
-from billhive.platform import extensions
+from billhive.platform import extensions, i18n, signup
 from billhive.platform.errors import register_error_handlers
 from billhive.platform.health import bp as health_bp
 from billhive.platform.home import bp as home_bp
@@ -34,6 +37,31 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     )
     extensions.init_app(app, settings, Database(settings.effective_database_url))
     register_error_handlers(app)
+    i18n.init_app(app)
+    # Every form POST needs a CSRF token; JSON APIs exempt themselves with
+    # ``app.extensions["csrf"].exempt(blueprint)``.
+    CSRFProtect(app)
+    signup.init_app(app, settings, _rate_limiter(app, settings))
     app.register_blueprint(home_bp)
     app.register_blueprint(health_bp)
     return app
+
+
+#: Prefix of the rate limiter's Redis keys.
+RATE_LIMIT_KEY_PREFIX = "billhive-ratelimit"
+
+
+def _rate_limiter(app: Flask, settings: Settings) -> Limiter:
+    """Flask-Limiter on the app's Redis, so every web worker process shares the counts.
+
+    Limits are declared where they apply (the signup blueprint). If Redis is briefly
+    unreachable the limiter lets requests through rather than failing them.
+    """
+    return Limiter(
+        get_remote_address,
+        app=app,
+        storage_uri=settings.redis_url or "memory://",
+        strategy="moving-window",
+        key_prefix=RATE_LIMIT_KEY_PREFIX,
+        swallow_errors=True,
+    )

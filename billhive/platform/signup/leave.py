@@ -1,0 +1,32 @@
+"""``/signup/leave/<token>``: a merchant confirms leaving; the credentials are crypto-shredded."""
+
+from __future__ import annotations
+
+from flask import render_template
+from flask.typing import ResponseReturnValue
+
+from billhive.platform.extensions import db_session
+from billhive.platform.signup.blueprint import bp
+from billhive.platform.signup.forms import LeaveForm
+from billhive.platform.signup.links import LinkInvalid, LinkPurpose
+from billhive.platform.signup.reconnect import link_problem, tenant_of_link
+from billhive.tenants.audit import ACTOR_MERCHANT
+from billhive.tenants.models import TenantStatus
+from billhive.tenants.service import delete_tenant
+
+LEAVE_REASON = "the merchant confirmed leaving through a signed link"
+
+
+@bp.route("/leave/<token>", methods=["GET", "POST"])
+def leave_page(token: str) -> ResponseReturnValue:
+    """GET asks for confirmation; POST (with CSRF token) deletes the credentials."""
+    found = tenant_of_link(LinkPurpose.LEAVE, token)
+    if isinstance(found, LinkInvalid):
+        return link_problem(found)
+    if found.status == TenantStatus.DELETED:
+        return render_template("signup/left.html")
+    form = LeaveForm()
+    if form.validate_on_submit():
+        delete_tenant(db_session(), found.id, actor=ACTOR_MERCHANT, reason=LEAVE_REASON)
+        return render_template("signup/left.html")
+    return render_template("signup/leave.html", tenant=found, form=form)

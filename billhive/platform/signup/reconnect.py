@@ -1,0 +1,96 @@
+"""``/signup/reconnect/<token>``: a merchant enters a new API password from a signed link."""
+
+from __future__ import annotations
+
+from flask import render_template
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from billhive.platform.extensions import db_session, settings
+from billhive.platform.signup.blueprint import FIELD_LIMITS, Page, bp, render_problem, services
+from billhive.platform.signup.forms import ReconnectForm, add_rule_problems
+from billhive.platform.signup.links import LinkInvalid, LinkPurpose, read_token
+from billhive.platform.signup.views import enqueue_or_log, refusal_message
+from billhive.tenants.errors import (
+    RulesViolated,
+    TenantError,
+    TenantNotFound,
+    TenantStateError,
+    VaultError,
+)
+from billhive.tenants.models import Tenant, TenantStatus
+from billhive.tenants.rules import password_problems
+from billhive.tenants.service import RECONNECTABLE, reconnect
+
+
+def link_problem(exc: LinkInvalid | None = None) -> Page:
+    """The page for a damaged, expired or no longer usable link."""
+    if exc is not None and exc.expired:
+        message = _("This link has expired. Please ask us for a new one.")
+    else:
+        message = _("This link is not valid (any more). Please ask us for a new one.")
+    return render_problem(404, str(_("Link not valid")), str(message), back=False)
+
+
+def tenant_of_link(purpose: LinkPurpose, token: str) -> Tenant | LinkInvalid:
+    """The tenant a signed link names, or why the link cannot be used."""
+    try:
+        tenant_id = read_token(settings(), purpose, token)
+    except LinkInvalid as exc:
+        return exc
+    tenant = db_session().get(Tenant, tenant_id)
+    if tenant is None:
+        return LinkInvalid(purpose, expired=False)
+    return tenant
+
+
+def _render(tenant: Tenant, form: ReconnectForm, form_errors: list[str], status: int) -> Page:
+    page = render_template(
+        "signup/reconnect.html",
+        tenant=tenant,
+        form=form,
+        form_errors=form_errors,
+        limits=FIELD_LIMITS,
+    )
+    return page, status
+
+
+@bp.route("/reconnect/<token>", methods=["GET", "POST"])
+def reconnect_page(token: str) -> ResponseReturnValue:
+    """Ask for the new API password; on POST check the rules, verify it, store it."""
+    found = tenant_of_link(LinkPurpose.RECONNECT, token)
+    if isinstance(found, LinkInvalid):
+        return link_problem(found)
+    tenant = found
+    if tenant.status not in RECONNECTABLE:
+        return link_problem()
+    form = ReconnectForm()
+    if not form.is_submitted():
+        return _render(tenant, form, [], 200)
+    shape_ok = form.validate()
+    add_rule_problems(form, password_problems(form.api_password.data or ""))
+    if not shape_ok or form.api_password.errors:
+        return _render(tenant, form, [], 422)
+    form_errors: list[str] = []
+    try:
+        updated = reconnect(
+            db_session(),
+            services().vault,
+            tenant.id,
+            form.api_password.data or "",
+            verify=services().verifier,
+        )
+    except RulesViolated as exc:
+        add_rule_problems(form, exc.problems)
+    except (TenantNotFound, TenantStateError):
+        return link_problem()
+    except VaultError:
+        raise
+    except TenantError as exc:
+        form_errors.append(refusal_message(exc))
+    else:
+        pending = updated.status == TenantStatus.PENDING_VERIFICATION
+        if pending:
+            enqueue_or_log(updated.id)
+        return render_template("signup/reconnected.html", tenant=updated, pending=pending)
+    return _render(tenant, form, form_errors, 422)
