@@ -1,20 +1,198 @@
-"""The sandbox application factory (placeholder until the Billbee sandbox issue lands)."""
+"""The sandbox application factory: auth, throttling, knobs, then the operation handlers.
+
+Every operation of ``billhive.billbee.operations`` gets a route under ``/api/v1``; the
+implemented ones run their handler, the others answer 501 inside the envelope. Each call
+passes, in order: API key (401), Basic credentials (401), "API access enabled"
+(200 + ErrorCode 1), the throttle (429), latency and fault injection, the handler.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify, request
 from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from billhive.billbee.limits import buckets_for
+from billhive.billbee.operations import OPERATIONS, Operation
+from billhive.sandbox.accounts import Account, AccountRegistry, coerce_accounts, load_seed_file
+from billhive.sandbox.control import register_control
+from billhive.sandbox.envelope import ErrorCode, SandboxError, failure
+from billhive.sandbox.faults import LatencySpec
+from billhive.sandbox.routes import Call, Handler, all_handlers
+from billhive.sandbox.runtime import SandboxRuntime
+from billhive.sandbox.state import utc_now
+from billhive.sandbox.stats import key_label
+from billhive.sandbox.throttle import retry_after_header
+
+EXTENSION = "billhive_sandbox"
+DENIED = "Authorization has been denied for this request."
 
 
-def create_sandbox_app(api_keys: Iterable[str] = ()) -> Flask:
-    """Build the sandbox app accepting ``api_keys``."""
+def create_sandbox_app(
+    *,
+    api_keys: Iterable[str] = (),
+    accounts: Iterable[Account | Mapping[str, Any]] = (),
+    throttle: bool = True,
+    send_retry_after: bool = True,
+    latency: LatencySpec | None = None,
+    seed_file: str | None = None,
+    max_stock_batch: int = 100,
+    state_file: str | None = None,
+) -> Flask:
+    """Build a sandbox serving ``accounts`` to callers with one of ``api_keys``.
+
+    ``seed_file`` adds keys and accounts from a JSON file (docs/sandbox.md); ``state_file``
+    keeps the accounts' data across restarts. ``throttle=False`` switches the limits off
+    (benchmarks), ``send_retry_after=False`` omits the header on 429 as Billbee sometimes
+    does. Bad seed data raises ``SeedError`` naming the problem.
+    """
+    keys, seeded = list(api_keys), coerce_accounts(accounts)
+    if seed_file:
+        file_keys, file_accounts = load_seed_file(seed_file)
+        keys, seeded = keys + file_keys, seeded + file_accounts
+    runtime = SandboxRuntime.build(
+        AccountRegistry(keys, seeded),
+        state_file=state_file,
+        throttle_enabled=throttle,
+        send_retry_after=send_retry_after,
+        latency=latency or LatencySpec(),
+        max_stock_batch=max_stock_batch,
+    )
     app = Flask(__name__)
-    app.config["SANDBOX_API_KEYS"] = frozenset(api_keys)
-
-    @app.get("/api/v1/_sandbox/health")
-    def health() -> ResponseReturnValue:
-        return jsonify({"status": "ok"})
-
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep Billbee's field order
+    app.extensions[EXTENSION] = runtime
+    handlers = all_handlers()
+    for operation in OPERATIONS.values():
+        app.add_url_rule(
+            _flask_rule(operation),
+            endpoint=operation.name,
+            view_func=_view(runtime, operation, handlers.get(operation.name)),
+            methods=[operation.method],
+        )
+    register_control(app, runtime)
+    app.register_error_handler(HTTPException, _http_error)
     return app
+
+
+def implemented_operations() -> list[str]:
+    """Names of the operations the sandbox answers (the rest get 501)."""
+    return sorted(all_handlers())
+
+
+def _flask_rule(operation: Operation) -> str:
+    return re.sub(r"{(\w+)}", r"<\1>", operation.url_path)
+
+
+def _http_error(exc: HTTPException) -> Response:
+    """404/405 and friends as an envelope instead of Flask's HTML page."""
+    return failure(exc.code or 500, ErrorCode.INVALID_DATA, exc.description or exc.name)
+
+
+def _denied() -> Response:
+    response = jsonify({"Message": DENIED})
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Basic realm="Billbee API"'
+    return response
+
+
+def _authenticate(runtime: SandboxRuntime) -> tuple[str, Account] | Response:
+    """The caller's API key and account, or the 401 answer."""
+    api_key = request.headers.get("X-Billbee-Api-Key", "")
+    if not api_key or not runtime.registry.knows_key(api_key):
+        return _denied()
+    auth = request.authorization
+    if auth is None or auth.type != "basic" or not auth.username or auth.password is None:
+        return _denied()
+    account = runtime.registry.authenticate(auth.username, auth.password)
+    return _denied() if account is None else (api_key, account)
+
+
+def _throttled(runtime: SandboxRuntime, wait: float) -> Response:
+    response = jsonify({"Message": "API rate limit exceeded. Slow down."})
+    response.status_code = 429
+    if runtime.send_retry_after:
+        response.headers["Retry-After"] = retry_after_header(wait)
+    return response
+
+
+def _admit(
+    runtime: SandboxRuntime,
+    operation: Operation,
+    api_key: str,
+    account: Account,
+    path: dict[str, str],
+) -> Response | None:
+    """Apply the throttle; count the call; None when it may proceed."""
+    if runtime.throttle_enabled:
+        params = {**request.args.to_dict(), **path}
+        buckets = buckets_for(operation, params, key_id=key_label(api_key), user_id=str(account.id))
+        wait = runtime.throttle.try_acquire(buckets)
+        if wait is not None:
+            runtime.stats.record(api_key, account.id, "throttled")
+            return _throttled(runtime, wait)
+    runtime.stats.record(api_key, account.id, "accepted")
+    return None
+
+
+def _inject(runtime: SandboxRuntime, account: Account) -> Response | None:
+    """Latency, then an injected 5xx or timeout when the dice say so."""
+    delay = runtime.latency.sample_seconds(runtime.faults.latency_rng())
+    if delay:
+        time.sleep(delay)
+    fault = runtime.faults.draw(account.id)
+    if fault == "error":
+        return failure(500, ErrorCode.INTERNAL_ERROR, "An error has occurred (injected).")
+    if fault == "timeout":
+        time.sleep(runtime.faults.get(account.id).timeout_seconds)
+        return failure(504, ErrorCode.INTERNAL_ERROR, "The request timed out (injected).")
+    return None
+
+
+def _view(runtime: SandboxRuntime, operation: Operation, handler: Handler | None) -> Any:
+    def view(**path: str) -> ResponseReturnValue:
+        outcome = _authenticate(runtime)
+        if isinstance(outcome, Response):
+            return outcome
+        api_key, account = outcome
+        if not account.api_enabled:
+            return failure(
+                200, ErrorCode.API_NOT_ACTIVATED, "API access is not enabled for this account."
+            )
+        early = _admit(runtime, operation, api_key, account, path)
+        if early is None:
+            early = _inject(runtime, account)
+        if early is not None:
+            return early
+        if handler is None:
+            return failure(
+                501,
+                ErrorCode.INTERNAL_ERROR,
+                f"Not implemented by the billhive sandbox: {operation.name} "
+                f"({operation.method} {operation.path}).",
+            )
+        state = runtime.store.for_account(account)
+        call = Call(
+            account=account,
+            state=state,
+            path=path,
+            query=request.args,
+            now=utc_now(),
+            read_json=lambda: request.get_json(force=True, silent=True),
+            max_stock_batch=runtime.max_stock_batch,
+        )
+        try:
+            with state.lock:
+                response = handler(call)
+        except SandboxError as exc:
+            return failure(exc.status, exc.code, exc.message)
+        if operation.method != "GET":
+            runtime.store.save()
+        return response
+
+    view.__name__ = operation.name.replace(".", "_")
+    return view

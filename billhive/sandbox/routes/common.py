@@ -1,0 +1,104 @@
+"""What a handler receives (:class:`Call`) and the parsing helpers they share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import Response
+from werkzeug.datastructures import MultiDict
+
+from billhive.sandbox.accounts import Account
+from billhive.sandbox.envelope import invalid
+from billhive.sandbox.state import JSON, AccountState, parse_date
+
+MAX_PAGE_SIZE = 250
+DEFAULT_PAGE_SIZE = 50
+
+
+@dataclass
+class Call:
+    """One authenticated, admitted call: the account, its state and the request's inputs."""
+
+    account: Account
+    state: AccountState
+    path: dict[str, str]
+    query: MultiDict[str, str]
+    now: datetime
+    read_json: Callable[[], Any]
+    max_stock_batch: int
+
+    def body(self) -> Any:
+        """The JSON body, or InvalidData when it is missing or not JSON."""
+        data = self.read_json()
+        if data is None:
+            raise invalid("The request body must be JSON.")
+        return data
+
+    def body_object(self) -> JSON:
+        """The JSON body, which must be an object."""
+        data = self.body()
+        if not isinstance(data, dict):
+            raise invalid("The request body must be a JSON object.")
+        return data
+
+    def path_int(self, name: str) -> int:
+        """A numeric path parameter."""
+        try:
+            return int(self.path[name])
+        except ValueError:
+            raise invalid(f"{name} must be a number, not {self.path[name]!r}.") from None
+
+    def query_int(self, name: str) -> int | None:
+        """A numeric query parameter, if given."""
+        value = self.query.get(name)
+        if value in (None, ""):
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise invalid(f"{name} must be a number, not {value!r}.") from None
+
+    def query_date(self, name: str) -> datetime | None:
+        """A date query parameter, if given."""
+        value = self.query.get(name)
+        if value in (None, ""):
+            return None
+        try:
+            return parse_date(value)
+        except ValueError:
+            raise invalid(f"{name} must be an ISO date, not {value!r}.") from None
+
+    def query_list(self, name: str) -> list[str]:
+        """An array parameter sent as ``name=a&name=b`` or ``name[]=a&name[]=b``."""
+        return [v for v in self.query.getlist(name) + self.query.getlist(name + "[]") if v != ""]
+
+    def query_bool(self, name: str) -> bool:
+        """A boolean query parameter (``true``/``1``)."""
+        return str(self.query.get(name, "")).lower() in ("true", "1")
+
+    def paging(self) -> tuple[int, int]:
+        """``page`` (from 1) and ``pageSize`` (1..250, default 50)."""
+        page = self.query_int("page") or 1
+        size = self.query_int("pageSize")
+        size = DEFAULT_PAGE_SIZE if size is None else size
+        if page < 1:
+            raise invalid("page must be 1 or more.")
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise invalid(f"pageSize must be between 1 and {MAX_PAGE_SIZE}.")
+        return page, size
+
+
+Handler = Callable[[Call], Response]
+
+
+def in_range(value: str | None, low: datetime | None, high: datetime | None) -> bool:
+    """True when the ISO date ``value`` lies within [low, high] (open ends allowed)."""
+    if low is None and high is None:
+        return True
+    if not value:
+        return False
+    moment = parse_date(value)
+    return (low is None or moment >= low) and (high is None or moment <= high)

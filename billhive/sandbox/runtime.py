@@ -1,0 +1,38 @@
+"""Everything one sandbox process holds: accounts, data, throttle, stats and knobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from billhive.sandbox.accounts import AccountRegistry
+from billhive.sandbox.faults import FaultInjector, LatencySpec
+from billhive.sandbox.seed import seed_account
+from billhive.sandbox.state import StateStore
+from billhive.sandbox.stats import CallStats
+from billhive.sandbox.throttle import SlidingWindowThrottle
+
+
+@dataclass
+class SandboxRuntime:
+    """The sandbox's process-wide state (kept in ``app.extensions["billhive_sandbox"]``)."""
+
+    registry: AccountRegistry
+    store: StateStore
+    throttle_enabled: bool = True
+    send_retry_after: bool = True
+    latency: LatencySpec = field(default_factory=LatencySpec)
+    max_stock_batch: int = 100
+    throttle: SlidingWindowThrottle = field(default_factory=SlidingWindowThrottle)
+    stats: CallStats = field(default_factory=CallStats)
+    faults: FaultInjector = field(default_factory=FaultInjector)
+
+    @classmethod
+    def build(
+        cls, registry: AccountRegistry, *, state_file: str | None = None, **knobs: object
+    ) -> SandboxRuntime:
+        """A runtime whose accounts are seeded with the demo data on first use."""
+        return cls(registry, StateStore(seed_account, state_file), **knobs)  # type: ignore[arg-type]
+
+    def reset_throttle(self) -> None:
+        """Forget every recorded call time (tests start from empty windows)."""
+        self.throttle = SlidingWindowThrottle()
