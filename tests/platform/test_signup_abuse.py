@@ -50,8 +50,7 @@ def test_too_many_signup_posts_from_one_address_get_a_friendly_429_page(
     use_verifier(app, accepting)
     token = csrf_token(client)
     statuses = [
-        client.post("/signup", data={"csrf_token": token}).status_code
-        for _ in range(_per_minute())
+        client.post("/signup", data={"csrf_token": token}).status_code for _ in range(_per_minute())
     ]
     response = client.post("/signup", data={"csrf_token": token})
     assert set(statuses) == {422}
@@ -90,9 +89,7 @@ def test_a_non_utf8_body_is_refused_without_a_500(app: Any, client: Any) -> None
     use_verifier(app, accepting)
     token = csrf_token(client)
     body = f"csrf_token={token}&display_name=%FF%FE&consent=y".encode()
-    response = client.post(
-        "/signup", data=body, content_type="application/x-www-form-urlencoded"
-    )
+    response = client.post("/signup", data=body, content_type="application/x-www-form-urlencoded")
     assert response.status_code in {400, 422}
 
 

@@ -103,9 +103,7 @@ def test_a_rule_error_marks_the_field_invalid_and_describes_it(app: Any, client:
     assert 'id="api_password-error"' in page
 
 
-def test_username_with_a_colon_is_refused_before_any_billbee_call(
-    app: Any, client: Any
-) -> None:
+def test_username_with_a_colon_is_refused_before_any_billbee_call(app: Any, client: Any) -> None:
     verifier = use_verifier(app, accepting)
     response = post_signup(client, billbee_username="shop:owner")
     assert response.status_code == 422
@@ -128,9 +126,7 @@ def test_password_is_never_rendered_back_into_the_form(app: Any, client: Any) ->
     assert 'value=""' in _input_tag(page, "api_password")
 
 
-def test_missing_consent_is_refused_with_a_message(
-    app: Any, client: Any, session: Session
-) -> None:
+def test_missing_consent_is_refused_with_a_message(app: Any, client: Any, session: Session) -> None:
     use_verifier(app, accepting)
     response = post_signup(client, consent=None)
     assert response.status_code == 422

@@ -1,0 +1,248 @@
+"""Reconnect and leave: the signed links and the pages behind them."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from redis import Redis
+from rq import Queue
+from sqlalchemy.orm import Session
+from test_signup_support import (
+    GOOD_PASSWORD,
+    accepting,
+    csrf_token,
+    refusing,
+    unreachable,
+    use_verifier,
+)
+
+from billhive.config import Settings
+from billhive.platform.signup.links import (
+    RECONNECT_MAX_AGE,
+    LinkInvalid,
+    LinkPurpose,
+    make_leave_url,
+    make_reconnect_url,
+    make_token,
+    read_token,
+)
+from billhive.tenants.audit import ACTOR_SYSTEM, set_status
+from billhive.tenants.models import AuditEvent, Tenant, TenantCredentials, TenantStatus
+from billhive.tenants.service import SignupRequest, open_credentials, sign_up
+from billhive.tenants.vault import Vault
+from billhive.workers.process import SYSTEM_QUEUE
+
+NEW_PASSWORD = "Fresh#Password2026"
+
+
+@pytest.fixture
+def tenant(settings: Settings, session: Session) -> Tenant:
+    """An active tenant whose password Billbee has since stopped accepting."""
+    request = SignupRequest("Shop", "o@example.de", "owner@shop.test", GOOD_PASSWORD)
+    created = sign_up(session, Vault.from_settings(settings), request, verify=lambda u, p: None)
+    set_status(
+        session,
+        created,
+        TenantStatus.CREDENTIALS_INVALID,
+        actor=ACTOR_SYSTEM,
+        reason="Billbee answered 401",
+    )
+    session.commit()
+    return created
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path
+
+
+def _fresh(session: Session, tenant_id: int) -> Tenant:
+    session.expire_all()
+    found = session.get(Tenant, tenant_id)
+    assert found is not None
+    return found
+
+
+# -- the tokens -----------------------------------------------------------------------
+
+
+def test_a_reconnect_token_names_its_tenant(settings: Settings) -> None:
+    token = make_token(settings, LinkPurpose.RECONNECT, 42)
+    assert read_token(settings, LinkPurpose.RECONNECT, token) == 42
+
+
+def test_a_leave_token_is_no_reconnect_token(settings: Settings) -> None:
+    token = make_token(settings, LinkPurpose.LEAVE, 42)
+    with pytest.raises(LinkInvalid):
+        read_token(settings, LinkPurpose.RECONNECT, token)
+
+
+def test_a_tampered_token_is_invalid(settings: Settings) -> None:
+    token = make_token(settings, LinkPurpose.RECONNECT, 42)
+    with pytest.raises(LinkInvalid) as caught:
+        read_token(settings, LinkPurpose.RECONNECT, token[:-2] + "xx")
+    assert caught.value.expired is False
+
+
+def test_a_token_signed_with_another_secret_is_invalid(
+    settings: Settings, settings_factory: Any
+) -> None:
+    other = settings_factory(secret_key="another-secret-" + "x" * 40)
+    token = make_token(other, LinkPurpose.RECONNECT, 42)
+    with pytest.raises(LinkInvalid):
+        read_token(settings, LinkPurpose.RECONNECT, token)
+
+
+def test_an_old_reconnect_token_has_expired(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issued = time.time() - RECONNECT_MAX_AGE - 60
+    monkeypatch.setattr("itsdangerous.timed.time.time", lambda: issued)
+    token = make_token(settings, LinkPurpose.RECONNECT, 42)
+    monkeypatch.undo()
+    with pytest.raises(LinkInvalid) as caught:
+        read_token(settings, LinkPurpose.RECONNECT, token)
+    assert caught.value.expired is True
+
+
+def test_urls_use_the_given_base_or_the_web_address(settings: Settings) -> None:
+    assert make_reconnect_url(settings, 7, "https://hive.example/").startswith(
+        "https://hive.example/signup/reconnect/"
+    )
+    assert make_leave_url(settings, 7).startswith(
+        f"http://{settings.web_host}:{settings.web_port}/signup/leave/"
+    )
+
+
+def test_the_token_does_not_reveal_more_than_the_tenant_id(settings: Settings) -> None:
+    url = make_reconnect_url(settings, 7)
+    assert settings.require("secret_key") not in url
+
+
+# -- reconnect ------------------------------------------------------------------------
+
+
+def test_reconnect_page_asks_for_the_new_api_password(
+    settings: Settings, client: Any, tenant: Tenant
+) -> None:
+    page = client.get(_path(make_reconnect_url(settings, tenant.id))).get_data(as_text=True)
+    assert "Enter your new API password" in page
+    assert 'name="api_password"' in page
+    assert 'name="csrf_token"' in page
+
+
+def test_accepted_new_password_makes_the_tenant_active_again(
+    app: Any, settings: Settings, client: Any, session: Session, tenant: Tenant
+) -> None:
+    use_verifier(app, accepting)
+    path = _path(make_reconnect_url(settings, tenant.id))
+    response = client.post(
+        path, data={"csrf_token": csrf_token(client, path), "api_password": NEW_PASSWORD}
+    )
+    assert response.status_code == 200
+    assert "Connected again" in response.get_data(as_text=True)
+    assert _fresh(session, tenant.id).status == TenantStatus.ACTIVE
+    vault = Vault.from_settings(settings)
+    assert open_credentials(session, vault, tenant.id).password == NEW_PASSWORD
+
+
+def test_refused_new_password_changes_nothing(
+    app: Any, settings: Settings, client: Any, session: Session, tenant: Tenant
+) -> None:
+    use_verifier(app, refusing)
+    path = _path(make_reconnect_url(settings, tenant.id))
+    response = client.post(
+        path, data={"csrf_token": csrf_token(client, path), "api_password": NEW_PASSWORD}
+    )
+    assert response.status_code == 422
+    assert "Billbee refused this username/API password" in response.get_data(as_text=True)
+    assert _fresh(session, tenant.id).status == TenantStatus.CREDENTIALS_INVALID
+    vault = Vault.from_settings(settings)
+    assert open_credentials(session, vault, tenant.id).password == GOOD_PASSWORD
+
+
+def test_new_password_breaking_the_rules_is_refused_before_billbee(
+    app: Any, settings: Settings, client: Any, tenant: Tenant
+) -> None:
+    verifier = use_verifier(app, accepting)
+    path = _path(make_reconnect_url(settings, tenant.id))
+    response = client.post(
+        path, data={"csrf_token": csrf_token(client, path), "api_password": "short"}
+    )
+    assert response.status_code == 422
+    assert 'id="api_password-error"' in response.get_data(as_text=True)
+    assert verifier.calls == 0
+
+
+def test_reconnect_while_billbee_is_down_is_pending_and_enqueued(
+    app: Any,
+    settings: Settings,
+    client: Any,
+    session: Session,
+    tenant: Tenant,
+    redis_client: Redis,
+) -> None:
+    use_verifier(app, unreachable)
+    path = _path(make_reconnect_url(settings, tenant.id))
+    response = client.post(
+        path, data={"csrf_token": csrf_token(client, path), "api_password": NEW_PASSWORD}
+    )
+    assert "We could not reach Billbee just now" in response.get_data(as_text=True)
+    assert _fresh(session, tenant.id).status == TenantStatus.PENDING_VERIFICATION
+    jobs = Queue(SYSTEM_QUEUE, connection=redis_client).get_jobs()
+    assert [job.args for job in jobs] == [(tenant.id,)]
+
+
+def test_a_damaged_reconnect_link_shows_a_friendly_page(client: Any) -> None:
+    response = client.get("/signup/reconnect/not-a-token")
+    assert response.status_code == 404
+    assert "This link is not valid" in response.get_data(as_text=True)
+
+
+def test_a_leave_link_does_not_open_the_reconnect_page(
+    settings: Settings, client: Any, tenant: Tenant
+) -> None:
+    token = _path(make_leave_url(settings, tenant.id)).rsplit("/", 1)[1]
+    assert client.get(f"/signup/reconnect/{token}").status_code == 404
+
+
+# -- leave ----------------------------------------------------------------------------
+
+
+def test_leave_link_asks_for_confirmation_and_deletes_nothing_yet(
+    settings: Settings, client: Any, session: Session, tenant: Tenant
+) -> None:
+    page = client.get(_path(make_leave_url(settings, tenant.id))).get_data(as_text=True)
+    assert "Yes, delete my credentials" in page
+    assert _fresh(session, tenant.id).status == TenantStatus.CREDENTIALS_INVALID
+
+
+def test_confirming_leave_shreds_the_credentials_and_marks_the_tenant_deleted(
+    settings: Settings, client: Any, session: Session, tenant: Tenant
+) -> None:
+    path = _path(make_leave_url(settings, tenant.id))
+    response = client.post(path, data={"csrf_token": csrf_token(client, path)})
+    assert "You have left billhive" in response.get_data(as_text=True)
+    assert _fresh(session, tenant.id).status == TenantStatus.DELETED
+    assert session.get(TenantCredentials, tenant.id) is None
+    actions = [e.action for e in session.query(AuditEvent).filter_by(tenant_id=tenant.id)]
+    assert "deleted" in actions
+
+
+def test_leave_without_csrf_token_deletes_nothing(
+    settings: Settings, client: Any, session: Session, tenant: Tenant
+) -> None:
+    response = client.post(_path(make_leave_url(settings, tenant.id)))
+    assert response.status_code == 400
+    assert _fresh(session, tenant.id).status == TenantStatus.CREDENTIALS_INVALID
+
+
+def test_a_reconnect_link_of_a_tenant_that_left_is_no_longer_valid(
+    settings: Settings, client: Any, tenant: Tenant
+) -> None:
+    leave = _path(make_leave_url(settings, tenant.id))
+    client.post(leave, data={"csrf_token": csrf_token(client, leave)})
+    response = client.get(_path(make_reconnect_url(settings, tenant.id)))
+    assert response.status_code == 404
