@@ -1,0 +1,270 @@
+"""The fair, limit-aware dispatcher: which tenant's job may start next.
+
+State lives in Redis only (keys under ``<namespace>:d:``, see docs/scheduling.md), so any
+number of worker processes on any number of machines share it. Each tenant's FIFO of job
+ids is its own RQ queue list (``rq:queue:billhive:t:<tenant id>``), so RQ's tooling keeps
+seeing the queue; the dispatcher adds a ready set ordered by a virtual clock, the tenants
+waiting for their buckets, the in-flight job of each tenant and the buckets' call logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from redis import Redis
+from redis.client import Pipeline
+from redis.commands.core import Script
+
+from billhive.billbee.limits import Bucket
+from billhive.workers.scheduling import scripts
+from billhive.workers.scheduling.buckets import encode_buckets
+
+#: Prefix of every tenant queue's name; RQ stores the list under ``rq:queue:<name>``.
+TENANT_QUEUE_PREFIX = "billhive:t:"
+RQ_QUEUE_KEY_PREFIX = "rq:queue:"
+RQ_JOB_KEY_PREFIX = "rq:job:"
+
+#: Tenants tried per pop at most, so one pop costs the same however many are blocked.
+DEFAULT_CANDIDATES = 8
+
+
+class TenantIdError(ValueError):
+    """A tenant id the dispatcher cannot use as part of a Redis key."""
+
+
+def check_tenant_id(tenant_id: str) -> str:
+    """Return ``tenant_id`` if it is usable in keys, else raise naming the problem."""
+    if not tenant_id or len(tenant_id) > 200 or not tenant_id.isprintable() or " " in tenant_id:
+        raise TenantIdError(
+            "tenant id must be 1-200 printable characters without spaces, got "
+            f"{len(tenant_id)} characters"
+        )
+    return tenant_id
+
+
+def tenant_queue_name(tenant_id: str) -> str:
+    """The RQ queue name of a tenant (``billhive:t:<tenant id>``)."""
+    return TENANT_QUEUE_PREFIX + check_tenant_id(tenant_id)
+
+
+def tenant_of_queue(queue_name: str) -> str | None:
+    """The tenant id a queue name belongs to, or None for a queue that is no tenant's."""
+    if queue_name.startswith(TENANT_QUEUE_PREFIX) and len(queue_name) > len(TENANT_QUEUE_PREFIX):
+        return queue_name[len(TENANT_QUEUE_PREFIX) :]
+    return None
+
+
+@dataclass(frozen=True)
+class Dispatched:
+    """A job that may start now: its buckets were consumed at ``at`` (Redis time, seconds).
+
+    ``token`` identifies this dispatch; pass it to :meth:`Dispatcher.release`.
+    """
+
+    tenant_id: str
+    job_id: str
+    token: str
+    at: float
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Nothing may start now. ``until`` is the earliest time something may (None: no work).
+
+    ``now`` is Redis time when the decision was made, so ``until - now`` is how long to wait.
+    """
+
+    until: float | None
+    now: float
+
+    @property
+    def seconds(self) -> float | None:
+        """How long to wait, or None when no tenant has work."""
+        return None if self.until is None else max(0.0, self.until - self.now)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def scored_members(raw: object) -> list[tuple[str, float]]:
+    """A sorted-set reply read ``withscores=True`` as (member text, score) pairs."""
+    assert isinstance(raw, list)
+    return [(_text(member), float(score)) for member, score in raw]
+
+
+class Dispatcher:
+    """Atomic scheduler operations on one Redis (see docs/scheduling.md).
+
+    ``candidates``: tenants examined per pop at most (bounded work per pop).
+    ``jitter_allowance``: seconds added to every bucket's period, so calls that reach
+    Billbee with varying delay still fit its windows.
+    """
+
+    def __init__(
+        self,
+        connection: Redis,
+        *,
+        namespace: str = "billhive",
+        candidates: int = DEFAULT_CANDIDATES,
+        jitter_allowance: float = 0.0,
+    ) -> None:
+        if candidates < 1:
+            raise ValueError("candidates must be at least 1")
+        if jitter_allowance < 0:
+            raise ValueError("jitter_allowance must not be negative")
+        self.connection = connection
+        self.prefix = f"{namespace}:d:"
+        self.candidates = candidates
+        self.jitter_allowance = jitter_allowance
+        self._push = connection.register_script(scripts.PUSH)
+        self._pop = connection.register_script(scripts.POP)
+        self._release = connection.register_script(scripts.RELEASE)
+        self._requeue_head = connection.register_script(scripts.REQUEUE_HEAD)
+        self._set_paused = connection.register_script(scripts.SET_PAUSED)
+        self._activate = connection.register_script(scripts.ACTIVATE)
+        self._penalize = connection.register_script(scripts.PENALIZE)
+
+    # -- keys -------------------------------------------------------------------------
+
+    def key(self, name: str) -> str:
+        """The Redis key of one of the dispatcher's structures (``ready``, ``running`` ...)."""
+        return self.prefix + name
+
+    @property
+    def wake_key(self) -> str:
+        """The list a waiting worker blocks on; every tenant that becomes ready pushes to it."""
+        return self.key("wake")
+
+    def _run(
+        self,
+        script: Script,
+        *args: str | int | float,
+        now: float | None = None,
+        client: Redis | Pipeline | None = None,
+    ) -> object:
+        base = [
+            self.prefix,
+            RQ_QUEUE_KEY_PREFIX + TENANT_QUEUE_PREFIX,
+            RQ_JOB_KEY_PREFIX,
+            "" if now is None else f"{now:.6f}",
+        ]
+        return script(keys=[], args=[*base, *args], client=client or self.connection)
+
+    # -- enqueue side -----------------------------------------------------------------
+
+    def set_buckets(
+        self, job_id: str, buckets: Iterable[Bucket], *, pipeline: Pipeline | None = None
+    ) -> None:
+        """Store the buckets a job consumes on its RQ hash (before it is pushed)."""
+        client = pipeline if pipeline is not None else self.connection
+        client.hset(RQ_JOB_KEY_PREFIX + job_id, scripts.BUCKETS_FIELD, encode_buckets(buckets))
+
+    def push(
+        self,
+        tenant_id: str,
+        job_id: str,
+        *,
+        at_front: bool = False,
+        pipeline: Pipeline | None = None,
+        now: float | None = None,
+    ) -> None:
+        """Add a job id to the tenant's queue and make the tenant ready.
+
+        The tenant's own in-flight job always goes back to the head (a retry or requeue).
+        """
+        check_tenant_id(tenant_id)
+        self._run(self._push, tenant_id, job_id, "1" if at_front else "0", now=now, client=pipeline)
+
+    # -- worker side ------------------------------------------------------------------
+
+    def pop(self, *, now: float | None = None) -> Dispatched | Wait:
+        """Take the next job that fits every limit, fairly across tenants (one script)."""
+        reply = self._run(self._pop, self.candidates, f"{self.jitter_allowance:.6f}", now=now)
+        assert isinstance(reply, list)
+        parts = [_text(p) for p in reply]
+        if parts[0] == "go":
+            return Dispatched(
+                tenant_id=parts[1], job_id=parts[2], token=parts[3], at=float(parts[4])
+            )
+        until = float(parts[1]) if parts[0] == "wait" else None
+        return Wait(until=until, now=float(parts[2]))
+
+    def release(self, tenant_id: str, token: str, *, now: float | None = None) -> bool:
+        """End a dispatch once its job has finished; the tenant may run its next job.
+
+        Returns False when this dispatch was already ended (the job was requeued).
+        """
+        return bool(self._run(self._release, tenant_id, token, now=now))
+
+    def requeue_head(self, tenant_id: str, token: str, *, now: float | None = None) -> bool:
+        """Put the in-flight job of ``token`` back at the head of its tenant's queue."""
+        return bool(self._run(self._requeue_head, tenant_id, token, now=now))
+
+    def wait_for_work(
+        self, seconds: float, extra_keys: Sequence[str] = ()
+    ) -> tuple[str, str] | None:
+        """Block up to ``seconds`` until a tenant becomes ready or a list in ``extra_keys``
+        gets an item. Returns ``(key, item)`` for an item of ``extra_keys``, else None.
+        """
+        reply = self.connection.blpop([self.wake_key, *extra_keys], timeout=max(seconds, 0.01))
+        if reply is None:
+            return None
+        key, item = (_text(part) for part in reply)
+        return None if key == self.wake_key else (key, item)
+
+    # -- control ----------------------------------------------------------------------
+
+    def pause(self, tenant_id: str) -> None:
+        """Stop dispatching the tenant's jobs; they stay queued in order."""
+        self._run(self._set_paused, check_tenant_id(tenant_id), "1")
+
+    def resume(self, tenant_id: str) -> None:
+        """Dispatch the tenant's jobs again."""
+        self._run(self._set_paused, check_tenant_id(tenant_id), "0")
+
+    def is_paused(self, tenant_id: str) -> bool:
+        """Whether the tenant is paused."""
+        return bool(self.connection.sismember(self.key("paused"), tenant_id))
+
+    def activate(self, tenant_id: str) -> bool:
+        """Make a tenant ready if it has queued work and may run (repairs foreign pushes)."""
+        return bool(self._run(self._activate, check_tenant_id(tenant_id)))
+
+    def penalize(self, bucket_key: str, seconds: float, *, now: float | None = None) -> float:
+        """After a 429: the bucket admits nothing for ``seconds`` (Retry-After).
+
+        Returns the time (Redis clock) until which the bucket is closed.
+        """
+        if seconds <= 0:
+            raise ValueError("a penalty needs a positive number of seconds")
+        reply = self._run(self._penalize, bucket_key, f"{seconds:.6f}", now=now)
+        assert isinstance(reply, bytes | str)
+        return float(_text(reply))
+
+    # -- inspection -------------------------------------------------------------------
+
+    def running(self) -> dict[str, str]:
+        """Tenant id -> token of its in-flight job."""
+        raw = self.connection.hgetall(self.key("running"))
+        return {_text(k): _text(v) for k, v in raw.items()}
+
+    def leases(self, older_than: float) -> list[tuple[str, float]]:
+        """Tenants whose job was dispatched before ``older_than`` (Redis time)."""
+        return scored_members(
+            self.connection.zrangebyscore(
+                self.key("leases"), "-inf", f"{older_than:.6f}", withscores=True
+            )
+        )
+
+    def ready_count(self) -> int:
+        """Tenants that may start a job now or as soon as their buckets free."""
+        return int(self.connection.zcard(self.key("ready"))) + int(
+            self.connection.zcard(self.key("delayed"))
+        )
+
+    def redis_time(self) -> float:
+        """Redis's clock (the one every script uses), in seconds."""
+        seconds, micros = self.connection.time()
+        return seconds + micros / 1_000_000

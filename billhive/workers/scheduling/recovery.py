@@ -1,0 +1,160 @@
+"""Finding jobs whose worker died, and keeping every tenant queue's registries tidy.
+
+A dispatched job is recorded as its tenant's in-flight job with a lease (the dispatch
+time). A worker that dies with SIGKILL never releases it, so the tenant would stay stuck.
+:func:`recover_abandoned` looks only at leases older than a grace period (at most one per
+tenant in flight, so the work is bounded by the number of running workers, not tenants)
+and asks RQ whether the job's execution is still alive: RQ's started-job registry keeps
+each execution's heartbeat deadline. A dead job goes back to the head of its tenant's
+queue, so nothing is lost and nothing overtakes it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from redis import Redis
+from rq import Queue
+from rq.job import Job, JobStatus
+from rq.registry import (
+    DeferredJobRegistry,
+    FailedJobRegistry,
+    FinishedJobRegistry,
+    StartedJobRegistry,
+)
+
+from billhive.workers.queues import TenantQueue
+from billhive.workers.scheduling.dispatcher import (
+    RQ_QUEUE_KEY_PREFIX,
+    TENANT_QUEUE_PREFIX,
+    Dispatcher,
+    scored_members,
+    tenant_of_queue,
+)
+
+#: RQ's failure text for a job whose worker vanished (set by StartedJobRegistry.cleanup,
+#: which `rq info` and dashboards may trigger before the dispatcher looks).
+ABANDONED_MARK = "AbandonedJobError"
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """One in-flight job the recovery dealt with: ``requeued`` or just ``released``."""
+
+    tenant_id: str
+    job_id: str
+    action: str
+
+
+def _execution_alive(queue: TenantQueue, job_id: str) -> bool:
+    """Whether any execution of ``job_id`` still has a heartbeat deadline in the future."""
+    registry = StartedJobRegistry(queue.name, connection=queue.connection)
+    # RQ scores the registry with the worker's local clock, so compare with ours.
+    now = time.time()
+    entries = scored_members(queue.connection.zrange(registry.key, 0, -1, withscores=True))
+    return any(entry.split(":", 1)[0] == job_id and deadline > now for entry, deadline in entries)
+
+
+def _reset_to_queued(job: Job, queue: TenantQueue) -> None:
+    """Undo the start of a job whose worker died: out of the registries, status queued."""
+    started = StartedJobRegistry(queue.name, connection=queue.connection)
+    failed = FailedJobRegistry(queue.name, connection=queue.connection)
+    with queue.connection.pipeline() as pipe:
+        entries = scored_members(queue.connection.zrange(started.key, 0, -1, withscores=True))
+        for entry, _deadline in entries:
+            if entry.split(":", 1)[0] == job.id:
+                pipe.zrem(started.key, entry)
+        pipe.zrem(failed.key, job.id)
+        job.started_at = None
+        job.ended_at = None
+        job.set_status(JobStatus.QUEUED, pipeline=pipe)
+        pipe.hset(job.key, mapping={"started_at": "", "ended_at": ""})
+        pipe.execute()
+
+
+def _abandoned(job: Job) -> bool:
+    result = job.latest_result()
+    return result is not None and ABANDONED_MARK in (result.exc_string or "")
+
+
+def recover_abandoned(
+    dispatcher: Dispatcher, *, grace: float, lock_seconds: float = 30.0
+) -> list[Recovered]:
+    """Requeue (at the head) or release in-flight jobs whose worker is gone.
+
+    ``grace``: seconds a dispatch may take to show up in RQ's started registry; leases
+    younger than that are not looked at. One worker at a time runs this (a Redis lock).
+    """
+    connection: Redis = dispatcher.connection
+    lock = dispatcher.key("recovery-lock")
+    if not connection.set(lock, "1", nx=True, px=int(lock_seconds * 1000)):
+        return []
+    try:
+        now = dispatcher.redis_time()
+        done: list[Recovered] = []
+        for tenant_id, _since in dispatcher.leases(older_than=now - grace):
+            outcome = _recover_one(dispatcher, tenant_id)
+            if outcome is not None:
+                done.append(outcome)
+        return done
+    finally:
+        connection.delete(lock)
+
+
+def _recover_one(dispatcher: Dispatcher, tenant_id: str) -> Recovered | None:
+    token = dispatcher.running().get(tenant_id)
+    if token is None:
+        return None
+    job_id = token.rsplit("|", 1)[0]
+    queue = TenantQueue.for_tenant(tenant_id, dispatcher.connection)
+    job = (
+        Job.fetch(job_id, connection=dispatcher.connection)
+        if Job.exists(job_id, dispatcher.connection)
+        else None
+    )
+    if job is None:
+        dispatcher.release(tenant_id, token)
+        return Recovered(tenant_id, job_id, "released")
+    status = job.get_status()
+    if status == JobStatus.STARTED and _execution_alive(queue, job_id):
+        return None
+    if status == JobStatus.STARTED or (status == JobStatus.FAILED and _abandoned(job)):
+        _reset_to_queued(job, queue)
+        dispatcher.requeue_head(tenant_id, token)
+        return Recovered(tenant_id, job_id, "requeued")
+    if status == JobStatus.QUEUED:
+        # Popped but never started, or re-queued by RQ's own cleanup (at the tail).
+        dispatcher.requeue_head(tenant_id, token)
+        return Recovered(tenant_id, job_id, "requeued")
+    dispatcher.release(tenant_id, token)
+    return Recovered(tenant_id, job_id, "released")
+
+
+def sweep_tenant_queues(dispatcher: Dispatcher, *, batch: int = 100) -> int:
+    """Tidy the next ``batch`` tenant queues (a cursor shared by all workers).
+
+    Expires old entries of RQ's finished/failed/deferred registries (RQ's workers only
+    clean the queues they listen to) and re-activates a tenant whose queue got a job
+    from outside the dispatcher (``rq requeue``). Abandoned started jobs are left to
+    :func:`recover_abandoned`. Returns the number of queues looked at.
+    """
+    connection = dispatcher.connection
+    cursor_key = dispatcher.key("sweep-cursor")
+    cursor = int(connection.get(cursor_key) or 0)
+    cursor, keys = connection.sscan(
+        Queue.redis_queues_keys,
+        cursor,
+        match=f"{RQ_QUEUE_KEY_PREFIX}{TENANT_QUEUE_PREFIX}*",
+        count=batch,
+    )
+    connection.set(cursor_key, cursor)
+    for raw in keys:
+        name = (raw.decode() if isinstance(raw, bytes) else raw)[len(RQ_QUEUE_KEY_PREFIX) :]
+        tenant_id = tenant_of_queue(name)
+        if tenant_id is None:
+            continue
+        for registry_class in (FinishedJobRegistry, FailedJobRegistry, DeferredJobRegistry):
+            registry_class(name, connection=connection).cleanup()
+        dispatcher.activate(tenant_id)
+    return len(keys)

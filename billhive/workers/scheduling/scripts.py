@@ -1,0 +1,269 @@
+"""The dispatcher's Lua scripts: every state change of the scheduler is one atomic script.
+
+Redis runs a script without interleaving any other command, so the limit check and the
+consumption of every bucket of a call, the choice of the tenant and the removal of its head
+job happen as one step, whatever number of worker processes pop at the same time. Times come
+from Redis ``TIME`` inside the script (one clock for every machine); tests and simulations
+may pass an explicit time instead.
+
+Every script receives the same first four arguments:
+``ARGV[1]`` dispatcher key prefix (``billhive:d:``), ``ARGV[2]`` tenant queue key prefix
+(``rq:queue:billhive:t:``), ``ARGV[3]`` RQ job key prefix (``rq:job:``), ``ARGV[4]`` the
+time to use, or ``""`` for Redis ``TIME``. Keys are built inside the scripts (a tenant's
+queue and a job's buckets are only known there), so the dispatcher needs one Redis server,
+not a cluster.
+
+Times leave a script as strings formatted ``%.6f``: Redis turns Lua numbers into integers
+and Lua's own ``tostring`` keeps only 14 digits (0.1 ms at today's epoch).
+"""
+
+from __future__ import annotations
+
+#: Field of the RQ job hash that holds the job's buckets (see buckets.encode_buckets).
+BUCKETS_FIELD = "billhive_buckets"
+
+_PRELUDE = """
+local P, QP, JP = ARGV[1], ARGV[2], ARGV[3]
+local function fmt(x) return string.format('%.6f', x) end
+local function clock()
+  if ARGV[4] ~= '' then return tonumber(ARGV[4]) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local now = clock()
+
+-- Put a tenant into the ready set if it has work and may run: not paused, nothing in
+-- flight, not already ready or waiting for its buckets. Its start tag is the virtual
+-- clock, or its own finish tag when that is later (start-time fair queuing), so an idle
+-- tenant starts at once and a busy one waits one turn behind everyone else.
+local function activate(t)
+  if redis.call('SISMEMBER', P .. 'paused', t) == 1 then return 0 end
+  if redis.call('HEXISTS', P .. 'running', t) == 1 then return 0 end
+  if redis.call('LLEN', QP .. t) == 0 then return 0 end
+  if redis.call('ZSCORE', P .. 'ready', t) then return 0 end
+  if redis.call('ZSCORE', P .. 'delayed', t) then return 0 end
+  local v = tonumber(redis.call('GET', P .. 'vclock') or '0')
+  local f = tonumber(redis.call('HGET', P .. 'finish', t) or '0')
+  if f > v then v = f end
+  redis.call('ZADD', P .. 'ready', fmt(v), t)
+  redis.call('LPUSH', P .. 'wake', '1')
+  redis.call('LTRIM', P .. 'wake', 0, 63)
+  return 1
+end
+
+-- The token of the tenant's in-flight job is "<job id>|<dispatch number>".
+local function running_job(t)
+  local token = redis.call('HGET', P .. 'running', t)
+  if not token then return nil, nil end
+  return string.match(token, '^(.*)|[0-9]+$'), token
+end
+
+local function finish_running(t)
+  redis.call('HDEL', P .. 'running', t)
+  redis.call('ZREM', P .. 'leases', t)
+end
+"""
+
+#: Append a job id to a tenant's queue (or put it at the head) and make the tenant ready.
+#: ARGV[5] tenant, ARGV[6] job id, ARGV[7] "1" for the head. A job that is its tenant's
+#: in-flight job (a retry, a requeue) always goes back to the head and ends the flight, so
+#: retries never overtake the tenant's later jobs. Returns 2 for that case, else 1.
+PUSH = (
+    _PRELUDE
+    + """
+local t, job, front = ARGV[5], ARGV[6], ARGV[7]
+local q = QP .. t
+local current = running_job(t)
+if current == job then
+  redis.call('LREM', q, 0, job)
+  redis.call('LPUSH', q, job)
+  finish_running(t)
+  activate(t)
+  return 2
+end
+if front == '1' then
+  redis.call('LPUSH', q, job)
+else
+  redis.call('RPUSH', q, job)
+end
+activate(t)
+return 1
+"""
+)
+
+#: End a dispatch: ARGV[5] tenant, ARGV[6] token. Only the matching token ends it (a stale
+#: release after a retry was dispatched again must not end the new flight). Returns 1/0.
+RELEASE = (
+    _PRELUDE
+    + """
+local t, token = ARGV[5], ARGV[6]
+local _, current = running_job(t)
+if current ~= token then return 0 end
+finish_running(t)
+activate(t)
+return 1
+"""
+)
+
+#: Recovery: put the in-flight job of ARGV[5] (token ARGV[6]) back at the head of its
+#: tenant's queue (moving it there if RQ re-queued it elsewhere) and end the flight.
+REQUEUE_HEAD = (
+    _PRELUDE
+    + """
+local t, token = ARGV[5], ARGV[6]
+local job, current = running_job(t)
+if current ~= token then return 0 end
+local q = QP .. t
+redis.call('LREM', q, 0, job)
+redis.call('LPUSH', q, job)
+finish_running(t)
+activate(t)
+return 1
+"""
+)
+
+#: Pause (ARGV[6] == "1") or resume (else) tenant ARGV[5]. A paused tenant leaves the ready
+#: and delayed sets; its queue and any in-flight job are untouched.
+SET_PAUSED = (
+    _PRELUDE
+    + """
+local t, pause = ARGV[5], ARGV[6]
+if pause == '1' then
+  redis.call('SADD', P .. 'paused', t)
+  redis.call('ZREM', P .. 'ready', t)
+  redis.call('ZREM', P .. 'delayed', t)
+  redis.call('HDEL', P .. 'held', t)
+  return 1
+end
+redis.call('SREM', P .. 'paused', t)
+return activate(t)
+"""
+)
+
+#: Make tenant ARGV[5] ready if it has work and nothing stops it (repairs a queue that
+#: something other than the dispatcher pushed to, such as `rq requeue`). Returns 1 if added.
+ACTIVATE = (
+    _PRELUDE
+    + """
+return activate(ARGV[5])
+"""
+)
+
+#: Slow a bucket down after a 429: ARGV[5] bucket key, ARGV[6] seconds. The bucket admits
+#: nothing until then; a longer penalty already in place is kept.
+PENALIZE = (
+    _PRELUDE
+    + """
+local key, seconds = P .. 'pen:' .. ARGV[5], tonumber(ARGV[6])
+local untl = now + seconds
+local current = tonumber(redis.call('GET', key) or '0')
+if current >= untl then return fmt(current) end
+redis.call('SET', key, fmt(untl), 'PX', math.ceil(seconds * 1000) + 1000)
+return fmt(untl)
+"""
+)
+
+#: Choose the next job. ARGV[5] K (candidates tried at most), ARGV[6] jitter allowance in
+#: seconds (added to every bucket's period).
+#:
+#: Returns {"go", tenant, job id, token, now} after consuming every bucket of the job,
+#: {"wait", until, now} when nothing may start before ``until`` (``until == now``: more
+#: candidates than K were blocked, pop again), or {"idle", "", now} when no tenant has work.
+POP = (
+    _PRELUDE
+    + """
+local K, pad = tonumber(ARGV[5]), tonumber(ARGV[6])
+
+-- The buckets of a job: lines "key TAB limit TAB period TAB shared".
+local function parse(spec)
+  local out = {}
+  for line in string.gmatch(spec, '[^\\n]+') do
+    local key, limit, period, shared = string.match(line, '^(.-)\\t(%d+)\\t([%d.]+)\\t([01])$')
+    if key then
+      out[#out + 1] = {key, tonumber(limit), tonumber(period) + pad, shared == '1'}
+    end
+  end
+  return out
+end
+
+-- Sliding log per bucket: call times inside (now - window, now]. Returns nil when every
+-- bucket has room, else the time all blocked buckets free and whether only shared (key
+-- wide) buckets block.
+local function check(buckets)
+  local free, own = nil, false
+  for _, b in ipairs(buckets) do
+    local log = P .. 'b:' .. b[1]
+    redis.call('ZREMRANGEBYSCORE', log, '-inf', fmt(now - b[3]))
+    local n = redis.call('ZCARD', log)
+    local f = nil
+    if n >= b[2] then
+      local e = redis.call('ZRANGE', log, n - b[2], n - b[2], 'WITHSCORES')
+      f = tonumber(e[2]) + b[3] + 0.000001
+    end
+    local pen = tonumber(redis.call('GET', P .. 'pen:' .. b[1]) or '0')
+    if pen > now and (f == nil or pen > f) then f = pen end
+    if f then
+      if free == nil or f > free then free = f end
+      if not b[4] then own = true end
+    end
+  end
+  return free, not own
+end
+
+local function consume(buckets, job)
+  for _, b in ipairs(buckets) do
+    local log = P .. 'b:' .. b[1]
+    redis.call('ZADD', log, fmt(now), fmt(now) .. '|' .. job)
+    redis.call('PEXPIRE', log, math.ceil(b[3] * 1000) + 1000)
+  end
+end
+
+-- Tenants whose buckets have freed come back with the start tag they had.
+local due = redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', fmt(now), 'LIMIT', 0, 2 * K)
+for _, t in ipairs(due) do
+  redis.call('ZREM', P .. 'delayed', t)
+  local tag = redis.call('HGET', P .. 'held', t) or '0'
+  redis.call('HDEL', P .. 'held', t)
+  redis.call('ZADD', P .. 'ready', tag, t)
+end
+
+local cands = redis.call('ZRANGE', P .. 'ready', 0, K - 1, 'WITHSCORES')
+for i = 1, #cands, 2 do
+  local t, tag = cands[i], tonumber(cands[i + 1])
+  local q = QP .. t
+  local job = redis.call('LINDEX', q, 0)
+  if not job or redis.call('SISMEMBER', P .. 'paused', t) == 1
+      or redis.call('HEXISTS', P .. 'running', t) == 1 then
+    redis.call('ZREM', P .. 'ready', t)
+  elseif redis.call('EXISTS', JP .. job) == 0 then
+    redis.call('LPOP', q)  -- deleted while queued, as RQ skips it too
+  else
+    local buckets = parse(redis.call('HGET', JP .. job, 'billhive_buckets') or '')
+    local free, shared_only = check(buckets)
+    if free == nil then
+      consume(buckets, job)
+      redis.call('LPOP', q)
+      redis.call('ZREM', P .. 'ready', t)
+      local seq = redis.call('INCR', P .. 'seq')
+      local token = job .. '|' .. seq
+      redis.call('HSET', P .. 'running', t, token)
+      redis.call('ZADD', P .. 'leases', fmt(now), t)
+      local v = tonumber(redis.call('GET', P .. 'vclock') or '0')
+      if tag > v then redis.call('SET', P .. 'vclock', fmt(tag)) end
+      redis.call('HSET', P .. 'finish', t, fmt(tag + 1))
+      return {'go', t, job, token, fmt(now)}
+    elseif shared_only then
+      return {'wait', fmt(free), fmt(now)}
+    else
+      redis.call('ZREM', P .. 'ready', t)
+      redis.call('ZADD', P .. 'delayed', fmt(free), t)
+      redis.call('HSET', P .. 'held', t, fmt(tag))
+    end
+  end
+end
+if redis.call('ZCARD', P .. 'ready') > 0 then return {'wait', fmt(now), fmt(now)} end
+local d = redis.call('ZRANGE', P .. 'delayed', 0, 0, 'WITHSCORES')
+if #d > 0 then return {'wait', d[2], fmt(now)} end
+return {'idle', '', fmt(now)}
+"""
+)

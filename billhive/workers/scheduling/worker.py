@@ -1,0 +1,198 @@
+"""RQ workers that take tenant jobs from the dispatcher instead of a fixed list of queues.
+
+Upstream RQ workers listen to the queues named at start-up (rq issue #2124), so a new
+tenant's queue would need a restart. These workers replace one step of RQ's loop, the
+dequeue (``dequeue_job_and_maintain_ttl``): they ask the dispatcher for the next job of
+*any* tenant, then run it exactly as RQ does (started registry, heartbeats, results,
+retries, failure handling). Plain queues given at start-up (the system queue) are served
+when no tenant job may start. When nothing may start, the worker blocks on the
+dispatcher's wake-up list (and the plain queues) until the next bucket frees, never
+spinning.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import redis.exceptions
+from rq import Queue, SimpleWorker, Worker
+from rq.job import Job
+from rq.worker import WorkerStatus
+
+from billhive.workers.queues import TenantQueue
+from billhive.workers.scheduling.dispatcher import Dispatched, Dispatcher, tenant_queue_name
+from billhive.workers.scheduling.recovery import recover_abandoned, sweep_tenant_queues
+
+
+class DispatchingMixin:
+    """The dispatcher-driven dequeue, for any RQ worker class (see module docstring).
+
+    Options: ``dispatcher`` (default: one on the worker's connection), ``heartbeat_grace``
+    (seconds RQ waits past a missed heartbeat before a job counts as abandoned; RQ's own
+    is 60), ``lease_grace`` (seconds before an unreleased dispatch is examined),
+    ``recovery_interval`` (seconds between looks for abandoned jobs) and ``sweep_batch``
+    (tenant queues tidied per maintenance run).
+    """
+
+    connection: Any
+    queues: list[Queue]
+    job_class: type[Job]
+    serializer: Any
+    dequeue_timeout: int
+    job_monitoring_interval: int
+    log: Any
+    name: str
+
+    def __init__(
+        self,
+        queues: Sequence[Queue | str] = (),
+        *args: Any,
+        dispatcher: Dispatcher | None = None,
+        heartbeat_grace: int = 60,
+        lease_grace: float = 60.0,
+        recovery_interval: float = 10.0,
+        sweep_batch: int = 100,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(list(queues), *args, **kwargs)  # type: ignore[call-arg]
+        self.dispatcher = dispatcher or Dispatcher(self.connection)
+        self.heartbeat_grace = heartbeat_grace
+        self.lease_grace = lease_grace
+        self.recovery_interval = recovery_interval
+        self.sweep_batch = sweep_batch
+        self._tokens: dict[str, tuple[str, str]] = {}
+        self._next_recovery = 0.0
+
+    # -- RQ hooks ---------------------------------------------------------------------
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        """RQ's TTL with a configurable grace instead of its fixed 60 s."""
+        interval = self.job_monitoring_interval
+        if job.timeout and job.timeout > 0:
+            interval = int(min(job.timeout - working_time, interval))
+        return max(1, interval) + self.heartbeat_grace
+
+    def clean_registries(self) -> None:
+        """RQ's cleaning of the fixed queues, plus a slice of the tenant queues."""
+        super().clean_registries()  # type: ignore[misc]
+        sweep_tenant_queues(self.dispatcher, batch=self.sweep_batch)
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        """Run the job as RQ does, then end its dispatch so the tenant may go on."""
+        try:
+            super().execute_job(job, queue)  # type: ignore[misc]
+        finally:
+            entry = self._tokens.pop(job.id, None)
+            if entry is not None:
+                self.dispatcher.release(*entry)
+
+    def dequeue_job_and_maintain_ttl(
+        self, timeout: int | None, max_idle_time: int | None = None
+    ) -> tuple[Job, Queue] | None:
+        """The next job any tenant may start now (or one of the fixed queues'), blocking
+        up to ``timeout`` seconds in total (None: burst mode, return None when idle)."""
+        self.set_state(WorkerStatus.IDLE)  # type: ignore[attr-defined]
+        self.procline("Dispatching tenant queues")  # type: ignore[attr-defined]
+        started = time.monotonic()
+        backoff = 1.0
+        while True:
+            try:
+                result = self._dequeue_once(timeout, max_idle_time, started)
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+                self.log.error("Worker %s: Redis unavailable (%s), retrying", self.name, exc)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
+                continue
+            if result is not False:
+                self.heartbeat()  # type: ignore[attr-defined]
+                return result  # type: ignore[return-value]
+
+    # -- the dequeue step -------------------------------------------------------------
+
+    def _dequeue_once(
+        self, timeout: int | None, max_idle_time: int | None, started: float
+    ) -> tuple[Job, Queue] | bool | None:
+        """One round: a job, None (give up: burst or idle limit) or False (try again)."""
+        self.heartbeat()  # type: ignore[attr-defined]
+        if self.should_run_maintenance_tasks:  # type: ignore[attr-defined]
+            self.run_maintenance_tasks()  # type: ignore[attr-defined]
+        self._maybe_recover()
+        decision = self.dispatcher.pop()
+        if isinstance(decision, Dispatched):
+            return self._claim(decision) or False
+        plain = (
+            Queue.dequeue_any(
+                self.queues,
+                None,
+                connection=self.connection,
+                job_class=self.job_class,
+                serializer=self.serializer,
+            )
+            if self.queues
+            else None
+        )
+        if plain is not None:
+            return plain
+        if decision.until is None and timeout is None:
+            return None
+        idle_for = time.monotonic() - started
+        if max_idle_time is not None and decision.until is None and idle_for >= max_idle_time:
+            return None
+        wait = decision.seconds if decision.seconds is not None else float(self.dequeue_timeout)
+        wait = min(wait, float(self.dequeue_timeout), self.recovery_interval)
+        item = self.dispatcher.wait_for_work(wait, [q.key for q in self.queues])
+        if item is not None:
+            return self._fixed_queue_job(*item) or False
+        return False
+
+    def _claim(self, decision: Dispatched) -> tuple[Job, Queue] | None:
+        """The Job and TenantQueue of a dispatch (None if the job vanished meanwhile)."""
+        queue = TenantQueue(
+            tenant_queue_name(decision.tenant_id),
+            connection=self.connection,
+            job_class=self.job_class,
+            serializer=self.serializer,
+        )
+        if not self.job_class.exists(decision.job_id, self.connection):
+            self.dispatcher.release(decision.tenant_id, decision.token)
+            return None
+        job = self.job_class.fetch(
+            decision.job_id, connection=self.connection, serializer=self.serializer
+        )
+        self._tokens[job.id] = (decision.tenant_id, decision.token)
+        self.log.info("Worker %s: %s: %s", self.name, queue.name, job.id)
+        return job, queue
+
+    def _fixed_queue_job(self, queue_key: str, job_id: str) -> tuple[Job, Queue] | None:
+        """The job a blocking pop took from one of the fixed queues."""
+        for queue in self.queues:
+            if queue.key == queue_key and self.job_class.exists(job_id, self.connection):
+                job = self.job_class.fetch(
+                    job_id, connection=self.connection, serializer=self.serializer
+                )
+                return job, queue
+        return None
+
+    def _maybe_recover(self) -> None:
+        now = time.monotonic()
+        if now < self._next_recovery:
+            return
+        self._next_recovery = now + self.recovery_interval
+        for item in recover_abandoned(self.dispatcher, grace=self.lease_grace):
+            self.log.warning(
+                "Worker %s: %s job %s of tenant %s (its worker is gone)",
+                self.name,
+                item.action,
+                item.job_id,
+                item.tenant_id,
+            )
+
+
+class TenantWorker(DispatchingMixin, Worker):
+    """Forks a work horse per job, like ``rq.Worker``."""
+
+
+class SimpleTenantWorker(DispatchingMixin, SimpleWorker):
+    """Runs jobs in the worker process itself, like ``rq.SimpleWorker``."""
