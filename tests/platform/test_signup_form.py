@@ -142,7 +142,7 @@ def test_malformed_email_is_refused_with_a_message(app: Any, client: Any) -> Non
 
 
 @pytest.mark.parametrize(
-    ("field", "value", "limit"),
+    "case",
     [
         ("display_name", "x" * 201, 200),
         ("contact_email", "a" * 250 + "@example.de", 254),
@@ -151,8 +151,9 @@ def test_malformed_email_is_refused_with_a_message(app: Any, client: Any) -> Non
     ],
 )
 def test_oversized_field_is_refused_with_its_limit(
-    app: Any, client: Any, session: Session, field: str, value: str, limit: int
+    app: Any, client: Any, session: Session, case: tuple[str, str, int]
 ) -> None:
+    field, value, limit = case
     verifier = use_verifier(app, accepting)
     response = post_signup(client, **{field: value})
     assert response.status_code == 422

@@ -7,7 +7,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from redis import Redis
 from rq import Queue
 from sqlalchemy.orm import Session
 from test_signup_support import (
@@ -20,6 +19,7 @@ from test_signup_support import (
 )
 
 from billhive.config import Settings
+from billhive.platform.extensions import resources
 from billhive.platform.signup.links import (
     RECONNECT_MAX_AGE,
     LinkInvalid,
@@ -182,7 +182,6 @@ def test_reconnect_while_billbee_is_down_is_pending_and_enqueued(
     client: Any,
     session: Session,
     tenant: Tenant,
-    redis_client: Redis,
 ) -> None:
     use_verifier(app, unreachable)
     path = _path(make_reconnect_url(settings, tenant.id))
@@ -191,7 +190,7 @@ def test_reconnect_while_billbee_is_down_is_pending_and_enqueued(
     )
     assert "We could not reach Billbee just now" in response.get_data(as_text=True)
     assert _fresh(session, tenant.id).status == TenantStatus.PENDING_VERIFICATION
-    jobs = Queue(SYSTEM_QUEUE, connection=redis_client).get_jobs()
+    jobs = Queue(SYSTEM_QUEUE, connection=resources(app).redis).get_jobs()
     assert [job.args for job in jobs] == [(tenant.id,)]
 
 
