@@ -6,7 +6,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from fake_billbee import API_KEY, PASSWORD, USERNAME, FakeBillbee, FakeServer
+from fake_billbee import (
+    API_KEY,
+    PASSWORD,
+    USERNAME,
+    FakeBillbee,
+    ThreadedServer,
+    create_fake_app,
+)
 
 from billhive.billbee.client import BillbeeClient
 
@@ -15,7 +22,8 @@ from billhive.billbee.client import BillbeeClient
 def fake_server() -> Iterator[FakeBillbee]:
     """One running fake Billbee per test module."""
     fake = FakeBillbee()
-    server = FakeServer(fake)
+    server = ThreadedServer(create_fake_app(fake))
+    fake.url = server.url
     yield fake
     server.stop()
 

@@ -134,16 +134,16 @@ def create_fake_app(fake: FakeBillbee) -> Flask:
     return app
 
 
-class FakeServer:
-    """The fake served over real HTTP on a free loopback port, in a thread.
+class ThreadedServer:
+    """A WSGI app served over real HTTP on a free loopback port, in a thread.
 
-    Like the suite's live_server_factory, but shut down with a short poll interval and
-    shared by a test module, so forty small tests do not pay half a second each.
+    Like the suite's live_server_factory, but shut down with a short poll interval so a
+    module-scoped server costs no half second per test.
     """
 
-    def __init__(self, fake: FakeBillbee) -> None:
-        self.server = make_server("127.0.0.1", 0, create_fake_app(fake), threaded=True)
-        fake.url = f"http://127.0.0.1:{self.server.server_port}"
+    def __init__(self, wsgi_app: Any) -> None:
+        self.server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
