@@ -1,0 +1,127 @@
+"""Browser tests: headless Debian Chromium driven by Playwright against live servers.
+
+``browser`` skips with an install hint when /usr/bin/chromium is missing, except under CI
+(env ``CI`` set), where a missing browser is a failure: CI must run these tests.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from billhive.config import Settings
+from billhive.platform import create_app
+from billhive.sandbox.app import create_sandbox_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+API_KEY = "e2e-signup-key"
+LIVE_USERNAME = "shop@kraeuter.test"
+LIVE_PASSWORD = "Kraeuter#2026api"
+OFF_USERNAME = "noapi@kraeuter.test"
+OFF_PASSWORD = "NoApiShop#2026x"
+SANDBOX_ACCOUNTS = [
+    {
+        "id": 1,
+        "name": "Kräuterladen",
+        "username": LIVE_USERNAME,
+        "employees": ["lager.kraeuter"],
+        "password": LIVE_PASSWORD,
+        "invoice_creation_allowed": True,
+    },
+    {"id": 2, "username": OFF_USERNAME, "password": OFF_PASSWORD, "api_enabled": False},
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """A headless Chromium for the whole session."""
+    if not CHROMIUM.exists():
+        message = "install Chromium: apt-get install chromium"
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing in CI; {message}")
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
+    """Open a page in a fresh browser context (own cookies) with the given locale."""
+    contexts: list[Any] = []
+
+    def open_one(locale: str = "en-US") -> Any:
+        context = browser.new_context(locale=locale, viewport={"width": 1200, "height": 900})
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_one
+    for context in contexts:
+        context.close()
+
+
+@dataclass
+class Platform:
+    """The platform app on a live port, with its Billbee pointing at ``billbee_url``."""
+
+    url: str
+    billbee_url: str
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def serve_platform(
+    settings_factory: Callable[..., Settings], live_server_factory: Any, db: Any
+) -> Callable[..., Platform]:
+    """Start the platform; ``billbee_down=True`` points it at a closed port."""
+
+    def start(*, billbee_down: bool = False) -> Platform:
+        if billbee_down:
+            billbee = f"http://127.0.0.1:{_closed_port()}/api/v1"
+        else:
+            sandbox = create_sandbox_app(api_keys=[API_KEY], accounts=SANDBOX_ACCOUNTS)
+            billbee = live_server_factory(sandbox).url + "/api/v1"
+        settings = settings_factory(
+            billbee_base_url=billbee, billbee_api_key=API_KEY, billbee_timeout=3.0
+        )
+        return Platform(url=live_server_factory(create_app(settings)).url, billbee_url=billbee)
+
+    return start
+
+
+@pytest.fixture
+def platform(serve_platform: Callable[..., Platform]) -> Platform:
+    """The platform in front of a sandbox that knows the test merchants."""
+    return serve_platform()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """Where the docs' screenshots are written (overwritten every run)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
