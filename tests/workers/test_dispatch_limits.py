@@ -1,0 +1,125 @@
+"""Billbee's limits read as sliding windows: the dispatcher never admits more than N calls in
+any window of the period, checked against a reference over the recorded dispatch times."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+
+import pytest
+from redis import Redis
+from test_dispatch_support import add_jobs, window_violations
+
+from billhive.billbee.limits import Bucket
+from billhive.workers.scheduling.dispatcher import Dispatched, Dispatcher
+
+T0 = 1_800_000_000.0
+
+
+def gcra_admits(times: list[float], limit: int, period: float) -> list[float]:
+    """Textbook GCRA with burst ``limit``: emission interval period/limit, tolerance
+    (limit - 1) intervals. Returns the admitted request times."""
+    interval = period / limit
+    tolerance = (limit - 1) * interval
+    tat = 0.0
+    admitted = []
+    for t in times:
+        start = max(tat, t)
+        if start - t <= tolerance:
+            tat = start + interval
+            admitted.append(t)
+    return admitted
+
+
+def test_the_reference_check_flags_a_burst_larger_than_the_limit():
+    assert window_violations([0.0, 0.1, 0.2], limit=2, period=1.0) == [0.0]
+
+
+def test_the_reference_check_accepts_calls_exactly_one_period_apart():
+    assert window_violations([0.0, 0.5, 1.0, 1.5], limit=2, period=1.0) == []
+
+
+def test_gcra_with_a_burst_tolerance_exceeds_the_sliding_window():
+    # A full burst at 0, then GCRA admits again after one emission interval: 6 calls
+    # inside 0.2 s for a limit of 5 per second. That is why the dispatcher keeps a log.
+    arrivals = [0.0] * 5 + [0.2 + i * 0.2 for i in range(10)]
+    admitted = gcra_admits(arrivals, limit=5, period=1.0)
+    assert window_violations(admitted, limit=5, period=1.0)
+
+
+def test_the_dispatcher_admits_the_burst_pattern_that_breaks_gcra_without_a_violation(
+    redis_client: Redis,
+):
+    dispatcher = Dispatcher(redis_client)
+    bucket = Bucket("key", "key:k", 5, 1.0)
+    admitted = []
+    for step in range(400):  # a pop every 10 ms for 4 s, each tenant with endless work
+        now = T0 + step * 0.01
+        tenant = f"t{step}"
+        add_jobs(redis_client, dispatcher, tenant, [f"{tenant}-j"], [bucket], now=now)
+        decision = dispatcher.pop(now=now)
+        if isinstance(decision, Dispatched):
+            admitted.append(decision.at)
+            dispatcher.release(decision.tenant_id, decision.token, now=now)
+    assert window_violations(admitted, limit=5, period=1.0) == []
+    assert len(admitted) == 20  # full use: 5 per second for 4 seconds
+
+
+def test_the_jitter_allowance_widens_every_window(redis_client: Redis):
+    dispatcher = Dispatcher(redis_client, jitter_allowance=0.05)
+    bucket = Bucket("key", "key:k", 2, 1.0)
+    add_jobs(redis_client, dispatcher, "a", ["a1", "a2", "a3"], [bucket], now=T0)
+    for _ in range(2):
+        job = dispatcher.pop(now=T0)
+        assert isinstance(job, Dispatched)
+        dispatcher.release(job.tenant_id, job.token, now=T0)
+    assert not isinstance(dispatcher.pop(now=T0 + 1.02), Dispatched)
+    assert isinstance(dispatcher.pop(now=T0 + 1.06), Dispatched)
+
+
+@pytest.mark.parametrize("threads", [8])
+def test_concurrent_pops_never_exceed_any_nested_limit(redis_client: Redis, threads: int):
+    dispatcher = Dispatcher(redis_client)
+    period = 0.25
+    key = Bucket("key", "key:k", 10, period)
+    for n in range(12):
+        tenant = f"t{n}"
+        user = Bucket("user", f"user:k:{tenant}", 4, period)
+        for op in ("orders.list", "products.update_stock"):
+            ep = Bucket("endpoint", f"endpoint:k:{tenant}:{op}", 2, period)
+            add_jobs(
+                redis_client,
+                dispatcher,
+                tenant,
+                [f"{tenant}-{op}-{i}" for i in range(40)],
+                [key, user, ep],
+            )
+    dispatched: list[Dispatched] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def work() -> None:
+        while not stop.is_set():
+            decision = dispatcher.pop()
+            if isinstance(decision, Dispatched):
+                with lock:
+                    dispatched.append(decision)
+                dispatcher.release(decision.tenant_id, decision.token)
+
+    pool = [threading.Thread(target=work) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    stop.wait(1.5)
+    stop.set()
+    for thread in pool:
+        thread.join()
+
+    by_bucket: dict[tuple[str, int], list[float]] = defaultdict(list)
+    for d in dispatched:
+        tenant, op, _ = d.job_id.split("-")
+        by_bucket[("key", 10)].append(d.at)
+        by_bucket[(f"user:{tenant}", 4)].append(d.at)
+        by_bucket[(f"endpoint:{tenant}:{op}", 2)].append(d.at)
+    assert len(dispatched) > 10
+    for (name, limit), times in by_bucket.items():
+        assert window_violations(times, limit, period) == [], name
