@@ -273,9 +273,9 @@ def test_a_redirect_is_not_followed(billbee: BillbeeClient, fake_billbee: FakeBi
 def test_a_slow_answer_is_a_transport_error_that_may_have_reached_billbee(
     client_factory: Callable[..., BillbeeClient], fake_billbee: FakeBillbee
 ) -> None:
-    fake_billbee.respond(200, {"ErrorCode": 0}, delay=1.0)
+    fake_billbee.respond(200, {"ErrorCode": 0}, delay=1.5)
     with pytest.raises(TransportError) as caught:
-        client_factory(timeout=0.2).orders.create({"OrderNumber": "X"})
+        client_factory(timeout=0.5).orders.create({"OrderNumber": "X"})
     assert caught.value.may_have_reached_server is True
     assert caught.value.status_code is None
 
