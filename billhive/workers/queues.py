@@ -83,10 +83,10 @@ def enqueue_for_tenant(
     queue = TenantQueue.for_tenant(tenant_id, connection)
     job_id = job_id or uuid.uuid4().hex
     with connection.pipeline() as pipe:
-        # One MULTI: the pop script never sees the job without its buckets.
-        queue.dispatcher.set_buckets(job_id, buckets, pipeline=pipe)
         job: Job = queue.enqueue_call(
             func, args=tuple(args), kwargs=kwargs or {}, job_id=job_id, pipeline=pipe, **options
         )
+        # Same MULTI/EXEC as the push: the pop script never sees the job without buckets.
+        queue.dispatcher.set_buckets(job_id, buckets, pipeline=pipe)
         pipe.execute()
     return job

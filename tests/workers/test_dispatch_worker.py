@@ -1,0 +1,173 @@
+"""Dispatching RQ workers in real processes: new tenants without restart, RQ's bookkeeping,
+retries in order, and no job lost when a worker is killed with SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from rq import Retry, get_current_job
+from rq.job import Job, JobStatus
+from rq.registry import FinishedJobRegistry
+
+from billhive.workers.queues import TenantQueue, enqueue_for_tenant
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent.parent
+MODULE = Path(__file__).stem
+
+WORKER_SCRIPT = """
+import sys
+from redis import Redis
+from billhive.workers.scheduling.worker import TenantWorker
+
+connection = Redis.from_url(sys.argv[1])
+TenantWorker(
+    connection=connection,
+    job_monitoring_interval=1,
+    heartbeat_grace=1,
+    lease_grace=1.0,
+    recovery_interval=0.3,
+).work(logging_level="WARNING")
+"""
+
+
+# -- job functions (run inside the worker's work horse) --------------------------------
+
+
+def record(label: str) -> str:
+    """Append ``label`` to the list ``done``."""
+    job = get_current_job()
+    assert job is not None
+    job.connection.rpush("done", label)
+    return label.upper()
+
+
+def fail_once(label: str) -> None:
+    """Fail on the first attempt, then record."""
+    job = get_current_job()
+    assert job is not None
+    if job.connection.incr(f"attempts:{label}") == 1:
+        raise RuntimeError("first attempt fails")
+    job.connection.rpush("done", label)
+
+
+def hang_once(label: str) -> None:
+    """On the first attempt publish the horse's pid and hang; afterwards record."""
+    job = get_current_job()
+    assert job is not None
+    if job.connection.incr(f"attempts:{label}") == 1:
+        job.connection.set("horse-pid", os.getpid())
+        time.sleep(60)
+    job.connection.rpush("done", label)
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def done(redis: Redis) -> list[str]:
+    return [item.decode() for item in redis.lrange("done", 0, -1)]
+
+
+@pytest.fixture
+def start_worker(redis_url: str, tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT)])}
+    env.pop("BILLHIVE_REDIS_URL", None)
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        process = subprocess.Popen([sys.executable, str(script), redis_url], env=env, cwd=ROOT)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def enqueue(redis: Redis, tenant: str, func: str, label: str, **options: object) -> Job:
+    return enqueue_for_tenant(redis, tenant, f"{MODULE}.{func}", args=(label,), **options)
+
+
+# -- tests -----------------------------------------------------------------------------
+
+
+def test_a_running_worker_picks_up_a_tenant_that_did_not_exist_when_it_started(
+    redis_client: Redis, start_worker
+):
+    start_worker()
+    enqueue(redis_client, "first", "record", "one")
+    wait_until(lambda: done(redis_client) == ["one"])
+    enqueue(redis_client, "brand-new", "record", "two")
+    wait_until(lambda: done(redis_client) == ["one", "two"])
+
+
+def test_rq_records_the_result_and_the_finished_registry_as_usual(
+    redis_client: Redis, start_worker
+):
+    start_worker()
+    job = enqueue(redis_client, "t1", "record", "x")
+    wait_until(lambda: job.get_status(refresh=True) == JobStatus.FINISHED)
+    queue = TenantQueue.for_tenant("t1", redis_client)
+    assert job.return_value(refresh=True) == "X"
+    assert job.id in FinishedJobRegistry(queue=queue).get_job_ids()
+
+
+def test_a_retried_job_runs_again_before_the_tenants_later_jobs(redis_client: Redis, start_worker):
+    enqueue(redis_client, "t1", "fail_once", "first", retry=Retry(max=1))
+    enqueue(redis_client, "t1", "record", "second")
+    start_worker()
+    wait_until(lambda: len(done(redis_client)) == 2)
+    assert done(redis_client) == ["first", "second"]
+
+
+def test_jobs_of_several_tenants_all_run_in_their_tenants_order(redis_client: Redis, start_worker):
+    for n in range(5):
+        for tenant in ("a", "b", "c"):
+            enqueue(redis_client, tenant, "record", f"{tenant}{n}")
+    start_worker()
+    start_worker()
+    wait_until(lambda: len(done(redis_client)) == 15)
+    for tenant in ("a", "b", "c"):
+        assert [x for x in done(redis_client) if x[0] == tenant] == [
+            f"{tenant}{n}" for n in range(5)
+        ]
+
+
+def test_a_job_whose_worker_was_killed_runs_again_before_the_tenants_next_job(
+    redis_client: Redis, start_worker
+):
+    victim = start_worker()
+    job = enqueue(redis_client, "t1", "hang_once", "first")
+    enqueue(redis_client, "t1", "record", "second")
+    wait_until(lambda: redis_client.get("horse-pid") is not None)
+    os.kill(int(redis_client.get("horse-pid")), signal.SIGKILL)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    start_worker()
+    wait_until(lambda: len(done(redis_client)) == 2, timeout=30)
+    assert done(redis_client) == ["first", "second"]
+    assert job.get_status(refresh=True) == JobStatus.FINISHED
