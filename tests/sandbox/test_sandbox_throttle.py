@@ -1,0 +1,168 @@
+"""Throttling: the sliding-window log, and the shared limits table over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+from sandbox_helpers import MERCHANT, NO_INVOICES, Sandbox
+
+from billhive.billbee.limits import Bucket, buckets_for
+from billhive.sandbox.throttle import SlidingWindowThrottle, retry_after_header
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+TWO_PER_SECOND = [Bucket("endpoint", "endpoint:k:u:orders.list", 2, 1.0)]
+
+
+def test_calls_up_to_the_limit_are_accepted() -> None:
+    throttle = SlidingWindowThrottle(FakeClock())
+    assert throttle.try_acquire(TWO_PER_SECOND) is None
+    assert throttle.try_acquire(TWO_PER_SECOND) is None
+
+
+def test_the_call_over_the_limit_is_refused_with_the_time_until_a_slot_frees() -> None:
+    clock = FakeClock()
+    throttle = SlidingWindowThrottle(clock)
+    throttle.try_acquire(TWO_PER_SECOND)
+    clock.now += 0.25
+    throttle.try_acquire(TWO_PER_SECOND)
+    clock.now += 0.25
+    assert throttle.try_acquire(TWO_PER_SECOND) == 0.5
+
+
+def test_a_burst_straddling_a_window_edge_is_caught() -> None:
+    # A fixed window starting at 100.0 would reset at 101.0 and admit 4 calls in 0.2 s.
+    clock = FakeClock()
+    throttle = SlidingWindowThrottle(clock)
+    clock.now = 100.9
+    throttle.try_acquire(TWO_PER_SECOND)
+    throttle.try_acquire(TWO_PER_SECOND)
+    clock.now = 101.1
+    assert throttle.try_acquire(TWO_PER_SECOND) is not None
+
+
+def test_a_slot_frees_exactly_one_period_after_the_oldest_call() -> None:
+    clock = FakeClock()
+    throttle = SlidingWindowThrottle(clock)
+    throttle.try_acquire(TWO_PER_SECOND)
+    throttle.try_acquire(TWO_PER_SECOND)
+    clock.now += 1.0
+    assert throttle.try_acquire(TWO_PER_SECOND) is None
+
+
+def test_a_refused_call_consumes_no_other_bucket() -> None:
+    clock = FakeClock()
+    throttle = SlidingWindowThrottle(clock)
+    user = Bucket("user", "user:k:u", 3, 1.0)
+    full = Bucket("order_get", "order_get:k:u:1", 1, 60.0)
+    throttle.try_acquire([user, full])
+    assert throttle.try_acquire([user, full]) is not None
+    assert throttle.try_acquire([user]) is None
+    assert throttle.try_acquire([user]) is None
+
+
+def test_retry_after_rounds_up_to_whole_seconds() -> None:
+    assert retry_after_header(0.2) == "1"
+    assert retry_after_header(1.01) == "2"
+
+
+def _burst(client: httpx.Client, calls: int) -> list[httpx.Response]:
+    return [client.get("/orders", params={"page": 1}) for _ in range(calls)]
+
+
+def test_a_third_call_to_one_endpoint_within_a_second_gets_429(
+    sandbox_factory: Callable[..., Sandbox],
+) -> None:
+    sandbox = sandbox_factory()
+    statuses = [r.status_code for r in _burst(sandbox.client(), 3)]
+    assert statuses == [200, 200, 429]
+
+
+def test_a_429_carries_retry_after_in_whole_seconds(
+    sandbox_factory: Callable[..., Sandbox],
+) -> None:
+    sandbox = sandbox_factory()
+    throttled = _burst(sandbox.client(), 3)[-1]
+    assert throttled.headers["Retry-After"] == "1"
+
+
+def test_the_retry_after_header_can_be_switched_off(
+    sandbox_factory: Callable[..., Sandbox],
+) -> None:
+    sandbox = sandbox_factory(send_retry_after=False)
+    throttled = _burst(sandbox.client(), 3)[-1]
+    assert throttled.status_code == 429
+    assert "Retry-After" not in throttled.headers
+
+
+def test_other_endpoints_of_the_same_user_are_not_blocked_by_one_full_endpoint(
+    sandbox_factory: Callable[..., Sandbox],
+) -> None:
+    sandbox = sandbox_factory()
+    client = sandbox.client()
+    _burst(client, 3)
+    assert client.get("/products").status_code == 200
+
+
+def test_another_merchant_is_not_blocked_by_one_merchants_full_endpoint(
+    sandbox_factory: Callable[..., Sandbox],
+) -> None:
+    sandbox = sandbox_factory()
+    _burst(sandbox.client(), 3)
+    assert sandbox.client(NO_INVOICES).get("/orders").status_code == 200
+
+
+def test_the_user_limit_of_ten_per_second_applies_across_endpoints(
+    sandbox_factory: Callable[..., Sandbox],
+) -> None:
+    sandbox = sandbox_factory()
+    client = sandbox.client()
+    paths = ["/orders", "/products", "/customers", "/events", "/shipment/shipments", "/webhooks"]
+    statuses = [client.get(p).status_code for p in paths for _ in range(2)]
+    assert statuses.count(429) == 2
+
+
+def test_employees_share_their_accounts_user_budget(
+    sandbox_factory: Callable[..., Sandbox],
+) -> None:
+    sandbox = sandbox_factory()
+    sandbox.client().get("/orders")
+    sandbox.client().get("/orders")
+    employee = sandbox.client(username=MERCHANT["employees"][0])
+    assert employee.get("/orders").status_code == 429
+
+
+def test_get_order_is_limited_to_six_calls_per_order_per_minute_from_the_shared_table() -> None:
+    clock = FakeClock()
+    throttle = SlidingWindowThrottle(clock)
+    outcomes = []
+    for _ in range(7):
+        clock.now += 1.0  # past the per-second buckets, well inside the order's minute
+        buckets = buckets_for("orders.get", {"id": "5"}, key_id="k", user_id="7")
+        outcomes.append(throttle.try_acquire(buckets))
+    assert outcomes[:6] == [None] * 6
+    assert outcomes[6] == 54.0
+
+
+def test_events_are_limited_per_page_from_the_shared_table() -> None:
+    clock = FakeClock()
+    throttle = SlidingWindowThrottle(clock)
+    outcomes = []
+    for _ in range(3):
+        clock.now += 1.0
+        outcomes.append(
+            throttle.try_acquire(buckets_for("events.list", {"page": "1"}, key_id="k", user_id="7"))
+        )
+    other_page = buckets_for("events.list", {"page": "2"}, key_id="k", user_id="7")
+    assert outcomes[2] is not None
+    assert throttle.try_acquire(other_page) is None
