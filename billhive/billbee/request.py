@@ -18,9 +18,11 @@ from typing import Any
 from urllib.parse import quote
 
 from billhive.billbee.errors import InvalidCall
-from billhive.billbee.operations import Operation
+from billhive.billbee.operations import Operation, QueryParam
 
 _CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
+_INTEGER_TEXT = re.compile(r"-?\d+")
+_SEQUENCES = (list, tuple, set, frozenset)
 
 
 def python_name(spec_name: str) -> str:
@@ -64,9 +66,40 @@ def normalize_params(op: Operation, params: Mapping[str, Any] | None) -> dict[st
         if name not in normalized:
             raise InvalidCall(f"{op.name} needs the path parameter {name!r}")
     for query in op.query_params:
-        if query.required and query.name not in normalized:
+        if query.name in normalized:
+            _check_value(op, query, normalized[query.name])
+        elif query.required:
             raise InvalidCall(f"{op.name} needs the query parameter {query.name!r}")
     return normalized
+
+
+def _fits(type_: str, value: Any) -> bool:
+    """Whether ``value`` can be sent for a spec parameter of JSON-schema type ``type_``."""
+    if type_ == "integer":
+        if isinstance(value, str):
+            return _INTEGER_TEXT.fullmatch(value) is not None
+        return isinstance(value, int) and not isinstance(value, bool)
+    if type_ == "boolean":
+        return isinstance(value, bool) or (
+            isinstance(value, str) and value.lower() in ("true", "false")
+        )
+    return isinstance(value, str | int | float | date) and not isinstance(value, bool)
+
+
+def _check_value(op: Operation, param: QueryParam, value: Any) -> None:
+    """Raise InvalidCall unless ``value`` suits ``param`` (a list only for array parameters)."""
+    if isinstance(value, _SEQUENCES):
+        if not param.is_array:
+            raise InvalidCall(f"{op.name} takes one value for {param.name!r}, not a list")
+        items: Any = value
+    else:
+        items = (value,)
+    for item in items:
+        if not _fits(param.type, item):
+            raise InvalidCall(
+                f"{op.name}: {param.name!r} must be {'a list of ' if param.is_array else ''}"
+                f"{param.type} values, not {type(item).__name__} {str(item)[:40]!r}"
+            )
 
 
 def render_value(value: Any) -> str:
@@ -93,9 +126,7 @@ def prepare(op: Operation, params: Mapping[str, Any] | None) -> PreparedRequest:
         if param.name not in values:
             continue
         value = values[param.name]
-        if isinstance(value, list | tuple | set | frozenset):
-            if not param.is_array:
-                raise InvalidCall(f"{op.name} takes one value for {param.name!r}, not a list")
+        if isinstance(value, _SEQUENCES):
             query.extend((param.name, render_value(item)) for item in value)
         else:
             query.append((param.name, render_value(value)))

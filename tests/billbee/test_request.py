@@ -74,3 +74,31 @@ def test_two_path_parameters_are_both_filled_in() -> None:
         get_operation("products.get_product_image"), {"product_id": 4, "image_id": 9}
     )
     assert (prepared.method, prepared.path) == ("GET", "/products/4/images/9")
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"page": "two"}, "'page' must be integer"),
+        ({"page": True}, "'page' must be integer"),
+        ({"exclude_tags": "maybe"}, "'excludeTags' must be boolean"),
+        ({"shop_id": [1, "x"]}, "'shopId' must be a list of integer"),
+        ({"min_order_date": {"from": 1}}, "'minOrderDate' must be string"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_refused_naming_the_parameter(
+    params: dict[str, object], named: str
+) -> None:
+    with pytest.raises(InvalidCall, match=named):
+        normalize_params(get_operation("orders.list"), params)
+
+
+def test_numbers_and_booleans_given_as_text_are_accepted() -> None:
+    params = {"page": "2", "exclude_tags": "True", "shop_id": ["1", 2]}
+    prepared = prepare(get_operation("orders.list"), params)
+    assert prepared.query == (
+        ("page", "2"),
+        ("shopId", "1"),
+        ("shopId", "2"),
+        ("excludeTags", "True"),
+    )
