@@ -60,10 +60,12 @@ def normalize_params(op: Operation, params: Mapping[str, Any] | None) -> dict[st
             if spec_name is None:
                 accepted = ", ".join(sorted(set(aliases.values()))) or "none"
                 raise InvalidCall(f"{op.name} has no parameter {name!r} (accepted: {accepted})")
+            if spec_name in normalized:
+                raise InvalidCall(f"{op.name}: parameter {spec_name!r} is given twice")
             if value is not None:
                 normalized[spec_name] = value
     for name in op.path_params:
-        if name not in normalized:
+        if name not in normalized or normalized[name] == "":
             raise InvalidCall(f"{op.name} needs the path parameter {name!r}")
     for query in op.query_params:
         if query.name in normalized:

@@ -102,3 +102,13 @@ def test_numbers_and_booleans_given_as_text_are_accepted() -> None:
         ("shopId", "2"),
         ("excludeTags", "True"),
     )
+
+
+def test_a_parameter_given_under_both_names_is_refused() -> None:
+    with pytest.raises(InvalidCall, match="'pageSize' is given twice"):
+        normalize_params(get_operation("orders.list"), {"pageSize": 1, "page_size": 2})
+
+
+def test_an_empty_path_parameter_is_refused() -> None:
+    with pytest.raises(InvalidCall, match="'id'"):
+        prepare(get_operation("orders.get"), {"id": ""})
