@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_signup_data import API_KEY, SANDBOX_ACCOUNTS, Platform
 
 from billhive.config import Settings
 from billhive.platform import create_app
@@ -29,23 +29,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-API_KEY = "e2e-signup-key"
-LIVE_USERNAME = "shop@kraeuter.test"
-LIVE_PASSWORD = "Kraeuter#2026api"
-OFF_USERNAME = "noapi@kraeuter.test"
-OFF_PASSWORD = "NoApiShop#2026x"
-SANDBOX_ACCOUNTS = [
-    {
-        "id": 1,
-        "name": "Kräuterladen",
-        "username": LIVE_USERNAME,
-        "employees": ["lager.kraeuter"],
-        "password": LIVE_PASSWORD,
-        "invoice_creation_allowed": True,
-    },
-    {"id": 2, "username": OFF_USERNAME, "password": OFF_PASSWORD, "api_enabled": False},
-]
 
 
 @pytest.fixture(scope="session")
@@ -78,14 +61,6 @@ def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
     yield open_one
     for context in contexts:
         context.close()
-
-
-@dataclass
-class Platform:
-    """The platform app on a live port, with its Billbee pointing at ``billbee_url``."""
-
-    url: str
-    billbee_url: str
 
 
 def _closed_port() -> int:
