@@ -2,7 +2,7 @@
 
 The doubles stand in for the one Billbee call (``Verifier``) with the client's own typed
 errors, so these tests exercise every branch of the pages quickly; the same branches run
-against the real sandbox over HTTP in tests/e2e and tests/platform/test_signup_sandbox.py.
+against the real sandbox over HTTP in tests/e2e and tests/platform/test_signup_live_check.py.
 """
 
 from __future__ import annotations
