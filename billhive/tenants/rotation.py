@@ -121,6 +121,8 @@ def rotate(
         last_id = rows[-1][0]
         done += len(rows)
         batches += 1
+        # Rows added under an old key during the run (a stale process) are done too.
+        total = max(total, done)
         if progress:
-            progress(min(done, max(total, done)), max(total, done))
+            progress(done, total)
     return RotationResult(rewrapped=done, total=total, seconds=time.monotonic() - started)

@@ -7,8 +7,10 @@ the client's typed errors into one of four answers so they all read it the same 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 
+from billhive.billbee.client import BillbeeClient
 from billhive.billbee.errors import (
     ApiError,
     BillbeeError,
@@ -37,17 +39,12 @@ class Outcome(StrEnum):
     UNREACHABLE = "unreachable"  # timeout, connection, 429, 5xx: ask again later
 
 
+@dataclass(frozen=True)
 class Verdict:
     """An :class:`Outcome` plus a safe, secret-free note for ``last_error`` and the audit log."""
 
-    __slots__ = ("note", "outcome")
-
-    def __init__(self, outcome: Outcome, note: str = "") -> None:
-        self.outcome = outcome
-        self.note = note
-
-    def __repr__(self) -> str:
-        return f"Verdict({self.outcome.value!r}, {self.note!r})"
+    outcome: Outcome
+    note: str = ""
 
 
 def check(verify: Verifier, username: str, password: str) -> Verdict:
@@ -77,17 +74,19 @@ def check(verify: Verifier, username: str, password: str) -> Verdict:
     return Verdict(Outcome.ACCEPTED)
 
 
-def make_verifier(settings: Settings) -> Verifier:
-    """A verifier that makes one cheap authenticated call with the platform's API key."""
+def make_verifier(settings: Settings, *, timeout: float | None = None) -> Verifier:
+    """A verifier making one cheap authenticated call with the platform's API key.
+
+    ``timeout`` (seconds) overrides ``BILLHIVE_BILLBEE_TIMEOUT``: a signup page may prefer to
+    give up sooner and leave the tenant pending verification.
+    """
     api_key = settings.require("billbee_api_key")
     base_url = settings.billbee_base_url
-    timeout = settings.billbee_timeout
+    seconds = settings.billbee_timeout if timeout is None else timeout
 
     def verify(username: str, password: str) -> None:
-        from billhive.billbee.client import BillbeeClient
-
         with BillbeeClient(
-            api_key, username, password, base_url=base_url, timeout=timeout
+            api_key, username, password, base_url=base_url, timeout=seconds
         ) as client:
             client.verify_credentials()
 

@@ -13,16 +13,21 @@ from rq.job import Job
 
 from billhive.config import Settings, load_settings
 from billhive.db import Database, utcnow
+from billhive.logs import get_logger
 from billhive.tenants.audit import ACTOR_SYSTEM, set_status
-from billhive.tenants.models import TenantStatus
+from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.service import get_tenant, open_credentials
-from billhive.tenants.vault import Vault
-from billhive.tenants.verify import Outcome, Verifier, check, make_verifier
+from billhive.tenants.vault import Credentials, Vault
+from billhive.tenants.verify import Outcome, Verdict, Verifier, check, make_verifier
 from billhive.workers.process import SYSTEM_QUEUE
 
 #: Retries while Billbee is unreachable: after 1 min, 5 min, 15 min, 1 h, 3 h, then 6 h.
 RETRY_INTERVALS = [60, 300, 900, 3600, 10800, 21600]
 JOB_TIMEOUT_SECONDS = 120
+#: What the job returns when the tenant row does not exist.
+NOT_FOUND = "not_found"
+
+log = get_logger(__name__)
 
 
 class BillbeeUnreachable(RuntimeError):
@@ -60,42 +65,52 @@ def run_verification(settings: Settings, tenant_id: int, *, verify: Verifier) ->
 
 
 def _verify(database: Database, vault: Vault, tenant_id: int, verify: Verifier) -> str:
-    with database.session() as session:
-        tenant = get_tenant(session, tenant_id)
-        if tenant.status != TenantStatus.PENDING_VERIFICATION:
-            # Reconnected, deleted or paused meanwhile: nothing left to verify.
-            return tenant.status.value
-        credentials = open_credentials(session, vault, tenant_id)
+    opened = _open_if_pending(database, vault, tenant_id)
+    if isinstance(opened, str):
+        return opened
     # The Billbee call happens with no database transaction open.
-    verdict = check(verify, credentials.username, credentials.password)
-    del credentials
+    verdict = check(verify, opened.username, opened.password)
+    del opened
     if verdict.outcome is Outcome.UNREACHABLE:
         with database.session() as session:
             get_tenant(session, tenant_id).last_error = verdict.note
+        log.info("verification_postponed", tenant_id=tenant_id, note=verdict.note)
         raise BillbeeUnreachable(verdict.note)
+    status = _record(database, tenant_id, verdict)
+    log.info("verification_done", tenant_id=tenant_id, status=status)
+    return status
+
+
+def _open_if_pending(database: Database, vault: Vault, tenant_id: int) -> Credentials | str:
+    """The tenant's credentials, or the status to return when there is nothing to verify."""
+    with database.session() as session:
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is None:
+            # Gone (never committed, or removed by hand): retrying would not help.
+            log.warning("verification_tenant_missing", tenant_id=tenant_id)
+            return NOT_FOUND
+        if tenant.status != TenantStatus.PENDING_VERIFICATION:
+            # Reconnected, deleted or paused meanwhile: nothing left to verify.
+            return tenant.status.value
+        return open_credentials(session, vault, tenant_id)
+
+
+def _record(database: Database, tenant_id: int, verdict: Verdict) -> str:
+    """Move a still-pending tenant to active or credentials_invalid; return its status."""
     with database.session() as session:
         tenant = get_tenant(session, tenant_id)
         if tenant.status != TenantStatus.PENDING_VERIFICATION:
             return tenant.status.value
-        if verdict.outcome is Outcome.ACCEPTED:
+        accepted = verdict.outcome is Outcome.ACCEPTED
+        tenant.last_error = None if accepted else verdict.note
+        if accepted:
             tenant.verified_at = utcnow()
-            tenant.last_error = None
-            set_status(
-                session,
-                tenant,
-                TenantStatus.ACTIVE,
-                actor=ACTOR_SYSTEM,
-                action="verified",
-                reason="credentials verified",
-            )
-        else:
-            tenant.last_error = verdict.note
-            set_status(
-                session,
-                tenant,
-                TenantStatus.CREDENTIALS_INVALID,
-                actor=ACTOR_SYSTEM,
-                action="verification_failed",
-                reason=verdict.note,
-            )
+        set_status(
+            session,
+            tenant,
+            TenantStatus.ACTIVE if accepted else TenantStatus.CREDENTIALS_INVALID,
+            actor=ACTOR_SYSTEM,
+            action="verified" if accepted else "verification_failed",
+            reason="credentials verified" if accepted else verdict.note,
+        )
         return tenant.status.value
