@@ -41,7 +41,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     # Every form POST needs a CSRF token; JSON APIs exempt themselves with
     # ``app.extensions["csrf"].exempt(blueprint)``.
     CSRFProtect(app)
-    signup.init_app(app, settings, _rate_limiter(app, settings))
+    # One limiter per app; blueprints declare their own limits on it.
+    limiter = _rate_limiter(app, settings)
+    signup.init_app(app, settings, limiter)
     app.register_blueprint(home_bp)
     app.register_blueprint(health_bp)
     return app
