@@ -1,0 +1,91 @@
+"""Fault injection and latency: 5xx, timeouts, a changed API password."""
+
+from __future__ import annotations
+
+import random
+
+import httpx
+import pytest
+from sandbox_helpers import MERCHANT, NO_INVOICES, Sandbox
+
+from billhive.sandbox import FaultSpec, LatencySpec
+from billhive.sandbox.faults import FaultInjector, KnobError
+
+
+def test_an_error_rate_of_one_makes_every_call_a_500(sandbox: Sandbox) -> None:
+    sandbox.control.put(f"/accounts/{MERCHANT['id']}/faults", json={"error_rate": 1.0})
+    response = sandbox.client().get("/orders")
+    assert response.status_code == 500
+    assert response.json()["ErrorCode"] == 8
+
+
+def test_faults_hit_only_the_configured_account(sandbox: Sandbox) -> None:
+    sandbox.control.put(f"/accounts/{MERCHANT['id']}/faults", json={"error_rate": 1.0})
+    assert sandbox.client(NO_INVOICES).get("/orders").status_code == 200
+
+
+def test_a_timeout_fault_outlasts_the_clients_timeout(sandbox: Sandbox) -> None:
+    sandbox.control.put(
+        f"/accounts/{MERCHANT['id']}/faults", json={"timeout_rate": 1.0, "timeout_seconds": 2}
+    )
+    with pytest.raises(httpx.ReadTimeout):
+        sandbox.client(timeout=0.3).get("/orders")
+
+
+def test_clearing_faults_restores_normal_answers(sandbox: Sandbox) -> None:
+    sandbox.control.put(f"/accounts/{MERCHANT['id']}/faults", json={"error_rate": 1.0})
+    sandbox.control.put(f"/accounts/{MERCHANT['id']}/faults", json={})
+    assert sandbox.client().get("/orders").status_code == 200
+
+
+def test_fault_settings_are_readable(sandbox: Sandbox) -> None:
+    sandbox.control.put(f"/accounts/{MERCHANT['id']}/faults", json={"error_rate": 0.25})
+    faults = sandbox.control.get(f"/accounts/{MERCHANT['id']}/faults").json()
+    assert faults == {"error_rate": 0.25, "timeout_rate": 0.0, "timeout_seconds": 35.0}
+
+
+def test_a_share_outside_zero_to_one_is_refused(sandbox: Sandbox) -> None:
+    response = sandbox.control.put(f"/accounts/{MERCHANT['id']}/faults", json={"error_rate": 2})
+    assert response.status_code == 400
+    assert "error_rate" in response.json()["error"]
+
+
+def test_faults_for_an_unknown_account_answer_404(sandbox: Sandbox) -> None:
+    assert sandbox.control.put("/accounts/999/faults", json={}).status_code == 404
+
+
+def test_a_changed_api_password_rejects_later_calls_with_the_old_one(sandbox: Sandbox) -> None:
+    client = sandbox.client()
+    assert client.get("/orders").status_code == 200
+    sandbox.control.patch(f"/accounts/{MERCHANT['id']}", json={"password": "Changed#Pass2025"})
+    assert client.get("/orders").status_code == 401
+    assert sandbox.client(password="Changed#Pass2025").get("/orders").status_code == 200
+
+
+def test_the_error_share_is_roughly_honoured() -> None:
+    injector = FaultInjector(seed=1)
+    injector.set(7, FaultSpec(error_rate=0.3))
+    draws = [injector.draw(7) for _ in range(2000)]
+    assert 0.25 < draws.count("error") / len(draws) < 0.35
+
+
+def test_fixed_latency_is_the_given_milliseconds() -> None:
+    assert LatencySpec.parse("25").sample_seconds(random.Random(0)) == 0.025
+
+
+def test_lognormal_latency_has_the_given_median() -> None:
+    spec = LatencySpec.parse("lognormal:20:0.5")
+    rng = random.Random(0)
+    samples = sorted(spec.sample_seconds(rng) for _ in range(2001))
+    assert 0.018 < samples[1000] < 0.022
+
+
+def test_a_malformed_latency_is_refused_with_its_format() -> None:
+    with pytest.raises(KnobError, match="lognormal:MEDIAN_MS"):
+        LatencySpec.parse("slow")
+
+
+def test_latency_can_be_set_through_the_control_api(sandbox: Sandbox) -> None:
+    response = sandbox.control.patch("/settings", json={"latency": {"kind": "fixed", "ms": 5}})
+    assert response.json()["latency"] == {"kind": "fixed", "ms": 5.0, "sigma": 0.5}
+    assert sandbox.client().get("/orders").status_code == 200
