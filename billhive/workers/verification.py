@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from redis import Redis
 from rq import Queue, Retry
-from rq.job import Job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import select
 
 from billhive.config import Settings, load_settings
 from billhive.db import Database, utcnow
 from billhive.logs import get_logger
+from billhive.redisconn import redis_from_settings
 from billhive.tenants.audit import ACTOR_SYSTEM, set_status
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.service import get_tenant, open_credentials
@@ -26,6 +29,8 @@ RETRY_INTERVALS = [60, 300, 900, 3600, 10800, 21600]
 JOB_TIMEOUT_SECONDS = 120
 #: What the job returns when the tenant row does not exist.
 NOT_FOUND = "not_found"
+#: Job states in which a verification will still run: no second one is enqueued then.
+_WAITING = frozenset({JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED})
 
 log = get_logger(__name__)
 
@@ -34,19 +39,55 @@ class BillbeeUnreachable(RuntimeError):
     """Billbee could not be asked; raised so RQ retries the job later."""
 
 
+def verification_job_id(tenant_id: int) -> str:
+    """The RQ job id of a tenant's verification: one per tenant at a time."""
+    return f"verify-tenant-{tenant_id}"
+
+
 def enqueue_verification(redis: Redis, tenant_id: int) -> Job:
     """Put the verification of ``tenant_id`` on the system queue, retried with backoff.
 
-    The job carries the tenant id only; never a credential.
+    The job carries the tenant id only; never a credential. A verification of the same
+    tenant that is still queued, scheduled for a retry or running is returned instead of
+    adding a second one.
     """
+    job_id = verification_job_id(tenant_id)
+    try:
+        existing = Job.fetch(job_id, connection=redis)
+    except NoSuchJobError:
+        existing = None
+    if existing is not None and existing.get_status(refresh=False) in _WAITING:
+        return existing
     queue = Queue(SYSTEM_QUEUE, connection=redis)
     return queue.enqueue(
         verify_tenant,
         tenant_id,
+        job_id=job_id,
         retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
         job_timeout=JOB_TIMEOUT_SECONDS,
         description=f"verify tenant {tenant_id}",
     )
+
+
+def sweep_pending_verifications() -> int:
+    """RQ job for the scheduler: enqueue a verification for every pending tenant.
+
+    Catches tenants whose job was never enqueued (Redis was down during signup) or whose
+    retries ran out while Billbee stayed unreachable. Returns how many it looked at.
+    """
+    settings = load_settings()
+    database = Database(settings.effective_database_url, pool=False)
+    try:
+        with database.session() as session:
+            pending = session.scalars(
+                select(Tenant.id).where(Tenant.status == TenantStatus.PENDING_VERIFICATION)
+            ).all()
+    finally:
+        database.dispose()
+    redis = redis_from_settings(settings)
+    for tenant_id in pending:
+        enqueue_verification(redis, tenant_id)
+    return len(pending)
 
 
 def verify_tenant(tenant_id: int) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from billhive.config import Settings
 from billhive.sandbox import create_sandbox_app
+from billhive.sandbox.faults import LatencySpec
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.service import (
     ApiAccessNotEnabled,
@@ -123,3 +124,21 @@ def test_reconnecting_with_the_current_password_reactivates_the_tenant(
     reconnect(session, vault, tenant.id, new_password, verify=verify)
     assert tenant.status == TenantStatus.ACTIVE
     assert open_credentials(session, vault, tenant.id).password == new_password
+
+
+def test_a_verifier_with_a_short_timeout_leaves_a_slow_billbee_pending(
+    session: Session,
+    vault: Vault,
+    settings_factory: Callable[..., Settings],
+    live_server_factory: Callable[[Any], Any],
+) -> None:
+    slow = create_sandbox_app(
+        api_keys=[API_KEY], accounts=ACCOUNTS, throttle=False, latency=LatencySpec.parse("1000")
+    )
+    url = f"{live_server_factory(slow).url}/api/v1"
+    verify = make_verifier(
+        settings_factory(billbee_api_key=API_KEY, billbee_base_url=url), timeout=0.2
+    )
+    tenant = sign_up(session, vault, request("main@shop.example"), verify=verify)
+    assert tenant.status == TenantStatus.PENDING_VERIFICATION
+    assert tenant.last_error == "Billbee could not be asked: TransportError."

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis import Redis
@@ -21,6 +22,7 @@ from billhive.billbee.errors import (
     ServerError,
 )
 from billhive.config import Settings
+from billhive.sandbox import create_sandbox_app
 from billhive.tenants.audit import set_status
 from billhive.tenants.models import AuditEvent, Tenant, TenantStatus
 from billhive.tenants.service import SignupRequest, sign_up
@@ -31,8 +33,11 @@ from billhive.workers.verification import (
     BillbeeUnreachable,
     enqueue_verification,
     run_verification,
+    sweep_pending_verifications,
+    verification_job_id,
 )
 
+API_KEY = "verification-test-key"
 USERNAME = "pending@shop.example"
 PASSWORD = "Tr1cky!Sample#42"
 
@@ -80,6 +85,15 @@ def test_an_enqueued_verification_retries_with_backoff(
     job = enqueue_verification(redis_client, pending.id)
     assert job.retries_left == len(RETRY_INTERVALS)
     assert job.retry_intervals == RETRY_INTERVALS
+
+
+def test_enqueueing_a_tenant_already_waiting_adds_no_second_job(
+    redis_client: Redis, pending: Tenant
+) -> None:
+    first = enqueue_verification(redis_client, pending.id)
+    second = enqueue_verification(redis_client, pending.id)
+    assert second.id == first.id
+    assert Queue(SYSTEM_QUEUE, connection=redis_client).count == 1
 
 
 def test_accepted_credentials_make_the_tenant_active(
@@ -143,6 +157,12 @@ def test_a_tenant_no_longer_pending_is_not_verified_again(
     assert billbee.calls == 0
 
 
+def test_a_tenant_that_no_longer_exists_is_not_retried(settings: Settings) -> None:
+    billbee = FakeBillbee()
+    assert run_verification(settings, 4040, verify=billbee) == "not_found"
+    assert billbee.calls == 0
+
+
 def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -154,6 +174,7 @@ def _closed_port() -> int:
 def job_environment(
     monkeypatch: pytest.MonkeyPatch,
     database_url: str,
+    redis_url: str,
     test_secrets: dict[str, str],
     tmp_path: Path,
 ) -> Callable[[str], None]:
@@ -163,10 +184,12 @@ def job_environment(
         monkeypatch.setenv("BILLHIVE_ENV", "test")
         monkeypatch.setenv("BILLHIVE_INSTANCE_PATH", str(tmp_path / "job-instance"))
         monkeypatch.setenv("BILLHIVE_DATABASE_URL", database_url)
+        monkeypatch.setenv("BILLHIVE_REDIS_URL", redis_url)
         monkeypatch.setenv("BILLHIVE_BILLBEE_BASE_URL", billbee_base_url)
         monkeypatch.setenv("BILLHIVE_BILLBEE_TIMEOUT", "5")
         for name, value in test_secrets.items():
             monkeypatch.setenv(f"BILLHIVE_{name.upper()}", value)
+        monkeypatch.setenv("BILLHIVE_BILLBEE_API_KEY", API_KEY)
 
     return point_at
 
@@ -184,3 +207,31 @@ def test_a_worker_reschedules_the_job_while_billbee_cannot_be_reached(
     )
     assert job.get_status(refresh=True) == JobStatus.SCHEDULED
     assert status_of(session, pending.id).status == TenantStatus.PENDING_VERIFICATION
+
+
+def test_a_worker_activates_a_pending_tenant_once_billbee_answers(
+    session: Session,
+    redis_client: Redis,
+    pending: Tenant,
+    job_environment: Callable[[str], None],
+    live_server_factory: Callable[[Any], Any],
+) -> None:
+    account = {"username": USERNAME, "password": PASSWORD}
+    sandbox = live_server_factory(create_sandbox_app(api_keys=[API_KEY], accounts=[account]))
+    job_environment(f"{sandbox.url}/api/v1")
+    job = enqueue_verification(redis_client, pending.id)
+    SimpleWorker([Queue(SYSTEM_QUEUE, connection=redis_client)], connection=redis_client).work(
+        burst=True
+    )
+    assert job.get_status(refresh=True) == JobStatus.FINISHED
+    assert job.return_value() == "active"
+    assert status_of(session, pending.id).status == TenantStatus.ACTIVE
+
+
+def test_the_sweep_enqueues_a_verification_for_every_pending_tenant(
+    redis_client: Redis, pending: Tenant, job_environment: Callable[[str], None]
+) -> None:
+    job_environment("http://127.0.0.1:9/api/v1")
+    assert sweep_pending_verifications() == 1
+    queued = Queue(SYSTEM_QUEUE, connection=redis_client).get_job_ids()
+    assert queued == [verification_job_id(pending.id)]
