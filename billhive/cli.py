@@ -94,20 +94,88 @@ def scheduler(ctx: Context) -> None:
 @click.option("--host", default=None, help="Bind address [BILLHIVE_SANDBOX_HOST].")
 @click.option("--port", type=int, default=None, help="Port [BILLHIVE_SANDBOX_PORT].")
 @click.option("--workers", type=int, default=1, help="gunicorn workers (state is per process).")
+@click.option(
+    "--seed",
+    "seed_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="JSON file of API keys and accounts [BILLHIVE_SANDBOX_SEED_FILE].",
+)
+@click.option("--demo/--no-demo", default=True, help="Seed the demo merchants (`sandbox-seed`).")
+@click.option("--no-throttle", is_flag=True, help="Switch Billbee's rate limits off.")
+@click.option("--omit-retry-after", is_flag=True, help="Answer 429 without a Retry-After header.")
+@click.option("--latency", default=None, help="Added latency: MS or lognormal:MEDIAN_MS[:SIGMA].")
+@click.option(
+    "--state-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Keep the accounts' data in this JSON file across restarts.",
+)
+@click.option(
+    "--max-stock-batch",
+    type=click.IntRange(1, 10_000),
+    default=None,
+    help="Most entries one updatestockmultiple accepts [100].",
+)
 @pass_ctx
-def sandbox(ctx: Context, host: str | None, port: int | None, workers: int) -> None:
-    """Serve the local Billbee sandbox under /api/v1."""
-    from billhive.sandbox import create_sandbox_app
+def sandbox(
+    ctx: Context,
+    *,
+    host: str | None,
+    port: int | None,
+    workers: int,
+    seed_file: str | None,
+    demo: bool,
+    no_throttle: bool,
+    omit_retry_after: bool,
+    latency: str | None,
+    state_file: str | None,
+    max_stock_batch: int | None,
+) -> None:
+    """Serve the local Billbee sandbox under /api/v1 (see docs/sandbox.md)."""
+    from flask import Flask
+
+    from billhive.billbee.limits import UPDATE_STOCK_MULTIPLE_MAX_ITEMS
+    from billhive.sandbox import SeedError, create_sandbox_app, demo_accounts
+    from billhive.sandbox.faults import KnobError, LatencySpec
     from billhive.webserver import serve
 
     settings = ctx.settings
     keys = [k.strip() for k in settings.sandbox_api_keys.split(",") if k.strip()]
-    serve(
-        lambda: create_sandbox_app(api_keys=keys),
-        host or settings.sandbox_host,
-        port or settings.sandbox_port,
-        workers,
-    )
+    try:
+        latency_spec = LatencySpec.parse(latency) if latency else None
+    except KnobError as exc:
+        raise click.BadParameter(str(exc), param_hint="--latency") from exc
+
+    def build() -> Flask:
+        return create_sandbox_app(
+            api_keys=keys,
+            accounts=demo_accounts() if demo else [],
+            seed_file=seed_file or settings.sandbox_seed_file or None,
+            throttle=not no_throttle,
+            send_retry_after=not omit_retry_after,
+            latency=latency_spec,
+            max_stock_batch=max_stock_batch or UPDATE_STOCK_MULTIPLE_MAX_ITEMS,
+            state_file=state_file,
+        )
+
+    try:
+        build()  # report a bad seed file here, not in every gunicorn worker
+    except SeedError as exc:
+        raise click.ClickException(str(exc)) from exc
+    serve(build, host or settings.sandbox_host, port or settings.sandbox_port, workers)
+
+
+@main.command("sandbox-seed")
+@pass_ctx
+def sandbox_seed(ctx: Context) -> None:
+    """Print a sandbox seed file with the demo merchants (a template for --seed)."""
+    import json
+
+    from billhive.sandbox.accounts import DEMO_ACCOUNTS
+
+    keys = [k.strip() for k in ctx.settings.sandbox_api_keys.split(",") if k.strip()]
+    click.echo(json.dumps({"api_keys": keys, "accounts": list(DEMO_ACCOUNTS)}, indent=2))
 
 
 # -- database ------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from flask import Flask, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from billhive.billbee.limits import buckets_for
+from billhive.billbee.limits import UPDATE_STOCK_MULTIPLE_MAX_ITEMS, buckets_for
 from billhive.billbee.operations import OPERATIONS, Operation
 from billhive.sandbox.accounts import Account, AccountRegistry, coerce_accounts, load_seed_file
 from billhive.sandbox.control import register_control
@@ -41,7 +41,7 @@ def create_sandbox_app(
     send_retry_after: bool = True,
     latency: LatencySpec | None = None,
     seed_file: str | None = None,
-    max_stock_batch: int = 100,
+    max_stock_batch: int = UPDATE_STOCK_MULTIPLE_MAX_ITEMS,
     state_file: str | None = None,
 ) -> Flask:
     """Build a sandbox serving ``accounts`` to callers with one of ``api_keys``.
