@@ -73,12 +73,25 @@ def web(ctx: Context, host: str | None, port: int | None, workers: int | None) -
 
 @main.command()
 @click.option("--burst", is_flag=True, help="Stop when no work is left.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Worker processes [BILLHIVE_WORKER_CONCURRENCY].",
+)
+@click.option("--fork", is_flag=True, help="Fork a work horse per job (RQ's classic mode).")
 @pass_ctx
-def worker(ctx: Context, burst: bool) -> None:
-    """Run a worker that executes Billbee calls."""
+def worker(ctx: Context, burst: bool, concurrency: int | None, fork: bool) -> None:
+    """Run workers that execute Billbee calls for every tenant, within Billbee's limits."""
     from billhive.workers.process import run_worker
 
-    run_worker(ctx.settings, burst=burst)
+    settings = ctx.settings
+    run_worker(
+        settings,
+        burst=burst,
+        concurrency=concurrency or settings.worker_concurrency,
+        fork=fork,
+    )
 
 
 @main.command()
@@ -237,6 +250,20 @@ from billhive.tenants.cli import vault as vault_group  # noqa: E402
 
 main.add_command(vault_group)
 main.add_command(tenants_group)
+
+
+# -- admin dashboard accounts (billhive/platform/admin/cli.py) ----------------------------
+
+from billhive.platform.admin.cli import admin as admin_group  # noqa: E402
+
+main.add_command(admin_group)
+
+
+# -- developer API tokens (billhive/platform/api/cli.py) ---------------------------------
+
+from billhive.platform.api.cli import tokens as tokens_group  # noqa: E402
+
+main.add_command(tokens_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

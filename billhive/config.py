@@ -59,6 +59,22 @@ class Settings(BaseSettings):
         None, description="The developer API key Billbee issued to the integration vendor."
     )
     billbee_timeout: float = Field(30.0, description="Seconds before a Billbee call times out.")
+    call_max_attempts: int = Field(
+        5, ge=1, le=50, description="Attempts of a call on 5xx/timeouts (idempotent calls only)."
+    )
+    call_attempts_by_operation: dict[str, int] = Field(
+        default_factory=dict,
+        description='Per-operation attempts, JSON: `{"orders.get": 8}`.',
+    )
+    worker_concurrency: int = Field(
+        8, ge=1, le=256, description="Processes of `billhive worker` (calls in flight at once)."
+    )
+    stock_batch_size: int = Field(
+        100,
+        ge=1,
+        le=250,
+        description="Most stock updates merged into one updatestockmultiple (not published).",
+    )
     secret_key: SecretStr | None = Field(
         None, description="Flask secret key: signs sessions, CSRF tokens and links."
     )

@@ -1,18 +1,41 @@
-"""The ``billhive worker`` process."""
+"""The ``billhive worker`` process: dispatcher-driven RQ workers for every tenant queue.
+
+Each worker process takes the next job any tenant may start (billhive.workers.scheduling)
+and also serves the system queue (verification, callbacks, housekeeping). Workers do not
+fork a work horse per job by default: a Billbee call is I/O bound, and running it in the
+worker process saves the fork and keeps the HTTP connection pool warm (see the README's
+worker figures). ``--fork`` gives RQ's classic horse per job. Several processes keep
+enough calls in flight (``--concurrency``); RQ's WorkerPool supervises them.
+"""
 
 from __future__ import annotations
 
-from rq import Queue, Worker
+from rq import Queue
+from rq.worker_pool import WorkerPool
 
 from billhive.config import Settings
 from billhive.redisconn import redis_from_settings
+from billhive.workers.scheduling.worker import SimpleTenantWorker, TenantWorker
 
 #: The queue of platform housekeeping jobs (verification, re-verification, cleanup).
 SYSTEM_QUEUE = "billhive:system"
 
 
-def run_worker(settings: Settings, *, burst: bool = False) -> None:
-    """Work the system queue until stopped (SIGTERM finishes the current job)."""
+def run_worker(
+    settings: Settings, *, burst: bool = False, concurrency: int = 1, fork: bool = False
+) -> None:
+    """Work every tenant queue and the system queue until stopped.
+
+    SIGTERM (and Ctrl-C) let the current job finish; a job of a worker killed outright is
+    re-queued at the head of its tenant's queue once its heartbeat expires.
+    """
     connection = redis_from_settings(settings)
-    queue = Queue(SYSTEM_QUEUE, connection=connection)
-    Worker([queue], connection=connection).work(burst=burst, with_scheduler=False)
+    worker_class = TenantWorker if fork else SimpleTenantWorker
+    if concurrency <= 1:
+        worker = worker_class([Queue(SYSTEM_QUEUE, connection=connection)], connection=connection)
+        worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
+        return
+    pool = WorkerPool(
+        [SYSTEM_QUEUE], connection=connection, num_workers=concurrency, worker_class=worker_class
+    )
+    pool.start(burst=burst, logging_level=settings.log_level)

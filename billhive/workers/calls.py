@@ -1,0 +1,298 @@
+"""Enqueue, cancel and requeue Billbee calls: the one way work reaches a tenant's queue.
+
+A call is first committed as a ``Call`` row, then its job (id ``call-<id>``, arguments: the
+call id only) is pushed onto the tenant's queue with the limit buckets it will consume. If
+the push fails the row is marked failed, so no call is ever left queued without a job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from billhive.billbee.errors import InvalidCall
+from billhive.billbee.limits import Bucket, buckets_for
+from billhive.billbee.operations import Operation, UnknownOperation, get_operation
+from billhive.billbee.request import normalize_params
+from billhive.db import utcnow
+from billhive.tenants.models import Tenant, TenantStatus
+from billhive.workers.models import Call, CallStatus
+from billhive.workers.queues import TenantQueue, enqueue_for_tenant
+
+#: The key id in bucket keys: one Billbee API key serves the whole platform.
+KEY_ID = "billbee"
+STOCK_OPERATION = "products.update_stock"
+#: Stock updates are sent as updatestockmultiple, so they consume that endpoint's budget.
+STOCK_BATCH_OPERATION = "products.update_stock_multiple"
+CALL_JOB = "billhive.workers.jobs.run_call"
+STOCK_JOB = "billhive.workers.jobs.run_stock_update"
+#: RQ re-queues a deferred job (429, backoff, paused credentials) at the head of its tenant's
+#: queue through this many retries; the call's own attempt policy decides when to give up.
+RQ_RETRIES = 10_000
+JOB_TIMEOUT = 120
+#: How long RQ keeps a finished job's result (the Call row keeps the outcome for good).
+RESULT_TTL = 24 * 3600
+#: Tenants whose calls are refused at enqueue time.
+CLOSED_STATUSES = frozenset({TenantStatus.DELETED, TenantStatus.DISABLED})
+MAX_SKU_LENGTH = 255
+
+
+class CallRejected(ValueError):
+    """The request cannot become a call; ``field`` names the offending input (or None)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class StockItem:
+    """One absolute stock value for one SKU (Billbee's ``NewQuantity``)."""
+
+    sku: str
+    quantity: float
+    stock_id: int | None = None
+    reason: str | None = None
+
+    def as_body(self) -> dict[str, Any]:
+        """The UpdateStock body Billbee expects."""
+        body: dict[str, Any] = {"Sku": self.sku, "NewQuantity": self.quantity}
+        if self.stock_id is not None:
+            body["StockId"] = self.stock_id
+        if self.reason:
+            body["Reason"] = self.reason
+        return body
+
+
+def job_id_for(call_id: int) -> str:
+    """The RQ job id of a call (deterministic, so a re-push is idempotent)."""
+    return f"call-{call_id}"
+
+
+def call_buckets(operation: Operation, params: Mapping[str, Any], tenant_id: int) -> list[Bucket]:
+    """The limit buckets one call of ``operation`` consumes for ``tenant_id``."""
+    return buckets_for(operation, params, key_id=KEY_ID, user_id=str(tenant_id))
+
+
+def _open_tenant(session: Session, tenant_id: int) -> Tenant:
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise CallRejected(f"no tenant with id {tenant_id}", field="tenant_id")
+    if tenant.status in CLOSED_STATUSES:
+        raise CallRejected(
+            f"tenant {tenant_id} is {tenant.status.value} and takes no calls", field="tenant_id"
+        )
+    return tenant
+
+
+def _checked(
+    operation: str, params: Mapping[str, Any] | None, body: Any
+) -> tuple[Operation, dict[str, Any]]:
+    try:
+        op = get_operation(operation)
+    except UnknownOperation as exc:
+        raise CallRejected(str(exc), field="operation") from None
+    try:
+        normalized = normalize_params(op, params)
+    except InvalidCall as exc:
+        raise CallRejected(str(exc), field="params") from None
+    if body is not None and not op.has_body:
+        raise CallRejected(f"{op.name} takes no request body", field="body")
+    return op, normalized
+
+
+def _push(redis: Redis, call: Call, func: str, buckets: Iterable[Bucket]) -> Job:
+    return enqueue_for_tenant(
+        redis,
+        str(call.tenant_id),
+        func,
+        args=(call.id,),
+        buckets=buckets,
+        job_id=job_id_for(call.id),
+        retry=Retry(max=RQ_RETRIES),
+        timeout=JOB_TIMEOUT,
+        result_ttl=RESULT_TTL,
+        failure_ttl=7 * 24 * 3600,
+        description=f"{call.operation} for tenant {call.tenant_id} (call {call.id})",
+    )
+
+
+def _push_or_fail(
+    session: Session, redis: Redis, calls: Sequence[tuple[Call, str, list[Bucket]]]
+) -> None:
+    """Push each committed call's job; a call whose push fails is marked failed, then raise."""
+    for index, (call, func, buckets) in enumerate(calls):
+        try:
+            _push(redis, call, func, buckets)
+        except RedisError as exc:
+            failed_ids = [c.id for c, _, _ in calls[index:]]
+            session.execute(
+                update(Call)
+                .where(Call.id.in_(failed_ids))
+                .values(
+                    status=CallStatus.FAILED,
+                    error=f"could not be queued: {type(exc).__name__}",
+                    finished_at=utcnow(),
+                )
+            )
+            session.commit()
+            raise
+
+
+def enqueue_call(
+    tenant_id: int,
+    operation: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    body: Any = None,
+    session: Session,
+    redis: Redis,
+) -> Call:
+    """Record a call of ``operation`` for ``tenant_id`` and queue it (commits the session).
+
+    Raises :class:`CallRejected` naming the field for an unknown tenant or operation, bad
+    parameters or a body the operation does not take. ``products.update_stock`` goes the
+    coalescing stock path (see :func:`enqueue_stock_updates`).
+    """
+    op, normalized = _checked(operation, params, body)
+    tenant = _open_tenant(session, tenant_id)
+    if op.name == STOCK_OPERATION:
+        if not isinstance(body, Mapping):
+            raise CallRejected(
+                "products.update_stock needs a body with Sku and NewQuantity", field="body"
+            )
+        item = _stock_item_from_body(body)
+        return enqueue_stock_updates(tenant.id, [item], session=session, redis=redis)[0]
+    call = Call(tenant_id=tenant.id, operation=op.name, params=normalized, body=body)
+    session.add(call)
+    session.commit()
+    _push_or_fail(session, redis, [(call, CALL_JOB, call_buckets(op, normalized, tenant.id))])
+    call.job_id = job_id_for(call.id)
+    session.commit()
+    return call
+
+
+def _stock_item_from_body(body: Mapping[str, Any]) -> StockItem:
+    sku = body.get("Sku") or body.get("SKU")
+    quantity = body.get("NewQuantity")
+    stock_id = body.get("StockId")
+    return check_stock_item(
+        StockItem(
+            sku=str(sku) if sku is not None else "",
+            quantity=cast(float, quantity),  # checked by check_stock_item
+            stock_id=stock_id,
+            reason=body.get("Reason"),
+        )
+    )
+
+
+def check_stock_item(item: StockItem, index: int | None = None) -> StockItem:
+    """Return ``item`` if Billbee would take it, else raise naming the field."""
+    where = "" if index is None else f"items[{index}]."
+    if not isinstance(item.sku, str) or not item.sku.strip():
+        raise CallRejected("a stock update needs a non-empty SKU", field=f"{where}sku")
+    if len(item.sku) > MAX_SKU_LENGTH:
+        raise CallRejected(f"SKU longer than {MAX_SKU_LENGTH} characters", field=f"{where}sku")
+    if isinstance(item.quantity, bool) or not isinstance(item.quantity, int | float):
+        raise CallRejected("quantity must be a number", field=f"{where}quantity")
+    if item.quantity != item.quantity or item.quantity in (float("inf"), float("-inf")):
+        raise CallRejected("quantity must be a finite number", field=f"{where}quantity")
+    if item.stock_id is not None and (
+        isinstance(item.stock_id, bool) or not isinstance(item.stock_id, int)
+    ):
+        raise CallRejected("stock_id must be an integer", field=f"{where}stock_id")
+    if item.reason is not None and (not isinstance(item.reason, str) or len(item.reason) > 300):
+        raise CallRejected("reason must be text of at most 300 characters", field=f"{where}reason")
+    return item
+
+
+def enqueue_stock_updates(
+    tenant_id: int, items: Sequence[StockItem], *, session: Session, redis: Redis
+) -> list[Call]:
+    """Queue absolute stock values; one Call (and outcome) per item (commits the session).
+
+    The worker merges consecutive stock updates of a tenant into ``updatestockmultiple``
+    calls, so thousands a minute fit into that endpoint's 2 calls/s.
+    """
+    if not items:
+        raise CallRejected("no stock items given", field="items")
+    checked = [
+        check_stock_item(item, i if len(items) > 1 else None) for i, item in enumerate(items)
+    ]
+    tenant = _open_tenant(session, tenant_id)
+    calls = [
+        Call(tenant_id=tenant.id, operation=STOCK_OPERATION, params={}, body=item.as_body())
+        for item in checked
+    ]
+    session.add_all(calls)
+    session.commit()
+    buckets = call_buckets(get_operation(STOCK_BATCH_OPERATION), {}, tenant.id)
+    _push_or_fail(session, redis, [(call, STOCK_JOB, buckets) for call in calls])
+    for call in calls:
+        call.job_id = job_id_for(call.id)
+    session.commit()
+    return calls
+
+
+def cancel_call(call_id: int, *, session: Session, redis: Redis) -> bool:
+    """Cancel a call that has not started; True if it was cancelled (commits)."""
+    changed = session.execute(
+        update(Call)
+        .where(Call.id == call_id, Call.status == CallStatus.QUEUED)
+        .values(status=CallStatus.CANCELLED, finished_at=utcnow(), error="cancelled")
+    )
+    session.commit()
+    if not changed.rowcount:  # type: ignore[attr-defined]
+        return False
+    call = session.get(Call, call_id)
+    if call is not None:
+        # Take the job out of the queue so it costs no budget; if a worker popped it in the
+        # meantime, the job sees the cancelled status and does nothing.
+        TenantQueue.for_tenant(str(call.tenant_id), redis).remove(job_id_for(call_id))
+        drop_job(redis, job_id_for(call_id))
+    return True
+
+
+def drop_job(redis: Redis, job_id: str) -> None:
+    """Delete an RQ job and its registry entries, if it still exists."""
+    with contextlib.suppress(NoSuchJobError):
+        Job.fetch(job_id, connection=redis).delete(remove_from_queue=True)
+
+
+def requeue_calls(call_ids: Iterable[int], *, session: Session, redis: Redis) -> int:
+    """Queue failed or unknown-outcome calls again, at the tail; returns how many (commits)."""
+    ids = list(call_ids)
+    calls = session.scalars(
+        select(Call).where(
+            Call.id.in_(ids), Call.status.in_([CallStatus.FAILED, CallStatus.UNKNOWN_OUTCOME])
+        )
+    ).all()
+    pushes: list[tuple[Call, str, list[Bucket]]] = []
+    for call in calls:
+        call.status = CallStatus.QUEUED
+        call.attempts = 0
+        call.error = call.error_name = None
+        call.error_code = call.http_status = None
+        call.finished_at = None
+        if call.operation == STOCK_OPERATION:
+            op, func = get_operation(STOCK_BATCH_OPERATION), STOCK_JOB
+            params: Mapping[str, Any] = {}
+        else:
+            op, func, params = get_operation(call.operation), CALL_JOB, call.params
+        pushes.append((call, func, call_buckets(op, params, call.tenant_id)))
+    session.commit()
+    for call, _, _ in pushes:
+        drop_job(redis, job_id_for(call.id))
+    _push_or_fail(session, redis, pushes)
+    return len(pushes)

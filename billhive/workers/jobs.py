@@ -1,0 +1,189 @@
+"""The job functions workers run: one Billbee call per job, scoped to one tenant.
+
+A job takes a call id, loads the call and its tenant, opens the tenant's credentials from
+the vault inside the job, makes the call with a client scoped to that tenant (no database
+transaction open meanwhile), and records the outcome. A call that must wait (429, backoff,
+rejected credentials) raises :class:`CallDeferred`: RQ re-queues the job and the dispatcher
+puts it back at the head of the tenant's queue, so later calls never overtake it.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from billhive.billbee.client import BillbeeClient
+from billhive.billbee.envelope import BillbeeResponse
+from billhive.billbee.errors import BillbeeError, InvalidCall, TransportError
+from billhive.billbee.operations import Operation, get_operation
+from billhive.db import utcnow
+from billhive.logs import get_logger
+from billhive.tenants.audit import ACTOR_SYSTEM, set_status
+from billhive.tenants.models import Tenant, TenantStatus
+from billhive.tenants.service import open_credentials
+from billhive.workers.calls import KEY_ID
+from billhive.workers.models import FINAL_STATUSES, Call, CallStatus
+from billhive.workers.outcomes import Decision, Verdict, decide
+from billhive.workers.recording import cap_result, count_usage, finish_call
+from billhive.workers.runtime import Runtime, get_runtime
+from billhive.workers.scheduling.dispatcher import Dispatcher
+from billhive.workers.stats import record_outcome
+
+log = get_logger(__name__)
+
+
+class CallDeferred(Exception):
+    """The call waits at the head of its tenant's queue (RQ re-queues the job)."""
+
+
+@dataclass
+class Attempt:
+    """What one attempt produced."""
+
+    response: BillbeeResponse | None
+    error: BaseException | None
+    reached_billbee: bool
+
+
+def tenant_bucket(tenant_id: int) -> str:
+    """The key + user bucket of a tenant: closing it holds back that tenant only."""
+    return f"user:{KEY_ID}:{tenant_id}"
+
+
+@contextmanager
+def scoped_client(rt: Runtime, session: Session, tenant_id: int) -> Any:
+    """A client with the tenant's credentials, opened from the vault for this job only."""
+    credentials = open_credentials(session, rt.vault, tenant_id)
+    client = BillbeeClient(
+        rt.settings.require("billbee_api_key"),
+        credentials.username,
+        credentials.password,
+        base_url=rt.settings.billbee_base_url,
+        timeout=rt.settings.billbee_timeout,
+        transport=rt.transport,
+    )
+    del credentials
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def send(client: BillbeeClient, operation: Operation, params: Any, body: Any) -> Attempt:
+    """Make the call; never raises for a Billbee failure (it is part of the attempt)."""
+    try:
+        return Attempt(client.call(operation, params, body), None, True)
+    except InvalidCall as exc:
+        return Attempt(None, exc, False)
+    except TransportError as exc:
+        return Attempt(None, exc, exc.may_have_reached_server)
+    except BillbeeError as exc:
+        return Attempt(None, exc, True)
+
+
+def hold_tenant(rt: Runtime, session: Session, tenant: Tenant, decision: Decision) -> None:
+    """Rejected credentials: mark the tenant, pause its queue; its calls wait for reconnect."""
+    set_status(
+        session,
+        tenant,
+        TenantStatus.CREDENTIALS_INVALID,
+        actor=ACTOR_SYSTEM,
+        reason=decision.reason,
+        action="credentials_rejected",
+    )
+    tenant.last_error = decision.reason
+    Dispatcher(rt.redis).pause(str(tenant.id))
+
+
+def start_call(rt: Runtime, session: Session, call_id: int) -> tuple[Call, Tenant] | None:
+    """Load the call and mark it running; None when there is nothing to do.
+
+    Raises CallDeferred when the tenant may not call Billbee now (paused, pending or
+    rejected credentials): the job goes back to the head of the paused queue.
+    """
+    call = session.get(Call, call_id)
+    if call is None or call.status in FINAL_STATUSES:
+        return None
+    tenant = session.get(Tenant, call.tenant_id)
+    if tenant is None or tenant.status is TenantStatus.DELETED:
+        finish_call(session, rt.redis, call, CallStatus.CANCELLED, error="tenant deleted")
+        return None
+    if tenant.status is not TenantStatus.ACTIVE:
+        Dispatcher(rt.redis).pause(str(tenant.id))
+        raise CallDeferred(f"tenant {tenant.id} is {tenant.status.value}")
+    call.status = CallStatus.RUNNING
+    call.attempts += 1
+    call.started_at = call.started_at or utcnow()
+    return call, tenant
+
+
+def apply_decision(
+    rt: Runtime,
+    session: Session,
+    call: Call,
+    tenant: Tenant,
+    *,
+    attempt: Attempt,
+    decision: Decision,
+) -> dict[str, Any]:
+    """Record one attempt's decision on the call; raises CallDeferred when it must wait."""
+    error = attempt.error
+    status_code = attempt.response.status_code if attempt.response else None
+    if error is not None:
+        status_code = getattr(error, "status_code", None)
+    call.http_status = status_code
+    record_outcome(rt.redis, decision.verdict.value)
+    if decision.verdict is Verdict.SUCCEEDED:
+        assert attempt.response is not None
+        data, truncated = cap_result(attempt.response.data)
+        call.result, call.result_truncated = data, truncated
+        call.error = call.error_name = None
+        call.error_code = None
+        finish_call(session, rt.redis, call, CallStatus.SUCCEEDED)
+        return {"call_id": call.id, "status": "succeeded"}
+    call.error = str(error) if error is not None else decision.reason
+    call.error_code = getattr(error, "error_code", None)
+    call.error_name = getattr(error, "error_name", None)
+    if decision.verdict in (Verdict.FAILED, Verdict.UNKNOWN_OUTCOME):
+        final = CallStatus(decision.verdict.value)
+        finish_call(session, rt.redis, call, final, error=call.error)
+        return {"call_id": call.id, "status": final.value, "reason": decision.reason}
+    call.status = CallStatus.QUEUED
+    if decision.verdict is Verdict.THROTTLED:
+        call.attempts -= 1  # a 429 is Billbee's pacing, not a failed attempt
+    if decision.verdict is Verdict.CREDENTIALS_INVALID:
+        hold_tenant(rt, session, tenant, decision)
+    elif decision.delay > 0:
+        Dispatcher(rt.redis).penalize(tenant_bucket(tenant.id), decision.delay)
+    session.commit()
+    raise CallDeferred(f"{decision.verdict.value}: {decision.reason}; waits {decision.delay:.1f}s")
+
+
+def run_call(call_id: int) -> dict[str, Any]:
+    """RQ job: make the Billbee call recorded as ``call_id`` and record what happened."""
+    rt = get_runtime()
+    with rt.database.session() as session:
+        started = start_call(rt, session, call_id)
+        if started is None:
+            return {"call_id": call_id, "status": "skipped"}
+        call, tenant = started
+        session.commit()
+        operation = get_operation(call.operation)
+        with scoped_client(rt, session, tenant.id) as client:
+            session.commit()  # no transaction stays open while Billbee answers
+            attempt = send(client, operation, call.params, call.body)
+        count_usage(
+            session, rt.redis, tenant.id, reached=attempt.reached_billbee, error=attempt.error
+        )
+        decision = decide(attempt.error, operation, call.attempts, rt.policy)
+        return apply_decision(rt, session, call, tenant, attempt=attempt, decision=decision)
+
+
+def run_stock_update(call_id: int) -> dict[str, Any]:
+    """RQ job: send this stock update merged with the tenant's next queued ones."""
+    from billhive.workers.stock import run_stock_batch
+
+    return run_stock_batch(get_runtime(), call_id)

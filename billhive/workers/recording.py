@@ -1,0 +1,74 @@
+"""Writing outcomes: final call states, the size-capped result, per-day Billbee usage."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from redis import Redis
+from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from billhive.billbee.errors import Throttled
+from billhive.db import utcnow
+from billhive.workers.events import notify_call_finished
+from billhive.workers.models import RESULT_MAX_CHARS, Call, CallStatus, UsageDay
+from billhive.workers.stats import record_billbee_call
+
+
+def cap_result(data: Any) -> tuple[Any, bool]:
+    """``data`` if its JSON fits the cap, else a preview string and True (truncated)."""
+    text = json.dumps(data, default=str)
+    if len(text) <= RESULT_MAX_CHARS:
+        return data, False
+    return {"truncated_json": text[:RESULT_MAX_CHARS]}, True
+
+
+def finish_call(
+    session: Session, redis: Redis, call: Call, status: CallStatus, *, error: str | None = None
+) -> None:
+    """Give the call its final status, commit, and announce it."""
+    call.status = status
+    call.finished_at = utcnow()
+    if error is not None:
+        call.error = error
+    session.commit()
+    notify_call_finished(redis, call.id)
+
+
+def _upsert(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert
+    if dialect == "sqlite":
+        return sqlite.insert
+    return insert
+
+
+def count_usage(
+    session: Session,
+    redis: Redis,
+    tenant_id: int,
+    *,
+    reached: bool,
+    error: BaseException | None = None,
+    calls: int = 1,
+) -> None:
+    """Add ``calls`` Billbee HTTP calls (and 429s) to the tenant's day (not committed).
+
+    Calls that never left this machine are not counted: Billbee does not bill them.
+    """
+    if not reached:
+        return
+    throttled = calls if isinstance(error, Throttled) else 0
+    stmt = _upsert(session)(UsageDay).values(
+        tenant_id=tenant_id, day=utcnow().date(), calls=calls, throttled=throttled
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[UsageDay.tenant_id, UsageDay.day],
+        set_={"calls": UsageDay.calls + calls, "throttled": UsageDay.throttled + throttled},
+    )
+    session.execute(stmt)
+    for _ in range(calls):
+        record_billbee_call(redis)

@@ -1,0 +1,99 @@
+"""What a worker process holds for its jobs: settings, database, vault, Redis, HTTP pool.
+
+Built once per process on first use (jobs take ids and load what they need through it).
+In a forked work horse the database pool is dropped, since sockets must not be shared
+across a fork. The HTTP connection pool is shared by every tenant's client in the process;
+credentials are never cached: each job opens them from the vault and drops them after.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import httpx
+from redis import Redis
+
+from billhive.config import Settings, load_settings
+from billhive.db import Database
+from billhive.redisconn import redis_from_settings
+from billhive.tenants.vault import Vault
+from billhive.workers.outcomes import RetryPolicy
+
+
+class SharedTransport(httpx.BaseTransport):
+    """One pooled transport for many short-lived clients; closing a client keeps the pool."""
+
+    def __init__(self) -> None:
+        self._transport = httpx.HTTPTransport(verify=True, retries=0)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send through the shared pool."""
+        return self._transport.handle_request(request)
+
+    def close(self) -> None:
+        """Clients close their transport when done; the pool outlives them."""
+
+    def shutdown(self) -> None:
+        """Close the pool for good (process exit)."""
+        self._transport.close()
+
+
+@dataclass
+class Runtime:
+    """The per-process resources of the job functions."""
+
+    settings: Settings
+    database: Database
+    vault: Vault
+    redis: Redis
+    transport: SharedTransport = field(default_factory=SharedTransport)
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        """Build the resources for ``settings``."""
+        return cls(
+            settings=settings,
+            database=Database(settings.effective_database_url),
+            vault=Vault.from_settings(settings),
+            redis=redis_from_settings(settings),
+            policy=RetryPolicy(
+                max_attempts=settings.call_max_attempts,
+                attempts_by_operation=settings.call_attempts_by_operation,
+            ),
+        )
+
+    def close(self) -> None:
+        """Release pools (tests, shutdown)."""
+        self.database.dispose()
+        self.transport.shutdown()
+        self.redis.close()
+
+
+_runtime: Runtime | None = None
+_fork_hook_installed = False
+
+
+def _after_fork_in_child() -> None:
+    if _runtime is not None:
+        # Keep the parent's pooled connections untouched; open fresh ones in the child.
+        _runtime.database.engine.dispose(close=False)
+        _runtime.transport = SharedTransport()
+
+
+def get_runtime() -> Runtime:
+    """This process's runtime, built from the settings on first use."""
+    global _runtime, _fork_hook_installed  # noqa: PLW0603 - one runtime per process
+    if _runtime is None:
+        _runtime = Runtime.from_settings(load_settings())
+    if not _fork_hook_installed:
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _fork_hook_installed = True
+    return _runtime
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    """Install (or clear) this process's runtime; tests use it to point jobs at fixtures."""
+    global _runtime  # noqa: PLW0603
+    _runtime = runtime

@@ -1,0 +1,180 @@
+"""Enqueueing calls: validation, the Call row and its job, cancel and requeue."""
+
+from collections.abc import Callable
+
+import pytest
+from redis import Redis
+from rq.job import Job
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billhive.tenants.models import TenantStatus
+from billhive.workers.calls import (
+    CallRejected,
+    StockItem,
+    cancel_call,
+    enqueue_call,
+    enqueue_stock_updates,
+    job_id_for,
+    requeue_calls,
+)
+from billhive.workers.control import queue_depth
+from billhive.workers.models import Call, CallStatus
+
+
+def test_enqueue_records_a_queued_call_and_puts_its_job_on_the_tenants_queue(
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+) -> None:
+    tenant = make_tenant()
+    call = enqueue_call(tenant, "orders.get", {"id": 42}, session=db_session, redis=redis_client)
+    assert (call.status, call.operation, call.params) == (
+        CallStatus.QUEUED,
+        "orders.get",
+        {"id": 42},
+    )
+    assert call.job_id == job_id_for(call.id)
+    assert queue_depth(redis_client, tenant) == 1
+    job = Job.fetch(call.job_id, connection=redis_client)
+    assert job.args == (call.id,)  # ids only: never a credential
+
+
+def test_python_style_parameter_names_are_stored_under_billbees_names(
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+) -> None:
+    call = enqueue_call(
+        make_tenant(), "orders.list", {"page_size": 10}, session=db_session, redis=redis_client
+    )
+    assert call.params == {"pageSize": 10}
+
+
+@pytest.mark.parametrize(
+    ("operation", "params", "body", "field"),
+    [
+        ("orders.teleport", None, None, "operation"),
+        ("orders.get", {}, None, "params"),
+        ("orders.get", {"id": 1, "colour": "red"}, None, "params"),
+        ("orders.list", None, {"x": 1}, "body"),
+    ],
+)
+def test_bad_requests_are_refused_naming_the_field_and_store_nothing(
+    db_session: Session,
+    redis_client: Redis,
+    make_tenant: Callable[..., int],
+    operation: str,
+    params: dict | None,
+    body: object,
+    field: str,
+) -> None:
+    tenant = make_tenant()
+    with pytest.raises(CallRejected) as caught:
+        enqueue_call(tenant, operation, params, body=body, session=db_session, redis=redis_client)
+    assert caught.value.field == field
+    assert db_session.scalars(select(Call)).all() == []
+    assert queue_depth(redis_client, tenant) == 0
+
+
+def test_an_unknown_tenant_is_refused(db_session: Session, redis_client: Redis) -> None:
+    with pytest.raises(CallRejected, match="no tenant with id 999") as caught:
+        enqueue_call(999, "orders.list", session=db_session, redis=redis_client)
+    assert caught.value.field == "tenant_id"
+
+
+@pytest.mark.parametrize("status", [TenantStatus.DELETED, TenantStatus.DISABLED])
+def test_a_deleted_or_disabled_tenant_takes_no_calls(
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], status: TenantStatus
+) -> None:
+    with pytest.raises(CallRejected, match=status.value):
+        enqueue_call(
+            make_tenant(status=status), "orders.list", session=db_session, redis=redis_client
+        )
+
+
+def test_a_paused_tenant_still_collects_calls_in_its_queue(
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+) -> None:
+    tenant = make_tenant(status=TenantStatus.PAUSED)
+    enqueue_call(tenant, "orders.list", session=db_session, redis=redis_client)
+    assert queue_depth(redis_client, tenant) == 1
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        (StockItem(sku="", quantity=1), "sku"),
+        (StockItem(sku="A", quantity="many"), "quantity"),  # type: ignore[arg-type]
+        (StockItem(sku="A", quantity=float("nan")), "quantity"),
+        (StockItem(sku="A", quantity=1, stock_id="main"), "stock_id"),  # type: ignore[arg-type]
+        (StockItem(sku="x" * 256, quantity=1), "sku"),
+    ],
+)
+def test_bad_stock_items_are_refused_naming_the_field(
+    db_session: Session,
+    redis_client: Redis,
+    make_tenant: Callable[..., int],
+    item: StockItem,
+    field: str,
+) -> None:
+    with pytest.raises(CallRejected) as caught:
+        enqueue_stock_updates(make_tenant(), [item], session=db_session, redis=redis_client)
+    assert caught.value.field == field
+
+
+def test_a_bad_item_in_a_batch_names_its_position_and_stores_none_of_the_batch(
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+) -> None:
+    items = [StockItem(sku="A", quantity=1), StockItem(sku="", quantity=2)]
+    with pytest.raises(CallRejected) as caught:
+        enqueue_stock_updates(make_tenant(), items, session=db_session, redis=redis_client)
+    assert caught.value.field == "items[1].sku"
+    assert db_session.scalars(select(Call)).all() == []
+
+
+def test_update_stock_through_enqueue_call_takes_the_stock_path(
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+) -> None:
+    call = enqueue_call(
+        make_tenant(),
+        "products.update_stock",
+        body={"Sku": "A-1", "NewQuantity": 5},
+        session=db_session,
+        redis=redis_client,
+    )
+    job = Job.fetch(call.job_id or "", connection=redis_client)
+    assert job.func_name == "billhive.workers.jobs.run_stock_update"
+    assert call.body == {"Sku": "A-1", "NewQuantity": 5}
+
+
+def test_a_queued_call_can_be_cancelled_and_leaves_the_queue(
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+) -> None:
+    tenant = make_tenant()
+    call = enqueue_call(tenant, "orders.list", session=db_session, redis=redis_client)
+    assert cancel_call(call.id, session=db_session, redis=redis_client) is True
+    db_session.refresh(call)
+    assert call.status is CallStatus.CANCELLED and call.finished_at is not None
+    assert queue_depth(redis_client, tenant) == 0
+
+
+def test_a_finished_call_cannot_be_cancelled(
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+) -> None:
+    call = enqueue_call(make_tenant(), "orders.list", session=db_session, redis=redis_client)
+    call.status = CallStatus.SUCCEEDED
+    db_session.commit()
+    assert cancel_call(call.id, session=db_session, redis=redis_client) is False
+
+
+def test_failed_calls_are_requeued_at_the_tail_with_fresh_attempts(
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+) -> None:
+    tenant = make_tenant()
+    failed = enqueue_call(tenant, "orders.list", session=db_session, redis=redis_client)
+    failed.status, failed.attempts, failed.error = CallStatus.FAILED, 5, "ServerError"
+    db_session.commit()
+    redis_client.delete(f"rq:queue:billhive:t:{tenant}")
+    later = enqueue_call(tenant, "orders.list", session=db_session, redis=redis_client)
+    assert requeue_calls([failed.id, later.id], session=db_session, redis=redis_client) == 1
+    db_session.refresh(failed)
+    assert (failed.status, failed.attempts, failed.error) == (CallStatus.QUEUED, 0, None)
+    queued = [j.decode() for j in redis_client.lrange(f"rq:queue:billhive:t:{tenant}", 0, -1)]
+    assert queued == [job_id_for(later.id), job_id_for(failed.id)]
