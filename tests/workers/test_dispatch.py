@@ -227,3 +227,22 @@ def test_a_tenant_id_with_spaces_is_refused_with_a_clear_error(dispatcher):
 def test_a_bucket_with_a_zero_limit_is_refused_with_a_clear_error():
     with pytest.raises(BucketSpecError, match="limit"):
         encode_bucket(Bucket("endpoint", "endpoint:k:a:x", 0, 1.0))
+
+
+def test_a_deferred_job_keeps_its_tenant_waiting_until_its_time(redis_client, dispatcher):
+    add_jobs(redis_client, dispatcher, "a", ["a1", "a2"])
+    first = go(dispatcher.pop(now=T0))
+    dispatcher.defer("a1", 5.0, now=T0)
+    dispatcher.push("a", "a1", now=T0)  # RQ's immediate retry
+    assert first.token not in dispatcher.running().values()
+    decision = dispatcher.pop(now=T0 + 1)
+    assert isinstance(decision, Wait)
+    assert decision.until == pytest.approx(T0 + 5.0, abs=1e-3)
+    assert go(dispatcher.pop(now=T0 + 5.01)).job_id == "a1"
+
+
+def test_a_deferred_job_does_not_hold_back_other_tenants(redis_client, dispatcher):
+    add_jobs(redis_client, dispatcher, "a", ["a1"])
+    add_jobs(redis_client, dispatcher, "b", ["b1"])
+    dispatcher.defer("a1", 5.0, now=T0)
+    assert go(dispatcher.pop(now=T0)).job_id == "b1"

@@ -18,6 +18,7 @@ from rq.job import Job, JobStatus
 from rq.registry import FinishedJobRegistry
 
 from billhive.workers.queues import TenantQueue, enqueue_for_tenant
+from billhive.workers.scheduling.dispatcher import Dispatcher
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -171,3 +172,22 @@ def test_a_job_whose_worker_was_killed_runs_again_before_the_tenants_next_job(
     wait_until(lambda: len(done(redis_client)) == 2, timeout=30)
     assert done(redis_client) == ["first", "second"]
     assert job.get_status(refresh=True) == JobStatus.FINISHED
+
+
+def back_off_once(label: str) -> None:
+    """On the first attempt ask for a 1 s backoff and fail (RQ retries at once)."""
+    job = get_current_job()
+    assert job is not None
+    if job.connection.incr(f"attempts:{label}") == 1:
+        Dispatcher(job.connection).defer(job.id, 1.0)
+        raise RuntimeError("server error, try later")
+    job.connection.rpush("done", label)
+
+
+def test_a_job_backing_off_keeps_its_place_and_its_tenants_order(redis_client: Redis, start_worker):
+    enqueue(redis_client, "t1", "back_off_once", "first", retry=Retry(max=1))
+    enqueue(redis_client, "t1", "record", "second")
+    enqueue(redis_client, "t2", "record", "other")
+    start_worker()
+    wait_until(lambda: len(done(redis_client)) == 3)
+    assert done(redis_client) == ["other", "first", "second"]

@@ -125,6 +125,7 @@ class Dispatcher:
         self._set_paused = connection.register_script(scripts.SET_PAUSED)
         self._activate = connection.register_script(scripts.ACTIVATE)
         self._penalize = connection.register_script(scripts.PENALIZE)
+        self._defer = connection.register_script(scripts.DEFER)
 
     # -- keys -------------------------------------------------------------------------
 
@@ -240,6 +241,17 @@ class Dispatcher:
         if seconds <= 0:
             raise ValueError("a penalty needs a positive number of seconds")
         reply = self._run(self._penalize, bucket_key, f"{seconds:.6f}", now=now)
+        assert isinstance(reply, bytes | str)
+        return float(_text(reply))
+
+    def defer(self, job_id: str, seconds: float, *, now: float | None = None) -> float:
+        """Keep a job from starting for ``seconds`` (a retry's backoff) without giving up
+        its place: requeued at its tenant's head (RQ's immediate retry does that), it
+        holds its tenant back until then, and only its tenant. Returns that time.
+        """
+        if seconds <= 0:
+            raise ValueError("a deferral needs a positive number of seconds")
+        reply = self._run(self._defer, job_id, f"{seconds:.6f}", now=now)
         assert isinstance(reply, bytes | str)
         return float(_text(reply))
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 #: Field of the RQ job hash that holds the job's buckets (see buckets.encode_buckets).
 BUCKETS_FIELD = "billhive_buckets"
+#: Field of the RQ job hash: the job may not start before this time (a retry's backoff).
+NOT_BEFORE_FIELD = "billhive_not_before"
 
 _PRELUDE = """
 local P, QP, JP = ARGV[1], ARGV[2], ARGV[3]
@@ -163,6 +165,17 @@ return fmt(untl)
 """
 )
 
+#: Hold job ARGV[5] back for ARGV[6] seconds (a retry's backoff). While it is its tenant's
+#: head job, the tenant waits in the delayed set; other tenants go on. Returns the time.
+DEFER = (
+    _PRELUDE
+    + """
+local untl = now + tonumber(ARGV[6])
+redis.call('HSET', JP .. ARGV[5], 'billhive_not_before', fmt(untl))
+return fmt(untl)
+"""
+)
+
 #: Choose the next job. ARGV[5] K (candidates tried at most), ARGV[6] jitter allowance in
 #: seconds (added to every bucket's period).
 #:
@@ -240,6 +253,11 @@ for i = 1, #cands, 2 do
   else
     local buckets = parse(redis.call('HGET', JP .. job, 'billhive_buckets') or '')
     local free, shared_only = check(buckets)
+    local not_before = tonumber(redis.call('HGET', JP .. job, 'billhive_not_before') or '0')
+    if not_before > now then
+      if free == nil or not_before > free then free = not_before end
+      shared_only = false
+    end
     if free == nil then
       consume(buckets, job)
       redis.call('LPOP', q)
