@@ -131,6 +131,16 @@ def _open(cipher: AESGCM, sealed: bytes, aad: bytes) -> bytes:
     return cipher.decrypt(nonce, sealed[1 + NONCE_BYTES :], aad)
 
 
+def _open_field(cipher: AESGCM, tenant_id: int, field: str, sealed: bytes) -> str:
+    try:
+        return _open(cipher, sealed, _field_aad(tenant_id, field)).decode()
+    except InvalidTag:
+        raise VaultError(
+            f"The sealed {field} of tenant {tenant_id} does not open with its data key "
+            "(damaged, or copied from another tenant or field)."
+        ) from None
+
+
 def _field_aad(tenant_id: int, field: str) -> bytes:
     if field not in _FIELDS:
         raise ValueError(f"unknown sealed field {field!r}")
@@ -195,30 +205,15 @@ class Vault:
     ) -> str:
         """Open one sealed field of a tenant; an error (naming no secret) when it fails."""
         cipher = AESGCM(self._unwrap(tenant_id, kek_id, wrapped_key))
-        try:
-            return _open(cipher, sealed, _field_aad(tenant_id, field)).decode()
-        except InvalidTag:
-            raise VaultError(
-                f"The sealed {field} of tenant {tenant_id} does not open with its data key "
-                "(damaged, or copied from another tenant or field)."
-            ) from None
+        return _open_field(cipher, tenant_id, field, sealed)
 
     def open(self, tenant_id: int, sealed: SealedCredentials) -> Credentials:
-        """Open both credentials of a tenant."""
+        """Open both credentials of a tenant (one data-key unwrap for the two)."""
         cipher = AESGCM(self._unwrap(tenant_id, sealed.kek_id, sealed.wrapped_key))
-        values: list[str] = []
-        for field, blob in (
-            (FIELD_USERNAME, sealed.username_sealed),
-            (FIELD_PASSWORD, sealed.password_sealed),
-        ):
-            try:
-                values.append(_open(cipher, blob, _field_aad(tenant_id, field)).decode())
-            except InvalidTag:
-                raise VaultError(
-                    f"The sealed {field} of tenant {tenant_id} does not open with its data "
-                    "key (damaged, or copied from another tenant or field)."
-                ) from None
-        return Credentials(username=values[0], password=values[1])
+        return Credentials(
+            username=_open_field(cipher, tenant_id, FIELD_USERNAME, sealed.username_sealed),
+            password=_open_field(cipher, tenant_id, FIELD_PASSWORD, sealed.password_sealed),
+        )
 
     # -- data keys --------------------------------------------------------------------
 
