@@ -14,6 +14,7 @@ from billhive import __version__
 from billhive.config import Settings, load_settings
 from billhive.db import Database
 from billhive.platform import extensions, i18n, signup
+from billhive.platform.api import blueprint as api_blueprint
 from billhive.platform.errors import register_error_handlers
 from billhive.platform.health import bp as health_bp
 from billhive.platform.home import bp as home_bp
@@ -44,6 +45,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     # One limiter per app; blueprints declare their own limits on it.
     limiter = _rate_limiter(app, settings)
     signup.init_app(app, settings, limiter)
+    # The developer JSON API: token authenticated, so exempt from CSRF; limited per token.
+    api_blueprint.init_app(app, limiter)
     app.register_blueprint(home_bp)
     app.register_blueprint(health_bp)
     return app

@@ -1,0 +1,71 @@
+"""Bearer-token authentication, scope checks and the per-token rate-limit key.
+
+Every API request (but the public document and docs page) must carry
+``Authorization: Bearer <token>``. The token's :class:`TokenScope` is kept on ``g`` for
+the views; logs name the token by its id and public id, never the token.
+"""
+
+from __future__ import annotations
+
+from flask import g, request
+from flask_limiter.util import get_remote_address
+
+from billhive.platform import extensions
+from billhive.platform.api.errors import ApiError
+from billhive.platform.api.tokens import TokenScope, authenticate, public_id_of
+
+#: HTTP methods a read-only token may use.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def bearer_token() -> str | None:
+    """The token of the Authorization header, or None when there is none."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def authenticate_request() -> TokenScope:
+    """Check the request's token and store its scope on ``g``; 401/403 otherwise."""
+    plaintext = bearer_token()
+    if plaintext is None:
+        raise ApiError(
+            401, "missing_token", "Send an API token as `Authorization: Bearer <token>`."
+        )
+    scope = authenticate(extensions.db_session(), plaintext)
+    if scope is None:
+        raise ApiError(401, "invalid_token", "The API token is not valid or was revoked.")
+    g.api_scope = scope
+    if request.method not in READ_METHODS and scope.read_only:
+        raise ApiError(403, "read_only_token", "This API token may only read.")
+    return scope
+
+
+def current_scope() -> TokenScope:
+    """The scope of the request's (already checked) token."""
+    scope: TokenScope = g.api_scope
+    return scope
+
+
+def token_id_or_none() -> int | None:
+    """The request's token id for logs, when the request was authenticated."""
+    scope: TokenScope | None = g.get("api_scope")
+    return scope.token_id if scope else None
+
+
+def rate_limit_key() -> str:
+    """Flask-Limiter key: the token's public id (never the token), else the address.
+
+    The limiter runs before authentication, so a forged token with someone's public id
+    counts against that id; it gains nothing but the forger's own 429s and 401s.
+    """
+    public_id = public_id_of(bearer_token() or "")
+    return f"api-token:{public_id}" if public_id else f"api-addr:{get_remote_address()}"
+
+
+def check_tenant(tenant_id: int) -> None:
+    """404 for a tenant outside the token's scope (its existence is not revealed)."""
+    if not current_scope().allows(tenant_id):
+        raise ApiError(404, "tenant_not_found", f"No tenant {tenant_id}.", field="tenant_id")

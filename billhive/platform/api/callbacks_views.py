@@ -1,0 +1,84 @@
+"""``/api/v1/callback``: register, show and remove the token's callback; its delivery log."""
+
+from __future__ import annotations
+
+from flask import jsonify
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from billhive.db import utcnow
+from billhive.platform import extensions
+from billhive.platform.api.auth import current_scope
+from billhive.platform.api.blueprint import bp
+from billhive.platform.api.errors import ApiError
+from billhive.platform.api.models import ApiToken, CallbackDelivery
+from billhive.platform.api.parsing import MAX_ID, parse_body, query_int, query_limit
+from billhive.platform.api.present import callback_json, delivery_json
+from billhive.platform.api.schemas import CallbackRequest
+from billhive.platform.api.signing import new_salt, signing_secret
+
+
+def _token() -> ApiToken:
+    token = extensions.db_session().get(ApiToken, current_scope().token_id)
+    if token is None:  # revoked and deleted between authentication and now
+        raise ApiError(401, "invalid_token", "The API token is not valid or was revoked.")
+    return token
+
+
+@bp.get("/callback")
+def get_callback() -> ResponseReturnValue:
+    """The token's callback URL (the signing secret is only shown when registering)."""
+    token = _token()
+    if not token.callback_url:
+        raise ApiError(404, "callback_not_registered", "This token has no callback URL.")
+    return jsonify(callback_json(token))
+
+
+@bp.put("/callback")
+def put_callback() -> ResponseReturnValue:
+    """Register (or replace) the callback URL; answers with a new signing secret, once."""
+    asked = parse_body(CallbackRequest)
+    token = _token()
+    token.callback_url = asked.url
+    token.callback_salt = new_salt()
+    token.callback_registered_at = utcnow()
+    extensions.db_session().commit()
+    secret = signing_secret(extensions.settings().require("secret_key"), token.callback_salt)
+    return jsonify(callback_json(token, signing_secret=secret))
+
+
+@bp.delete("/callback")
+def delete_callback() -> ResponseReturnValue:
+    """Stop callbacks for this token; pending deliveries are cancelled."""
+    token = _token()
+    token.callback_url = None
+    token.callback_salt = None
+    token.callback_registered_at = None
+    extensions.db_session().commit()
+    return "", 204
+
+
+@bp.get("/callback/deliveries")
+def list_deliveries() -> ResponseReturnValue:
+    """The token's delivery log, oldest first, ``limit`` per page after id ``after``."""
+    limit = query_limit()
+    after = query_int("after", default=0, low=0, high=MAX_ID)
+    rows = list(
+        extensions.db_session().scalars(
+            select(CallbackDelivery)
+            .where(
+                CallbackDelivery.token_id == current_scope().token_id,
+                CallbackDelivery.id > (after or 0),
+            )
+            .order_by(CallbackDelivery.id)
+            .limit(limit + 1)
+        )
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return jsonify(
+        {
+            "items": [delivery_json(d) for d in rows],
+            "next_after": rows[-1].id if more and rows else None,
+        }
+    )

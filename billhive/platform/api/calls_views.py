@@ -1,0 +1,186 @@
+"""``/api/v1`` calls: enqueue, list, get, cancel; and the stock path."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import jsonify, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from billhive.billbee.operations import OPERATIONS
+from billhive.platform import extensions
+from billhive.platform.api import idempotency
+from billhive.platform.api.auth import current_scope
+from billhive.platform.api.blueprint import bp
+from billhive.platform.api.errors import ApiError
+from billhive.platform.api.operation_check import check_params
+from billhive.platform.api.parsing import (
+    MAX_BIG_ID,
+    json_body,
+    parse_body,
+    query_choice,
+    query_int,
+    query_limit,
+    query_time,
+)
+from billhive.platform.api.present import call_json
+from billhive.platform.api.schemas import EnqueueCallRequest, StockRequest
+from billhive.platform.api.tenants_views import load_tenant
+from billhive.workers.calls import (
+    CallRejected,
+    StockItem,
+    cancel_call,
+    enqueue_call,
+    enqueue_stock_updates,
+)
+from billhive.workers.models import Call, CallStatus
+
+CALL_STATUSES = frozenset(s.value for s in CallStatus)
+OPERATION_NAMES = frozenset(OPERATIONS)
+_BRACKET_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def _rejected(exc: CallRejected, *, prefix: str = "") -> ApiError:
+    """The API error for a call the workers refused."""
+    if exc.field == "tenant_id":
+        return ApiError(409, "tenant_not_accepting_calls", exc.message, field="tenant_id")
+    field = _BRACKET_INDEX.sub(r".\1", exc.field) if exc.field else None
+    if field and prefix and not field.startswith(prefix.rstrip(".")):
+        field = prefix + field
+    return ApiError(422, "validation_failed", exc.message, field=field)
+
+
+def _answer(calls: list[Call], replayed: bool, payload: Any) -> ResponseReturnValue:
+    response = jsonify(payload)
+    response.status_code = 200 if replayed else 202
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bp.post("/tenants/<int:tenant_id>/calls")
+def enqueue(tenant_id: int) -> ResponseReturnValue:
+    """Queue one Billbee operation for the tenant; 202 with the call."""
+    key = idempotency.check_key(request.headers.get(idempotency.HEADER))
+    tenant = load_tenant(tenant_id)
+    asked = parse_body(EnqueueCallRequest)
+    check_params(asked.operation, asked.params, asked.body)
+    session = extensions.db_session()
+
+    def create() -> list[Call]:
+        try:
+            call = enqueue_call(
+                tenant.id,
+                asked.operation,
+                asked.params,
+                body=asked.body,
+                session=session,
+                redis=extensions.redis(),
+            )
+        except CallRejected as exc:
+            raise _rejected(exc) from None
+        return [call]
+
+    fingerprint = idempotency.request_hash("POST", request.path, json_body())
+    calls, replayed = idempotency.run_once(
+        session, current_scope().token_id, key, fingerprint, create
+    )
+    return _answer(calls, replayed, call_json(calls[0]))
+
+
+@bp.post("/tenants/<int:tenant_id>/stock")
+def stock(tenant_id: int) -> ResponseReturnValue:
+    """Queue absolute stock levels, one call per item; 202 with one handle per item."""
+    key = idempotency.check_key(request.headers.get(idempotency.HEADER))
+    tenant = load_tenant(tenant_id)
+    asked = parse_body(StockRequest)
+    items = [
+        StockItem(sku=i.sku, quantity=i.quantity, stock_id=i.stock_id, reason=i.reason)
+        for i in asked.items
+    ]
+    session = extensions.db_session()
+
+    def create() -> list[Call]:
+        try:
+            return enqueue_stock_updates(
+                tenant.id, items, session=session, redis=extensions.redis()
+            )
+        except CallRejected as exc:
+            prefix = "items.0." if len(items) == 1 else ""
+            raise _rejected(exc, prefix=prefix) from None
+
+    fingerprint = idempotency.request_hash("POST", request.path, json_body())
+    calls, replayed = idempotency.run_once(
+        session, current_scope().token_id, key, fingerprint, create
+    )
+    handles = [
+        {"sku": item.sku, "call": call_json(call)} for item, call in zip(items, calls, strict=False)
+    ]
+    return _answer(calls, replayed, {"items": handles})
+
+
+def load_call(call_id: int) -> Call:
+    """The call, if it exists and belongs to a tenant the token may reach; 404 otherwise."""
+    call = extensions.db_session().get(Call, call_id) if call_id <= MAX_BIG_ID else None
+    if call is None or not current_scope().allows(call.tenant_id):
+        raise ApiError(404, "call_not_found", f"No call {call_id}.", field="call_id")
+    return call
+
+
+@bp.get("/calls/<int:call_id>")
+def get_call(call_id: int) -> ResponseReturnValue:
+    """One call: status, attempts, timings, result or error."""
+    return jsonify(call_json(load_call(call_id)))
+
+
+@bp.post("/calls/<int:call_id>/cancel")
+def cancel(call_id: int) -> ResponseReturnValue:
+    """Cancel a call that is still queued; 409 once it has started or finished."""
+    call = load_call(call_id)
+    session = extensions.db_session()
+    if not cancel_call(call.id, session=session, redis=extensions.redis()):
+        session.refresh(call)
+        raise ApiError(
+            409,
+            "call_not_cancellable",
+            f"Call {call_id} is {call.status.value}; only queued calls can be cancelled.",
+            field="call_id",
+        )
+    session.refresh(call)
+    return jsonify(call_json(call))
+
+
+@bp.get("/tenants/<int:tenant_id>/calls")
+def list_calls(tenant_id: int) -> ResponseReturnValue:
+    """The tenant's calls by id, filtered by status, operation and enqueue time."""
+    tenant = load_tenant(tenant_id)
+    limit = query_limit()
+    after = query_int("after", default=0, low=0, high=MAX_BIG_ID)
+    status = query_choice("status", CALL_STATUSES)
+    operation = query_choice("operation", OPERATION_NAMES)
+    since, until = query_time("since"), query_time("until")
+    query = (
+        select(Call)
+        .where(Call.tenant_id == tenant.id, Call.id > (after or 0))
+        .order_by(Call.id)
+        .limit(limit + 1)
+    )
+    if status:
+        query = query.where(Call.status == CallStatus(status))
+    if operation:
+        query = query.where(Call.operation == operation)
+    if since:
+        query = query.where(Call.enqueued_at >= since)
+    if until:
+        query = query.where(Call.enqueued_at < until)
+    rows = list(extensions.db_session().scalars(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return jsonify(
+        {
+            "items": [call_json(c) for c in rows],
+            "next_after": rows[-1].id if more and rows else None,
+        }
+    )

@@ -1,0 +1,204 @@
+"""Telling a token's callback URL that a call it enqueued has finished.
+
+Workers push finished call ids onto a Redis list (``billhive.workers.events``).
+:func:`collect_finished` takes them, writes one delivery-log row per call whose token has
+a callback, and puts one :func:`deliver_callback` job per row on the system queue. The job
+POSTs the signed outcome; any answer but 2xx (or no answer) raises, so RQ retries it with
+backoff for a little over a day, then the delivery is marked failed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import httpx
+from redis import Redis
+from rq import Queue, Retry
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billhive.config import Settings, load_settings
+from billhive.db import Database, utcnow
+from billhive.logs import get_logger
+from billhive.platform.api.models import ApiToken, CallbackDelivery, CallOrigin, DeliveryStatus
+from billhive.platform.api.present import call_json
+from billhive.platform.api.signing import (
+    DELIVERY_HEADER,
+    EVENT_HEADER,
+    SIGNATURE_HEADER,
+    signature_header,
+    signing_secret,
+)
+from billhive.redisconn import redis_from_settings
+from billhive.workers.events import take_finished
+from billhive.workers.models import FINAL_STATUSES, Call
+from billhive.workers.process import SYSTEM_QUEUE
+
+#: Waits between attempts: 10 s, 30 s, 1 min, 5 min, 15 min, 30 min, 1 h, 2 h, 4 h, then
+#: 6 h three times: the last attempt is about 26 hours after the first.
+RETRY_INTERVALS = [10, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 21600, 21600, 21600]
+MAX_ATTEMPTS = 1 + len(RETRY_INTERVALS)
+TIMEOUT_SECONDS = 10.0
+EVENT = "call.finished"
+USER_AGENT = "billhive-callbacks/1"
+
+log = get_logger(__name__)
+
+
+class CallbackFailed(RuntimeError):
+    """The receiver did not accept a delivery; raised so RQ tries again later."""
+
+
+def collect_finished(session: Session, redis: Redis, *, limit: int = 500) -> list[int]:
+    """Turn finished call ids into delivery rows and jobs; returns the new delivery ids."""
+    call_ids = take_finished(redis, limit)
+    if not call_ids:
+        return []
+    rows = session.execute(
+        select(CallOrigin.call_id, ApiToken.id, ApiToken.callback_url)
+        .join(ApiToken, ApiToken.id == CallOrigin.token_id)
+        .where(
+            CallOrigin.call_id.in_(call_ids),
+            ApiToken.callback_url.is_not(None),
+            ApiToken.revoked_at.is_(None),
+        )
+    ).all()
+    existing = set(
+        session.execute(
+            select(CallbackDelivery.call_id, CallbackDelivery.token_id).where(
+                CallbackDelivery.call_id.in_(call_ids)
+            )
+        ).tuples()
+    )
+    deliveries = [
+        CallbackDelivery(call_id=call_id, token_id=token_id, url=url)
+        for call_id, token_id, url in rows
+        if (call_id, token_id) not in existing and url
+    ]
+    session.add_all(deliveries)
+    session.commit()
+    ids = [d.id for d in deliveries]
+    enqueue_deliveries(redis, ids)
+    return ids
+
+
+def enqueue_deliveries(redis: Redis, delivery_ids: Sequence[int]) -> None:
+    """One delivery job per id on the system queue, retried with :data:`RETRY_INTERVALS`."""
+    queue = Queue(SYSTEM_QUEUE, connection=redis)
+    for delivery_id in delivery_ids:
+        queue.enqueue(
+            deliver_callback,
+            delivery_id,
+            retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+            job_timeout=int(TIMEOUT_SECONDS) + 20,
+            description=f"callback delivery {delivery_id}",
+        )
+
+
+def collect_finished_calls() -> int:
+    """RQ/cron job: collect finished calls into deliveries; returns how many were made."""
+    settings = load_settings()
+    database = Database(settings.effective_database_url, pool=False)
+    try:
+        with database.session() as session:
+            return len(collect_finished(session, redis_from_settings(settings)))
+    finally:
+        database.dispose()
+
+
+def deliver_callback(delivery_id: int) -> str:
+    """RQ job: POST one delivery; raises :class:`CallbackFailed` so RQ retries it."""
+    settings = load_settings()
+    database = Database(settings.effective_database_url, pool=False)
+    try:
+        with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
+            return run_delivery(settings, database, delivery_id, client)
+    finally:
+        database.dispose()
+
+
+def _prepare(
+    settings: Settings, session: Session, delivery: CallbackDelivery
+) -> tuple[bytes, str] | DeliveryStatus:
+    """The body and signing secret, or the status to settle on without sending."""
+    if delivery.status in (DeliveryStatus.DELIVERED, DeliveryStatus.CANCELLED):
+        return delivery.status
+    token = session.get(ApiToken, delivery.token_id)
+    if (
+        token is None
+        or token.revoked_at is not None
+        or token.callback_url != delivery.url
+        or not token.callback_salt
+    ):
+        return DeliveryStatus.CANCELLED
+    call = session.get(Call, delivery.call_id)
+    if call is None or call.status not in FINAL_STATUSES:
+        return DeliveryStatus.CANCELLED
+    payload = {"event": EVENT, "delivery_id": delivery.id, "call": call_json(call)}
+    body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    return body, signing_secret(settings.require("secret_key"), token.callback_salt)
+
+
+def run_delivery(
+    settings: Settings, database: Database, delivery_id: int, client: httpx.Client
+) -> str:
+    """Send delivery ``delivery_id`` once and record the attempt; returns its status."""
+    with database.session() as session:
+        delivery = session.get(CallbackDelivery, delivery_id)
+        if delivery is None:
+            return "missing"
+        prepared = _prepare(settings, session, delivery)
+        if isinstance(prepared, DeliveryStatus):
+            delivery.status = prepared
+            return prepared.value
+        url = delivery.url
+    body, secret = prepared
+    # No database transaction is open while the receiver takes its time.
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        EVENT_HEADER: EVENT,
+        DELIVERY_HEADER: str(delivery_id),
+        SIGNATURE_HEADER: signature_header(secret, body),
+    }
+    status_code: int | None = None
+    error: str | None = None
+    try:
+        response = client.post(url, content=body, headers=headers)
+        status_code = response.status_code
+        if not 200 <= status_code < 300:
+            error = f"HTTP {status_code}"
+    except httpx.HTTPError as exc:
+        error = type(exc).__name__
+    return _record(database, delivery_id, status_code, error)
+
+
+def _record(
+    database: Database, delivery_id: int, status_code: int | None, error: str | None
+) -> str:
+    with database.session() as session:
+        delivery = session.get(CallbackDelivery, delivery_id)
+        if delivery is None:
+            return "missing"
+        delivery.attempts += 1
+        delivery.last_attempt_at = utcnow()
+        delivery.last_http_status = status_code
+        delivery.last_error = error
+        if error is None:
+            delivery.status = DeliveryStatus.DELIVERED
+            delivery.delivered_at = delivery.last_attempt_at
+        elif delivery.attempts >= MAX_ATTEMPTS:
+            delivery.status = DeliveryStatus.FAILED
+        status = delivery.status
+        attempts = delivery.attempts
+    log.info(
+        "callback_attempt",
+        delivery_id=delivery_id,
+        status=status.value,
+        attempts=attempts,
+        http_status=status_code,
+    )
+    if status is DeliveryStatus.PENDING:
+        raise CallbackFailed(f"callback delivery {delivery_id} failed: {error}")
+    return status.value

@@ -1,0 +1,299 @@
+"""The OpenAPI 3.1 document of ``/api/v1``, built from the routes' descriptions below and
+the pydantic models in :mod:`billhive.platform.api.schemas`.
+
+tests/platform/api/test_openapi.py checks that every route of the app under ``/api/v1``
+is described here and every path described here is a route, with the same methods.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from billhive import __version__
+from billhive.platform.api.errors import ERROR_CODES
+from billhive.platform.api.parsing import DEFAULT_LIMIT, MAX_BIG_ID, MAX_ID, MAX_LIMIT
+from billhive.platform.api.schemas import REQUEST_MODELS, RESPONSE_MODELS, STOCK_ITEMS_MAX
+from billhive.platform.api.signing import SIGNATURE_HEADER
+from billhive.tenants.models import TenantStatus
+from billhive.workers.models import CallStatus
+
+REF = "#/components/schemas/{model}"
+
+_ERROR_TEXT = {
+    400: "The request cannot be read (broken JSON, a malformed query value or header).",
+    401: "No API token, or one that is not valid or was revoked.",
+    403: "The token is read-only.",
+    404: "Not found, or not within the token's tenants.",
+    409: "Conflicts with the current state.",
+    422: "A readable request that breaks a rule; `field` names the part at fault.",
+    429: "Rate limit of this token exceeded.",
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": REF.format(model=name)}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _responses(ok: dict[int, tuple[str | None, str]], errors: tuple[int, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for status, (schema, text) in ok.items():
+        out[str(status)] = {"description": text} if schema is None else _json(_ref(schema), text)
+    for status in (*errors, 401, 429):
+        out[str(status)] = _json(_ref("ErrorOut"), _ERROR_TEXT[status])
+    return out
+
+
+def _path_id(name: str, maximum: int, text: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": text,
+        "schema": {"type": "integer", "minimum": 0, "maximum": maximum},
+    }
+
+
+def _query(name: str, schema: dict[str, Any], text: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": text, "schema": schema}
+
+
+_TENANT_ID = _path_id("tenant_id", MAX_ID, "The tenant's id.")
+_CALL_ID = _path_id("call_id", MAX_BIG_ID, "The call's id.")
+_LIMIT = _query(
+    "limit",
+    {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+    "Items per page.",
+)
+_IDEMPOTENCY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Any unique string (a UUID): a retried POST with the same key answers with "
+    "the calls of the first (200 and `Idempotent-Replayed: true`) instead of queueing again.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+}
+
+
+def _after(maximum: int) -> dict[str, Any]:
+    return _query(
+        "after",
+        {"type": "integer", "minimum": 0, "maximum": maximum},
+        "Only items with a larger id: pass the previous page's `next_after`.",
+    )
+
+
+def _body(name: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def _paths() -> dict[str, Any]:
+    tenant_statuses = [s.value for s in TenantStatus]
+    call_statuses = [s.value for s in CallStatus]
+    return {
+        "/api/v1/openapi.json": {
+            "get": {
+                "operationId": "getOpenApiDocument",
+                "summary": "This document (no token needed)",
+                "tags": ["documentation"],
+                "security": [],
+                "responses": {
+                    "200": _json({"type": "object"}, "The OpenAPI 3.1 document."),
+                },
+            }
+        },
+        "/api/v1/tenants": {
+            "get": {
+                "operationId": "listTenants",
+                "summary": "List the tenants the token may reach",
+                "tags": ["tenants"],
+                "parameters": [
+                    _LIMIT,
+                    _after(MAX_ID),
+                    _query(
+                        "status", {"type": "string", "enum": tenant_statuses}, "Only this status."
+                    ),
+                ],
+                "responses": _responses({200: ("TenantPage", "A page of tenants.")}, (400,)),
+            }
+        },
+        "/api/v1/tenants/{tenant_id}": {
+            "get": {
+                "operationId": "getTenant",
+                "summary": "Get one tenant (never a credential)",
+                "tags": ["tenants"],
+                "parameters": [_TENANT_ID],
+                "responses": _responses({200: ("TenantOut", "The tenant.")}, (404,)),
+            }
+        },
+        "/api/v1/tenants/{tenant_id}/reconnect-link": {
+            "post": {
+                "operationId": "createReconnectLink",
+                "summary": "Create a signed link where the merchant enters a new API password",
+                "tags": ["tenants"],
+                "parameters": [_TENANT_ID],
+                "responses": _responses(
+                    {201: ("ReconnectLinkOut", "The link, valid for a week.")}, (403, 404, 409)
+                ),
+            }
+        },
+        "/api/v1/tenants/{tenant_id}/calls": {
+            "post": {
+                "operationId": "enqueueCall",
+                "summary": "Queue a Billbee operation for the tenant",
+                "tags": ["calls"],
+                "parameters": [_TENANT_ID, _IDEMPOTENCY],
+                "requestBody": _body("EnqueueCallRequest"),
+                "responses": _responses(
+                    {
+                        202: ("CallOut", "Queued."),
+                        200: ("CallOut", "Replayed: the call of an earlier request with this key."),
+                    },
+                    (400, 403, 404, 409, 422),
+                ),
+            },
+            "get": {
+                "operationId": "listCalls",
+                "summary": "List the tenant's calls",
+                "tags": ["calls"],
+                "parameters": [
+                    _TENANT_ID,
+                    _LIMIT,
+                    _after(MAX_BIG_ID),
+                    _query(
+                        "status", {"type": "string", "enum": call_statuses}, "Only this status."
+                    ),
+                    _query(
+                        "operation", {"type": "string"}, "Only this operation (a catalog name)."
+                    ),
+                    _query(
+                        "since",
+                        {"type": "string", "format": "date-time"},
+                        "Only calls enqueued at or after this time.",
+                    ),
+                    _query(
+                        "until",
+                        {"type": "string", "format": "date-time"},
+                        "Only calls enqueued before this time.",
+                    ),
+                ],
+                "responses": _responses({200: ("CallPage", "A page of calls.")}, (400, 404)),
+            },
+        },
+        "/api/v1/tenants/{tenant_id}/stock": {
+            "post": {
+                "operationId": "updateStock",
+                "summary": f"Set stock levels (1 to {STOCK_ITEMS_MAX} items, one call each)",
+                "tags": ["calls"],
+                "parameters": [_TENANT_ID, _IDEMPOTENCY],
+                "requestBody": _body("StockRequest"),
+                "responses": _responses(
+                    {
+                        202: ("StockOut", "Queued: one handle per item."),
+                        200: ("StockOut", "Replayed: the calls of an earlier request."),
+                    },
+                    (400, 403, 404, 409, 422),
+                ),
+            }
+        },
+        "/api/v1/calls/{call_id}": {
+            "get": {
+                "operationId": "getCall",
+                "summary": "Get a call: status, attempts, timings, result or error",
+                "tags": ["calls"],
+                "parameters": [_CALL_ID],
+                "responses": _responses({200: ("CallOut", "The call.")}, (404,)),
+            }
+        },
+        "/api/v1/calls/{call_id}/cancel": {
+            "post": {
+                "operationId": "cancelCall",
+                "summary": "Cancel a call that is still queued",
+                "tags": ["calls"],
+                "parameters": [_CALL_ID],
+                "responses": _responses({200: ("CallOut", "Cancelled.")}, (403, 404, 409)),
+            }
+        },
+        "/api/v1/callback": {
+            "get": {
+                "operationId": "getCallback",
+                "summary": "Show the token's callback URL",
+                "tags": ["callbacks"],
+                "responses": _responses({200: ("CallbackOut", "The callback.")}, (404,)),
+            },
+            "put": {
+                "operationId": "putCallback",
+                "summary": "Register the callback URL (answers with a new signing secret, once)",
+                "tags": ["callbacks"],
+                "requestBody": _body("CallbackRequest"),
+                "responses": _responses(
+                    {200: ("CallbackOut", "Registered; keep `signing_secret`.")},
+                    (400, 403, 422),
+                ),
+            },
+            "delete": {
+                "operationId": "deleteCallback",
+                "summary": "Stop callbacks for this token",
+                "tags": ["callbacks"],
+                "responses": _responses({204: (None, "Removed.")}, (403,)),
+            },
+        },
+        "/api/v1/callback/deliveries": {
+            "get": {
+                "operationId": "listDeliveries",
+                "summary": "The token's callback delivery log",
+                "tags": ["callbacks"],
+                "parameters": [_LIMIT, _after(MAX_ID)],
+                "responses": _responses({200: ("DeliveryPage", "A page of deliveries.")}, (400,)),
+            }
+        },
+    }
+
+
+_DESCRIPTION = f"""\
+Drive billhive from your own systems: queue Billbee operations for the merchants
+(tenants) connected to billhive, follow them, and be told when they finish.
+
+**Authentication**: `Authorization: Bearer <token>` (tokens come from
+`billhive tokens create`). A token may be limited to some tenants (others answer 404)
+and to reading (writes answer 403). Requests are rate limited per token (429).
+
+**Errors**: `{{"error": {{"code", "message", "field"}}}}`; codes:
+{", ".join(f"`{code}` ({status})" for code, status in ERROR_CODES.items())}.
+
+**Callbacks**: when a call queued with a token finishes, billhive POSTs
+`{{"event": "call.finished", "delivery_id", "call"}}` to the token's callback URL with
+`{SIGNATURE_HEADER}: t=<unix time>, v1=<hex HMAC-SHA256 of "<t>.<raw body>" under the
+signing secret>`. Answer 2xx; anything else is retried with backoff for about a day.
+"""
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document (built once per process)."""
+    models = [(m, "validation") for m in REQUEST_MODELS]
+    models += [(m, "serialization") for m in RESPONSE_MODELS]
+    _, definitions = models_json_schema(models, ref_template=REF)  # type: ignore[arg-type]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "billhive API", "version": __version__, "description": _DESCRIPTION},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "tags": [
+            {"name": "tenants", "description": "The merchants connected to billhive."},
+            {"name": "calls", "description": "Billbee operations queued for a tenant."},
+            {"name": "callbacks", "description": "Being told when a call finishes."},
+            {"name": "documentation", "description": "This document."},
+        ],
+        "paths": _paths(),
+        "components": {
+            "schemas": definitions["$defs"],
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }

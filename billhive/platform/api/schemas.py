@@ -1,0 +1,221 @@
+"""Request and response bodies of the API as pydantic models.
+
+The same models validate requests, shape responses and (through their JSON schemas)
+fill the ``components.schemas`` of the OpenAPI document, so the three cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from billhive.platform.api.models import CALLBACK_URL_MAX
+
+#: Items one stock request may carry.
+STOCK_ITEMS_MAX = 500
+
+#: A string without control characters (PostgreSQL rejects NUL in text columns).
+Text = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _Response(BaseModel):
+    # Every response field is always present, so the document marks them all required.
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_serialization_defaults_required=True
+    )
+
+
+# -- requests --------------------------------------------------------------------------
+
+
+class EnqueueCallRequest(_Request):
+    """Run one named Billbee operation for the tenant."""
+
+    operation: Annotated[Text, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="Operation name from the catalog, e.g. `orders.get`, `products.update_stock`."
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Path and query parameters by their Billbee (`pageSize`) or "
+        "snake_case (`page_size`) names.",
+    )
+    body: Any = Field(None, description="JSON request body for operations that take one.")
+
+
+class StockItemIn(_Request):
+    """One absolute stock level to set."""
+
+    sku: Annotated[Text, StringConstraints(min_length=1, max_length=200)]
+    quantity: float = Field(allow_inf_nan=False, ge=-1e12, le=1e12)
+    stock_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    reason: Annotated[Text, StringConstraints(max_length=500)] | None = None
+
+
+class StockRequest(_Request):
+    """Stock levels to set; each item becomes its own call."""
+
+    items: list[StockItemIn] = Field(min_length=1, max_length=STOCK_ITEMS_MAX)
+
+
+class CallbackRequest(_Request):
+    """Where finished calls enqueued with this token are POSTed."""
+
+    url: Annotated[
+        str,
+        StringConstraints(pattern=r"^https?://[^\s\x00-\x1f\x7f]+$", max_length=CALLBACK_URL_MAX),
+    ] = Field(description="An http(s) URL.")
+
+
+# -- responses -------------------------------------------------------------------------
+
+
+class TenantOut(_Response):
+    """A merchant (never a credential)."""
+
+    id: int
+    display_name: str
+    contact_email: str
+    status: str
+    invoice_creation_allowed: bool
+    verified_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TenantPage(_Response):
+    """One page of tenants; pass ``next_after`` as ``after`` for the next page."""
+
+    items: list[TenantOut]
+    next_after: int | None
+
+
+class ReconnectLinkOut(_Response):
+    """A signed link where the merchant enters a new Billbee API password."""
+
+    tenant_id: int
+    url: str
+    expires_at: datetime
+
+
+class CallError(_Response):
+    """Why a call failed."""
+
+    http_status: int | None
+    code: int | None = Field(description="Billbee's ErrorCode, when it sent one.")
+    name: str | None
+    message: str | None
+
+
+class CallOut(_Response):
+    """A call: what was asked, where it is, and its outcome."""
+
+    id: int
+    tenant_id: int
+    operation: str
+    params: dict[str, Any]
+    status: str = Field(
+        description="queued, running, succeeded, failed, unknown_outcome or cancelled."
+    )
+    attempts: int
+    enqueued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    result: Any = None
+    result_truncated: bool
+    error: CallError | None
+
+
+class CallPage(_Response):
+    """One page of calls; pass ``next_after`` as ``after`` for the next page."""
+
+    items: list[CallOut]
+    next_after: int | None
+
+
+class StockHandle(_Response):
+    """The call that sets one item's stock."""
+
+    sku: str
+    call: CallOut
+
+
+class StockOut(_Response):
+    """One handle per item, in the order of the request."""
+
+    items: list[StockHandle]
+
+
+class CallbackOut(_Response):
+    """The registered callback; ``signing_secret`` only in the answer that registered it."""
+
+    url: str
+    registered_at: datetime
+    signing_secret: str | None = None
+
+
+class DeliveryOut(_Response):
+    """One callback delivery and how it went."""
+
+    id: int
+    call_id: int
+    url: str
+    status: str = Field(description="pending, delivered, failed or cancelled.")
+    attempts: int
+    last_http_status: int | None
+    last_error: str | None
+    created_at: datetime
+    last_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+
+class DeliveryPage(_Response):
+    """One page of deliveries; pass ``next_after`` as ``after`` for the next page."""
+
+    items: list[DeliveryOut]
+    next_after: int | None
+
+
+class ErrorDetail(_Response):
+    """What went wrong."""
+
+    # Errors answered outside the API's own handlers (an unknown route, 405) carry no field.
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_serialization_defaults_required=False
+    )
+
+    code: str = Field(description="Stable machine-readable code (see the list in the docs).")
+    message: str
+    field: str | None = Field(
+        None, description="The request field, parameter or header at fault (may be absent)."
+    )
+
+
+class ErrorOut(_Response):
+    """Every error answer."""
+
+    error: ErrorDetail
+
+
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    EnqueueCallRequest,
+    StockRequest,
+    CallbackRequest,
+)
+RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
+    TenantOut,
+    TenantPage,
+    ReconnectLinkOut,
+    CallOut,
+    CallPage,
+    StockOut,
+    CallbackOut,
+    DeliveryPage,
+    ErrorOut,
+)

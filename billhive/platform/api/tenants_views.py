@@ -1,0 +1,80 @@
+"""``/api/v1/tenants``: list, get one, create a reconnect link."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import jsonify, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from billhive.db import utcnow
+from billhive.platform import extensions
+from billhive.platform.api.auth import check_tenant, current_scope
+from billhive.platform.api.blueprint import bp
+from billhive.platform.api.errors import ApiError
+from billhive.platform.api.parsing import MAX_ID, query_choice, query_int, query_limit
+from billhive.platform.api.present import tenant_json
+from billhive.platform.signup.links import RECONNECT_MAX_AGE, make_reconnect_url
+from billhive.tenants.models import Tenant, TenantStatus
+
+TENANT_STATUSES = frozenset(s.value for s in TenantStatus)
+#: Tenants for which a reconnect link makes no sense.
+NOT_RECONNECTABLE = frozenset({TenantStatus.DELETED, TenantStatus.DISABLED})
+
+
+def load_tenant(tenant_id: int) -> Tenant:
+    """The tenant, if it exists and the token may reach it; 404 otherwise."""
+    check_tenant(tenant_id)
+    tenant = None
+    if tenant_id <= MAX_ID:
+        tenant = extensions.db_session().get(Tenant, tenant_id)
+    if tenant is None:
+        raise ApiError(404, "tenant_not_found", f"No tenant {tenant_id}.", field="tenant_id")
+    return tenant
+
+
+@bp.get("/tenants")
+def list_tenants() -> ResponseReturnValue:
+    """Tenants the token may reach, by id, ``limit`` per page after id ``after``."""
+    limit = query_limit()
+    after = query_int("after", default=0, low=0, high=MAX_ID)
+    status = query_choice("status", TENANT_STATUSES)
+    query = select(Tenant).where(Tenant.id > (after or 0)).order_by(Tenant.id).limit(limit + 1)
+    if status:
+        query = query.where(Tenant.status == TenantStatus(status))
+    scope = current_scope()
+    if scope.tenant_ids is not None:
+        query = query.where(Tenant.id.in_(sorted(scope.tenant_ids)))
+    rows = list(extensions.db_session().scalars(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return jsonify(
+        {
+            "items": [tenant_json(t) for t in rows],
+            "next_after": rows[-1].id if more and rows else None,
+        }
+    )
+
+
+@bp.get("/tenants/<int:tenant_id>")
+def get_tenant(tenant_id: int) -> ResponseReturnValue:
+    """One tenant (never a credential)."""
+    return jsonify(tenant_json(load_tenant(tenant_id)))
+
+
+@bp.post("/tenants/<int:tenant_id>/reconnect-link")
+def reconnect_link(tenant_id: int) -> ResponseReturnValue:
+    """A signed link, valid for a week, where the merchant enters a new API password."""
+    tenant = load_tenant(tenant_id)
+    if tenant.status in NOT_RECONNECTABLE:
+        raise ApiError(
+            409,
+            "tenant_cannot_reconnect",
+            f"Tenant {tenant_id} is {tenant.status.value}; it cannot reconnect.",
+            field="tenant_id",
+        )
+    url = make_reconnect_url(extensions.settings(), tenant.id, base_url=request.host_url)
+    expires_at = utcnow() + timedelta(seconds=RECONNECT_MAX_AGE)
+    body = {"tenant_id": tenant.id, "url": url, "expires_at": expires_at.isoformat()}
+    return jsonify(body), 201
