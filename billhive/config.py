@@ -66,6 +66,12 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Per-operation attempts, JSON: `{"orders.get": 8}`.',
     )
+    reverify_interval_hours: float = Field(
+        24.0, gt=0, description="Every active tenant's credentials are re-verified this often."
+    )
+    demo_stream: bool = Field(
+        False, description="Keep a light stream of demo calls flowing (`billhive dev` sets it)."
+    )
     worker_concurrency: int = Field(
         8, ge=1, le=256, description="Processes of `billhive worker` (calls in flight at once)."
     )

@@ -10,10 +10,11 @@ from collections.abc import Sequence
 
 from redis import Redis
 from rq import Worker
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billhive.tenants.audit import set_status
-from billhive.tenants.models import TenantStatus
+from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.service import get_tenant
 from billhive.workers.scheduling.dispatcher import (
     RQ_QUEUE_KEY_PREFIX,
@@ -29,6 +30,7 @@ __all__ = [
     "pause_tenant",
     "queue_depth",
     "queue_depths",
+    "reconcile_paused",
     "resume_tenant",
     "total_queued",
     "workers_alive",
@@ -98,3 +100,26 @@ def total_queued(redis: Redis) -> int:
 def workers_alive(redis: Redis) -> int:
     """Workers registered with RQ (their registration expires when they stop beating)."""
     return int(Worker.count(connection=redis))
+
+
+def reconcile_paused(session: Session, redis: Redis) -> int:
+    """Resume the queues of tenants that are active again; returns how many.
+
+    A tenant's queue is paused when its credentials fail or an operator pauses it; when its
+    status becomes active again (reconnect, verification, resume) its queue must follow.
+    The cron job runs this as a safety net behind the direct resumes.
+    """
+    dispatcher = Dispatcher(redis)
+    paused = [
+        m.decode() if isinstance(m, bytes) else str(m)
+        for m in redis.smembers(dispatcher.key("paused"))
+    ]
+    ids = [int(p) for p in paused if p.isdigit()]
+    if not ids:
+        return 0
+    active = session.scalars(
+        select(Tenant.id).where(Tenant.id.in_(ids), Tenant.status == TenantStatus.ACTIVE)
+    ).all()
+    for tenant_id in active:
+        dispatcher.resume(str(tenant_id))
+    return len(active)

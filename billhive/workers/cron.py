@@ -1,4 +1,8 @@
-"""Periodic jobs, run by RQ's own cron scheduler (``billhive scheduler``)."""
+"""Periodic jobs, run by RQ's own cron scheduler (``billhive scheduler``).
+
+Every job runs on the system queue and takes no arguments but plain data; RQ's
+CronScheduler enqueues them, a worker runs them.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,49 @@ from rq.cron import CronScheduler
 
 from billhive.config import Settings
 from billhive.redisconn import redis_from_settings
+from billhive.workers import demo, reverify
+from billhive.workers.process import SYSTEM_QUEUE
+
+PENDING_SWEEP_SECONDS = 300
+RECONCILE_SECONDS = 30
+
+
+def reconcile_paused_queues() -> int:
+    """Cron job: resume the queues of tenants that became active again."""
+    from billhive.workers.control import reconcile_paused
+    from billhive.workers.runtime import get_runtime
+
+    rt = get_runtime()
+    with rt.database.session() as session:
+        return reconcile_paused(session, rt.redis)
 
 
 def register_cron_jobs(scheduler: CronScheduler, settings: Settings) -> None:
-    """Register billhive's periodic jobs on ``scheduler``.
+    """Register billhive's periodic jobs on ``scheduler``."""
+    from billhive.workers.verification import sweep_pending_verifications
 
-    Later features add their jobs here (credential re-verification, cleanup).
-    """
+    scheduler.register(
+        reverify.queue_due_reverifications,
+        SYSTEM_QUEUE,
+        interval=reverify.CRON_INTERVAL_SECONDS,
+        name="reverify-active-tenants",
+    )
+    scheduler.register(
+        sweep_pending_verifications,
+        SYSTEM_QUEUE,
+        interval=PENDING_SWEEP_SECONDS,
+        name="sweep-pending-verifications",
+    )
+    scheduler.register(
+        reconcile_paused_queues,
+        SYSTEM_QUEUE,
+        interval=RECONCILE_SECONDS,
+        name="reconcile-paused-queues",
+    )
+    if settings.demo_stream:
+        scheduler.register(
+            demo.demo_tick, SYSTEM_QUEUE, interval=demo.TICK_SECONDS, name="demo-stream"
+        )
 
 
 def run_cron(settings: Settings) -> None:
