@@ -18,6 +18,7 @@ from redis import Redis
 from redis.client import Pipeline
 from rq import Queue
 from rq.job import Job
+from rq.registry import FailedJobRegistry
 
 from billhive.billbee.limits import Bucket
 from billhive.workers.scheduling.dispatcher import (
@@ -89,4 +90,18 @@ def enqueue_for_tenant(
         # Same MULTI/EXEC as the push: the pop script never sees the job without buckets.
         queue.dispatcher.set_buckets(job_id, buckets, pipeline=pipe)
         pipe.execute()
+    return job
+
+
+def requeue_failed(connection: Redis, job_id: str, *, at_front: bool = False) -> Job:
+    """Requeue a failed tenant job (an admin's action) and make its tenant ready.
+
+    RQ's own requeue pushes with a plain Queue, which the dispatcher would only notice
+    at its next sweep of that queue.
+    """
+    job = Job.fetch(job_id, connection=connection)
+    queue = TenantQueue(job.origin, connection=connection)
+    FailedJobRegistry(queue=queue).requeue(job, at_front=at_front)
+    if queue.tenant_id is not None:
+        queue.dispatcher.activate(queue.tenant_id)
     return job

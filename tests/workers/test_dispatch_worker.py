@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 from redis import Redis
-from rq import Retry, get_current_job
+from rq import Queue, Retry, get_current_job
 from rq.job import Job, JobStatus
 from rq.registry import FinishedJobRegistry
 
 from billhive.workers.queues import TenantQueue, enqueue_for_tenant
 from billhive.workers.scheduling.dispatcher import Dispatcher
+from billhive.workers.scheduling.worker import SimpleTenantWorker
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -191,3 +192,21 @@ def test_a_job_backing_off_keeps_its_place_and_its_tenants_order(redis_client: R
     start_worker()
     wait_until(lambda: len(done(redis_client)) == 3)
     assert done(redis_client) == ["other", "first", "second"]
+
+
+def test_a_burst_worker_runs_every_tenants_jobs_in_order_and_stops(redis_client: Redis):
+    for n in range(3):
+        for tenant in ("a", "b"):
+            enqueue(redis_client, tenant, "record", f"{tenant}{n}")
+    worked = SimpleTenantWorker(connection=redis_client).work(burst=True, logging_level="WARNING")
+    assert worked
+    assert [x for x in done(redis_client) if x[0] == "a"] == ["a0", "a1", "a2"]
+    assert [x for x in done(redis_client) if x[0] == "b"] == ["b0", "b1", "b2"]
+
+
+def test_a_worker_also_serves_its_plain_queues(redis_client: Redis):
+    system = Queue("billhive:system", connection=redis_client)
+    system.enqueue(f"{MODULE}.record", "system")
+    enqueue(redis_client, "a", "record", "tenant")
+    SimpleTenantWorker([system], connection=redis_client).work(burst=True, logging_level="WARNING")
+    assert sorted(done(redis_client)) == ["system", "tenant"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from redis import Redis
 from rq import Queue
+from rq.registry import FailedJobRegistry
 
 from billhive.billbee.limits import buckets_for
-from billhive.workers.queues import TenantQueue, enqueue_for_tenant
+from billhive.workers.queues import TenantQueue, enqueue_for_tenant, requeue_failed
 from billhive.workers.scheduling.dispatcher import Dispatched, Dispatcher
 from billhive.workers.scheduling.recovery import sweep_tenant_queues
 from billhive.workers.scheduling.scripts import BUCKETS_FIELD
@@ -104,3 +105,19 @@ def test_no_redis_value_holds_a_tenants_username_or_password(redis_client: Redis
     assert b"billhive:t:42" in everything  # the dump does see the scheduler's state
     assert username.encode() not in everything
     assert password.encode() not in everything
+
+
+def test_a_requeued_failed_job_is_dispatched_again(redis_client: Redis):
+    job = enqueue_for_tenant(redis_client, "42", JOB)
+    dispatcher = Dispatcher(redis_client)
+    first = dispatcher.pop()
+    assert isinstance(first, Dispatched)
+    queue = TenantQueue.for_tenant("42", redis_client)
+    with redis_client.pipeline() as pipe:
+        FailedJobRegistry(queue=queue).add(job, ttl=600, exc_string="boom", pipeline=pipe)
+        pipe.execute()
+    dispatcher.release("42", first.token)
+    requeue_failed(redis_client, job.id)
+    again = dispatcher.pop()
+    assert isinstance(again, Dispatched)
+    assert again.job_id == job.id

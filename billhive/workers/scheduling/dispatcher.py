@@ -229,9 +229,13 @@ class Dispatcher:
         """Whether the tenant is paused."""
         return bool(self.connection.sismember(self.key("paused"), tenant_id))
 
-    def activate(self, tenant_id: str) -> bool:
-        """Make a tenant ready if it has queued work and may run (repairs foreign pushes)."""
-        return bool(self._run(self._activate, check_tenant_id(tenant_id)))
+    def activate(self, tenant_id: str, *, pipeline: Pipeline | None = None) -> bool:
+        """Make a tenant ready if it has queued work and may run (repairs foreign pushes).
+
+        Returns whether it was added (always False inside a pipeline).
+        """
+        reply = self._run(self._activate, check_tenant_id(tenant_id), client=pipeline)
+        return pipeline is None and bool(reply)
 
     def penalize(self, bucket_key: str, seconds: float, *, now: float | None = None) -> float:
         """After a 429: the bucket admits nothing for ``seconds`` (Retry-After).

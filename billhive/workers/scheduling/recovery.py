@@ -18,7 +18,6 @@ from redis import Redis
 from rq import Queue
 from rq.job import Job, JobStatus
 from rq.registry import (
-    DeferredJobRegistry,
     FailedJobRegistry,
     FinishedJobRegistry,
     StartedJobRegistry,
@@ -131,12 +130,13 @@ def _recover_one(dispatcher: Dispatcher, tenant_id: str) -> Recovered | None:
     return Recovered(tenant_id, job_id, "released")
 
 
-def sweep_tenant_queues(dispatcher: Dispatcher, *, batch: int = 100) -> int:
-    """Tidy the next ``batch`` tenant queues (a cursor shared by all workers).
+def sweep_tenant_queues(dispatcher: Dispatcher, *, batch: int = 200) -> int:
+    """Tidy the next ``batch`` tenant queues (a cursor shared by all workers), in one
+    round trip.
 
-    Expires old entries of RQ's finished/failed/deferred registries (RQ's workers only
-    clean the queues they listen to) and re-activates a tenant whose queue got a job
-    from outside the dispatcher (``rq requeue``). Abandoned started jobs are left to
+    Expires old entries of RQ's finished and failed registries (RQ's workers only clean
+    the queues they listen to) and re-activates a tenant whose queue got a job from
+    outside the dispatcher (``rq requeue``). Abandoned started jobs are left to
     :func:`recover_abandoned`. Returns the number of queues looked at.
     """
     connection = dispatcher.connection
@@ -148,13 +148,17 @@ def sweep_tenant_queues(dispatcher: Dispatcher, *, batch: int = 100) -> int:
         match=f"{RQ_QUEUE_KEY_PREFIX}{TENANT_QUEUE_PREFIX}*",
         count=batch,
     )
-    connection.set(cursor_key, cursor)
-    for raw in keys:
-        name = (raw.decode() if isinstance(raw, bytes) else raw)[len(RQ_QUEUE_KEY_PREFIX) :]
-        tenant_id = tenant_of_queue(name)
-        if tenant_id is None:
-            continue
-        for registry_class in (FinishedJobRegistry, FailedJobRegistry, DeferredJobRegistry):
-            registry_class(name, connection=connection).cleanup()
-        dispatcher.activate(tenant_id)
+    # RQ scores these registries with the local clock.
+    expired = time.time()
+    with connection.pipeline(transaction=False) as pipe:
+        pipe.set(cursor_key, cursor)
+        for raw in keys:
+            name = (raw.decode() if isinstance(raw, bytes) else raw)[len(RQ_QUEUE_KEY_PREFIX) :]
+            tenant_id = tenant_of_queue(name)
+            if tenant_id is None:
+                continue
+            for registry_class in (FinishedJobRegistry, FailedJobRegistry):
+                pipe.zremrangebyscore(registry_class(name, connection=connection).key, 0, expired)
+            dispatcher.activate(tenant_id, pipeline=pipe)
+        pipe.execute()
     return len(keys)

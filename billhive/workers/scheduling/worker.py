@@ -32,8 +32,8 @@ class DispatchingMixin:
     Options: ``dispatcher`` (default: one on the worker's connection), ``heartbeat_grace``
     (seconds RQ waits past a missed heartbeat before a job counts as abandoned; RQ's own
     is 60), ``lease_grace`` (seconds before an unreleased dispatch is examined),
-    ``recovery_interval`` (seconds between looks for abandoned jobs) and ``sweep_batch``
-    (tenant queues tidied per maintenance run).
+    ``recovery_interval`` (seconds between looks for abandoned jobs and sweeps) and
+    ``sweep_batch`` (tenant queues tidied per sweep, see recovery.sweep_tenant_queues).
     """
 
     connection: Any
@@ -53,7 +53,7 @@ class DispatchingMixin:
         heartbeat_grace: int = 60,
         lease_grace: float = 60.0,
         recovery_interval: float = 10.0,
-        sweep_batch: int = 100,
+        sweep_batch: int = 200,
         **kwargs: Any,
     ) -> None:
         super().__init__(list(queues), *args, **kwargs)  # type: ignore[call-arg]
@@ -73,11 +73,6 @@ class DispatchingMixin:
         if job.timeout and job.timeout > 0:
             interval = int(min(job.timeout - working_time, interval))
         return max(1, interval) + self.heartbeat_grace
-
-    def clean_registries(self) -> None:
-        """RQ's cleaning of the fixed queues, plus a slice of the tenant queues."""
-        super().clean_registries()  # type: ignore[misc]
-        sweep_tenant_queues(self.dispatcher, batch=self.sweep_batch)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Run the job as RQ does, then end its dispatch so the tenant may go on."""
@@ -188,6 +183,7 @@ class DispatchingMixin:
                 item.job_id,
                 item.tenant_id,
             )
+        sweep_tenant_queues(self.dispatcher, batch=self.sweep_batch)
 
 
 class TenantWorker(DispatchingMixin, Worker):
