@@ -190,6 +190,10 @@ def _view(runtime: SandboxRuntime, operation: Operation, handler: Handler | None
                 response = handler(call)
         except SandboxError as exc:
             return failure(exc.status, exc.code, exc.message)
+        except (ValueError, TypeError) as exc:
+            # A body of the right JSON kind but with values of the wrong type (a text
+            # quantity, an address given as a string) is the caller's mistake, not a 500.
+            return failure(400, ErrorCode.INVALID_DATA, f"Malformed request data: {exc}")
         if operation.method != "GET":
             runtime.store.save()
         return response

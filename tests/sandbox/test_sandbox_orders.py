@@ -207,3 +207,9 @@ def test_state_changes_are_written_to_the_event_log(api: httpx.Client) -> None:
     api.put(f"/orders/{order_id}/orderstate", json={"NewStateId": 2})
     events = data_of(api.get("/events", params={"orderId": order_id, "typeId": 2}))
     assert len(events) == 1
+
+
+def test_a_value_of_the_wrong_type_is_invalid_data_not_a_server_error(api: httpx.Client) -> None:
+    response = api.post("/orders", json={"OrderItems": [{"Quantity": "many"}]})
+    assert response.status_code == 400
+    assert response.json()["ErrorCode"] == 11
