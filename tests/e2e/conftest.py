@@ -13,32 +13,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_signup_data import API_KEY, SANDBOX_ACCOUNTS, Platform
+from e2e_support import (
+    API_KEY,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SANDBOX_ACCOUNTS,
+    Platform,
+    require_chromium,
+)
 
 from billhive.config import Settings
 from billhive.platform import create_app
 from billhive.sandbox.app import create_sandbox_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """A headless Chromium for the whole session."""
-    if not CHROMIUM.exists():
-        message = "install Chromium: apt-get install chromium"
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing in CI; {message}")
-        pytest.skip(message)
+    require_chromium(CHROMIUM, os.environ)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_signup_data import (
+from e2e_support import (
     LIVE_PASSWORD,
     LIVE_USERNAME,
     OFF_PASSWORD,
