@@ -14,6 +14,7 @@ from billhive import __version__
 from billhive.config import Settings, load_settings
 from billhive.db import Database
 from billhive.platform import extensions, i18n, signup
+from billhive.platform.admin import blueprint as admin
 from billhive.platform.api import blueprint as api_blueprint
 from billhive.platform.errors import register_error_handlers
 from billhive.platform.health import bp as health_bp
@@ -49,6 +50,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     api_blueprint.init_app(app, limiter)
     app.register_blueprint(home_bp)
     app.register_blueprint(health_bp)
+    admin.init_app(app)
     return app
 
 

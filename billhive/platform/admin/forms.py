@@ -1,0 +1,43 @@
+"""The dashboard's forms. Every POST form carries a CSRF token (Flask-WTF)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+#: Longest reason an admin may give for an action (it goes into the audit log).
+REASON_MAX = 500
+
+
+class LoginForm(FlaskForm):  # type: ignore[misc]
+    """E-mail and password."""
+
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+    next = HiddenField()
+
+
+class CodeForm(FlaskForm):  # type: ignore[misc]
+    """A six-digit TOTP code (login's second step, and enrolment)."""
+
+    code = StringField(
+        "Code from your authenticator app",
+        validators=[DataRequired(), Length(min=6, max=8)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+
+
+class ActionForm(FlaskForm):  # type: ignore[misc]
+    """Any button that changes something: a CSRF token and an optional reason."""
+
+    reason = StringField("Reason", validators=[Optional(), Length(max=REASON_MAX)])
+
+
+class DeleteForm(FlaskForm):  # type: ignore[misc]
+    """Deleting a tenant: the admin types the tenant's number to confirm."""
+
+    confirm = StringField(
+        "Type the tenant's number to confirm", validators=[DataRequired(), Length(max=20)]
+    )
+    reason = StringField("Reason", validators=[Optional(), Length(max=REASON_MAX)])

@@ -1,0 +1,81 @@
+"""The admin account model, and the indexes the dashboard's queries rely on.
+
+Admins are the integration vendor's operators; they have nothing to do with merchants
+(tenants), who have no login at all. The extra indexes on ``calls`` and ``usage_days`` are
+declared here because only the dashboard and ``/metrics`` query by those columns; the
+functional search indexes on ``tenants`` are written per database by migration 0004 (plain
+``lower(col)`` on SQLite, ``lower(col) COLLATE "C"`` on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Index, Integer, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from billhive.db import Base, UTCDateTime, utcnow
+from billhive.tenants.models import Tenant
+from billhive.workers.models import Call, UsageDay
+
+#: Prefix of an admin's id in the login session: a session whose user id lacks it is
+#: never loaded as an admin, whatever else may one day put ids into the session.
+SESSION_ID_PREFIX = "admin:"
+
+
+class AdminUser(Base):
+    """An operator who may use the dashboard. ``password_hash`` is argon2id."""
+
+    __tablename__ = "admin_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: Stored lower-cased, so logins are case-insensitive.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    #: Base32 TOTP secret once enrolment started; used at login only when ``totp_enabled``.
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The last accepted TOTP time step, so a code cannot be used twice.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    # -- the Flask-Login user protocol --------------------------------------------------
+
+    @property
+    def is_authenticated(self) -> bool:
+        """Flask-Login: a loaded admin is authenticated."""
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        """Flask-Login: a deactivated admin cannot log in."""
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        """Flask-Login: never anonymous."""
+        return False
+
+    def get_id(self) -> str:
+        """Flask-Login: the id kept in the session, marked as an admin's."""
+        return f"{SESSION_ID_PREFIX}{self.id}"
+
+    @property
+    def actor(self) -> str:
+        """How this admin appears in the audit log."""
+        return f"admin:{self.id}"
+
+    def __repr__(self) -> str:
+        return f"<AdminUser id={self.id}>"
+
+
+# The overview's "last hour" and "last 24 h" figures and the enqueue-to-start histogram
+# filter calls by when they finished; the month's bill sums usage by day over all tenants.
+Index("ix_calls_finished_at", Call.finished_at)
+Index("ix_usage_days_day", UsageDay.day)
+# Case-insensitive prefix search and sort on name and e-mail (see migration 0004).
+# Migration 0004 adds COLLATE "C" on PostgreSQL (Alembic does not compare collations).
+Index("ix_tenants_display_name_key", func.lower(Tenant.display_name))
+Index("ix_tenants_contact_email_key", func.lower(Tenant.contact_email))

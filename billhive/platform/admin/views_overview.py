@@ -1,0 +1,37 @@
+"""The overview page and the JSON its polling script reads."""
+
+from __future__ import annotations
+
+from flask import jsonify, render_template
+from flask.typing import ResponseReturnValue
+
+from billhive.db import utcnow
+from billhive.platform.admin import figures
+from billhive.platform.admin.blueprint import bp
+from billhive.platform.admin.charts import stacked_bars
+from billhive.platform.extensions import db_session, redis
+
+MINUTE_SERIES = ("succeeded", "failed", "throttled")
+
+
+@bp.route("/")
+def overview() -> ResponseReturnValue:
+    """Tenants per status, calls per minute, key budget, queues, workers, failures, bill."""
+    session = db_session()
+    month_calls = figures.calls_in_month(session, utcnow().date())
+    return render_template(
+        "admin/overview.html",
+        statuses=figures.tenants_per_status(session),
+        failed_24h=figures.failed_calls_since(session, figures.last_day_start()),
+        month_calls=month_calls,
+        free_calls=figures.FREE_CALLS_PER_MONTH,
+        bill=figures.estimated_bill(month_calls),
+        live=figures.live_figures(redis()),
+        chart=stacked_bars(figures.calls_per_minute(redis()), MINUTE_SERIES),
+    )
+
+
+@bp.route("/live/overview")
+def live_overview() -> ResponseReturnValue:
+    """The overview's live figures as JSON (polled every few seconds)."""
+    return jsonify(figures.live_figures(redis()).as_dict())
