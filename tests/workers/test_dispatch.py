@@ -246,3 +246,16 @@ def test_a_deferred_job_does_not_hold_back_other_tenants(redis_client, dispatche
     add_jobs(redis_client, dispatcher, "b", ["b1"])
     dispatcher.defer("a1", 5.0, now=T0)
     assert go(dispatcher.pop(now=T0)).job_id == "b1"
+
+
+def test_a_forgotten_tenant_leaves_no_scheduler_state_behind(redis_client, dispatcher):
+    add_jobs(redis_client, dispatcher, "a", ["a1", "a2"])
+    run_one(dispatcher)
+    dispatcher.pause("a")
+    redis_client.delete("rq:queue:billhive:t:a")
+    dispatcher.forget("a")
+    for name in ("ready", "delayed", "leases"):
+        assert redis_client.zscore(dispatcher.key(name), "a") is None
+    for name in ("held", "finish", "running"):
+        assert not redis_client.hexists(dispatcher.key(name), "a")
+    assert not dispatcher.is_paused("a")

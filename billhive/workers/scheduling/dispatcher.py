@@ -237,6 +237,16 @@ class Dispatcher:
         reply = self._run(self._activate, check_tenant_id(tenant_id), client=pipeline)
         return pipeline is None and bool(reply)
 
+    def forget(self, tenant_id: str) -> None:
+        """Drop every trace of a deleted tenant from the scheduler (not its RQ queue)."""
+        with self.connection.pipeline() as pipe:
+            for name in ("ready", "delayed", "leases"):
+                pipe.zrem(self.key(name), tenant_id)
+            for name in ("held", "finish", "running"):
+                pipe.hdel(self.key(name), tenant_id)
+            pipe.srem(self.key("paused"), tenant_id)
+            pipe.execute()
+
     def penalize(self, bucket_key: str, seconds: float, *, now: float | None = None) -> float:
         """After a 429: the bucket admits nothing for ``seconds`` (Retry-After).
 
