@@ -6,6 +6,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,12 +36,16 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def sandbox_client(
-    settings_factory: Callable[..., Settings], live_server_factory: Any, db: Any
-) -> Any:
-    """A test client of the platform whose Billbee is the sandbox on a live port."""
+def sandbox_url(live_server_factory: Any) -> str:
+    """The sandbox's API base on a live port."""
     sandbox = live_server_factory(create_sandbox_app(api_keys=[API_KEY], accounts=ACCOUNTS))
-    settings = settings_factory(billbee_base_url=sandbox.url + "/api/v1", billbee_api_key=API_KEY)
+    return f"{sandbox.url}/api/v1"
+
+
+@pytest.fixture
+def sandbox_client(settings_factory: Callable[..., Settings], sandbox_url: str, db: Any) -> Any:
+    """A test client of the platform whose Billbee is the sandbox."""
+    settings = settings_factory(billbee_base_url=sandbox_url, billbee_api_key=API_KEY)
     return create_app(settings).test_client()
 
 
@@ -72,6 +77,18 @@ def test_an_account_without_api_access_is_told_to_switch_it_on(
     )
     assert "API access is switched off" in response.get_data(as_text=True)
     assert tenant_count(session) == 0
+
+
+def test_billbee_failing_with_5xx_leaves_the_tenant_pending(
+    sandbox_client: Any, sandbox_url: str, session: Session
+) -> None:
+    faults = httpx.put(f"{sandbox_url}/_sandbox/accounts/1/faults", json={"error_rate": 1.0})
+    assert faults.status_code == 200
+    response = post_signup(
+        sandbox_client, billbee_username="live@shop.test", api_password="LiveShop#2026api"
+    )
+    assert response.status_code == 303
+    assert session.scalars(select(Tenant)).one().status == TenantStatus.PENDING_VERIFICATION
 
 
 def test_billbee_unreachable_leaves_the_tenant_pending(
