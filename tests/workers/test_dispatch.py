@@ -15,7 +15,7 @@ T0 = 1_800_000_000.0
 
 @pytest.fixture
 def dispatcher(redis_client: Redis) -> Dispatcher:
-    return Dispatcher(redis_client)
+    return Dispatcher(redis_client, jitter_allowance=0.0)
 
 
 def endpoint(tenant: str, limit: int = 2, period: float = 1.0) -> Bucket:
@@ -208,7 +208,7 @@ def test_a_job_deleted_while_queued_is_skipped(redis_client, dispatcher):
 
 
 def test_one_pop_looks_at_a_bounded_number_of_blocked_tenants(redis_client):
-    dispatcher = Dispatcher(redis_client, candidates=2)
+    dispatcher = Dispatcher(redis_client, candidates=2, jitter_allowance=0.0)
     for tenant in ("a", "b", "c", "d", "e"):
         bucket = endpoint(tenant, limit=1, period=60.0)
         add_jobs(redis_client, dispatcher, tenant, [f"{tenant}1", f"{tenant}2"], [bucket])
