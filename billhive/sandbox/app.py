@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -43,13 +43,15 @@ def create_sandbox_app(
     seed_file: str | None = None,
     max_stock_batch: int = UPDATE_STOCK_MULTIPLE_MAX_ITEMS,
     state_file: str | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> Flask:
     """Build a sandbox serving ``accounts`` to callers with one of ``api_keys``.
 
     ``seed_file`` adds keys and accounts from a JSON file (docs/sandbox.md); ``state_file``
     keeps the accounts' data across restarts. ``throttle=False`` switches the limits off
     (benchmarks), ``send_retry_after=False`` omits the header on 429 as Billbee sometimes
-    does. Bad seed data raises ``SeedError`` naming the problem.
+    does. ``clock`` (seconds, monotonic) replaces the throttle's clock in tests. Bad seed
+    data raises ``SeedError`` naming the problem.
     """
     keys, seeded = list(api_keys), coerce_accounts(accounts)
     if seed_file:
@@ -62,6 +64,7 @@ def create_sandbox_app(
         send_retry_after=send_retry_after,
         latency=latency or LatencySpec(),
         max_stock_batch=max_stock_batch,
+        clock=clock or time.monotonic,
     )
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep Billbee's field order

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from billhive.sandbox.accounts import AccountRegistry
@@ -22,9 +24,13 @@ class SandboxRuntime:
     send_retry_after: bool = True
     latency: LatencySpec = field(default_factory=LatencySpec)
     max_stock_batch: int = 100
-    throttle: SlidingWindowThrottle = field(default_factory=SlidingWindowThrottle)
+    clock: Callable[[], float] = time.monotonic
+    throttle: SlidingWindowThrottle = field(init=False)
     stats: CallStats = field(default_factory=CallStats)
     faults: FaultInjector = field(default_factory=FaultInjector)
+
+    def __post_init__(self) -> None:
+        self.throttle = SlidingWindowThrottle(self.clock)
 
     @classmethod
     def build(
@@ -35,4 +41,4 @@ class SandboxRuntime:
 
     def reset_throttle(self) -> None:
         """Forget every recorded call time (tests start from empty windows)."""
-        self.throttle = SlidingWindowThrottle()
+        self.throttle = SlidingWindowThrottle(self.clock)

@@ -76,3 +76,17 @@ def data_of(response: httpx.Response) -> Any:
     assert response.status_code in (200, 201), payload
     assert payload["ErrorCode"] == 0, payload
     return payload["Data"]
+
+
+class ManualClock:
+    """A monotonic clock the test moves by hand (so throttle tests never race real time)."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        self.now += seconds

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import MERCHANT, Sandbox, data_of
+from sandbox_helpers import MERCHANT, ManualClock, Sandbox, data_of
 
 from billhive.sandbox import SeedError, demo_accounts, load_seed_file
 from billhive.sandbox.accounts import Account
@@ -111,7 +111,7 @@ def test_invoice_creation_can_be_switched_off_through_the_control_api(sandbox: S
 def test_the_throttle_can_be_switched_off_at_run_time(
     sandbox_factory: Callable[..., Sandbox],
 ) -> None:
-    sandbox = sandbox_factory()
+    sandbox = sandbox_factory(clock=ManualClock())
     sandbox.control.patch("/settings", json={"throttle": False})
     statuses = {sandbox.client().get("/orders").status_code for _ in range(4)}
     assert statuses == {200}

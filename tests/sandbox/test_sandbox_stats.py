@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sandbox_helpers import API_KEY, MERCHANT, NO_INVOICES, Sandbox
+from sandbox_helpers import API_KEY, MERCHANT, NO_INVOICES, ManualClock, Sandbox
 
 from billhive.sandbox.stats import key_label
 
@@ -12,7 +12,7 @@ from billhive.sandbox.stats import key_label
 def test_stats_count_accepted_and_throttled_calls_per_account(
     sandbox_factory: Callable[..., Sandbox],
 ) -> None:
-    sandbox = sandbox_factory()
+    sandbox = sandbox_factory(clock=ManualClock())
     client = sandbox.client()
     for _ in range(3):
         client.get("/orders")
@@ -23,7 +23,7 @@ def test_stats_count_accepted_and_throttled_calls_per_account(
 def test_stats_count_calls_per_api_key_under_a_fingerprint(
     sandbox_factory: Callable[..., Sandbox],
 ) -> None:
-    sandbox = sandbox_factory()
+    sandbox = sandbox_factory(clock=ManualClock())
     sandbox.client().get("/orders")
     sandbox.client(NO_INVOICES).get("/orders")
     stats = sandbox.control.get("/stats").json()
