@@ -10,7 +10,7 @@ import pytest
 from sandbox_helpers import MERCHANT, ManualClock, Sandbox, data_of
 
 from billhive.sandbox import SeedError, demo_accounts, load_seed_file
-from billhive.sandbox.accounts import Account
+from billhive.sandbox.accounts import Account, AccountRegistry
 
 SHOP = {"username": "seeded@example.com", "password": "Seeded#Pass2025", "name": "Seeded Shop"}
 
@@ -33,8 +33,9 @@ def test_a_seed_file_adds_keys_and_accounts(
 
 
 def test_accounts_without_an_id_get_the_next_free_one(tmp_path: Path) -> None:
-    _, accounts = load_seed_file(_seed_file(tmp_path, {"accounts": [SHOP]}))
-    assert accounts[0].id == 0  # assigned when registered
+    other = {**SHOP, "username": "other@example.com", "name": "Other"}
+    _, accounts = load_seed_file(_seed_file(tmp_path, {"accounts": [{**SHOP, "id": 5}, other]}))
+    assert [a.id for a in AccountRegistry([], accounts).all()] == [5, 6]
 
 
 def test_a_seed_file_that_is_not_json_names_the_file(tmp_path: Path) -> None:
