@@ -1,0 +1,59 @@
+"""The overview page, its live figures, and the estimated bill."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from conftest import Made
+from redis import Redis
+from sqlalchemy.orm import Session
+
+from billhive.db import utcnow
+from billhive.platform.admin.figures import estimated_bill
+from billhive.tenants.models import TenantStatus
+from billhive.workers import stats
+from billhive.workers.models import CallStatus, UsageDay
+
+
+def test_the_bill_is_zero_within_the_free_calls() -> None:
+    assert estimated_bill(100_000) == Decimal(0)
+
+
+def test_each_call_beyond_the_free_ones_costs_half_a_tenth_of_a_cent() -> None:
+    assert estimated_bill(300_000) == Decimal("100.0000")
+
+
+def test_the_overview_shows_tenants_per_status_failures_and_the_months_calls(
+    admin_client: Any, made: Made, session: Session
+) -> None:
+    tenant = made.tenant()
+    made.tenant(name="Other", email="o@example.com", status=TenantStatus.PAUSED)
+    made.call(tenant, status=CallStatus.FAILED)
+    session.add(UsageDay(tenant_id=tenant.id, day=utcnow().date(), calls=150_000, throttled=3))
+    session.commit()
+    page = admin_client.get("/admin/").get_data(as_text=True)
+    assert "150,000" in page
+    assert "€ 25.00" in page
+    assert '<a href="/admin/calls?status=failed">1</a>' in page
+    assert '<span class="badge paused">paused</span></a></td><td>1</td>' in page
+
+
+def test_the_overview_charts_the_calls_per_minute(admin_client: Any, redis_client: Redis) -> None:
+    stats.record_outcome(redis_client, "succeeded")
+    stats.record_outcome(redis_client, "throttled")
+    page = admin_client.get("/admin/").get_data(as_text=True)
+    assert ": 1 succeeded" in page and ": 1 throttled" in page
+
+
+def test_the_live_figures_are_json(admin_client: Any) -> None:
+    assert admin_client.get("/admin/live/overview").get_json() == {
+        "key_budget_percent": 0.0,
+        "jobs_queued": 0,
+        "workers_alive": 0,
+    }
+
+
+def test_the_overview_works_without_javascript(admin_client: Any) -> None:
+    page = admin_client.get("/admin/").get_data(as_text=True)
+    assert 'data-field="jobs_queued">0<' in page
