@@ -166,3 +166,31 @@ def test_after_the_retry_after_seconds_the_call_is_accepted(
     wait = int(_burst(client, 3)[-1].headers["Retry-After"])
     clock.advance(wait)
     assert client.get("/orders", params={"page": 1}).status_code == 200
+
+
+def test_a_burst_at_a_window_edge_is_caught_over_http(
+    sandbox_factory: Callable[..., Sandbox],
+) -> None:
+    clock = ManualClock(1000.9)
+    sandbox = sandbox_factory(clock=clock)
+    client = sandbox.client()
+    _burst(client, 2)
+    clock.advance(0.2)  # 1001.1: a fixed one-second window would have started afresh
+    assert client.get("/orders", params={"page": 1}).status_code == 429
+
+
+def test_the_key_limit_of_fifty_per_second_spans_every_merchant(
+    sandbox_factory: Callable[..., Sandbox],
+) -> None:
+    shops = [
+        {"id": n, "username": f"shop{n}@example.com", "password": f"Shop{n}#Pass2025"}
+        for n in range(1, 7)
+    ]
+    sandbox = sandbox_factory(accounts=shops, clock=ManualClock())
+    paths = ["/orders", "/products", "/customers", "/shipment/shipments", "/webhooks"]
+    statuses = []
+    for shop in shops:
+        client = sandbox.client(shop)
+        statuses += [client.get(path).status_code for path in paths for _ in range(2)]
+    assert statuses[:50] == [200] * 50
+    assert set(statuses[50:]) == {429}
