@@ -259,3 +259,16 @@ def test_a_forgotten_tenant_leaves_no_scheduler_state_behind(redis_client, dispa
     for name in ("held", "finish", "running"):
         assert not redis_client.hexists(dispatcher.key(name), "a")
     assert not dispatcher.is_paused("a")
+
+
+def test_a_tenant_becoming_ready_wakes_a_waiting_worker(redis_client, dispatcher):
+    add_jobs(redis_client, dispatcher, "a", ["a1"])
+    assert redis_client.llen(dispatcher.wake_key) == 1
+
+
+def test_waiting_hands_over_an_item_of_a_plain_queue(redis_client, dispatcher):
+    redis_client.rpush("rq:queue:billhive:system", "job-1")
+    assert dispatcher.wait_for_work(1.0, ["rq:queue:billhive:system"]) == (
+        "rq:queue:billhive:system",
+        "job-1",
+    )
