@@ -64,13 +64,14 @@ def collect_finished(session: Session, redis: Redis, *, limit: int = 500) -> lis
             ApiToken.revoked_at.is_(None),
         )
     ).all()
-    existing = set(
-        session.execute(
+    existing = {
+        (row.call_id, row.token_id)
+        for row in session.execute(
             select(CallbackDelivery.call_id, CallbackDelivery.token_id).where(
                 CallbackDelivery.call_id.in_(call_ids)
             )
-        ).tuples()
-    )
+        )
+    }
     deliveries = [
         CallbackDelivery(call_id=call_id, token_id=token_id, url=url)
         for call_id, token_id, url in rows

@@ -9,10 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
+from billhive.billbee.operations import OPERATIONS
 from billhive.platform.api.models import CALLBACK_URL_MAX
 
+#: The catalog's operation names, listed as the ``enum`` of ``operation`` in the document.
+OPERATION_NAMES: list[JsonValue] = [*sorted(OPERATIONS)]
 #: Items one stock request may carry.
 STOCK_ITEMS_MAX = 500
 
@@ -38,7 +41,8 @@ class EnqueueCallRequest(_Request):
     """Run one named Billbee operation for the tenant."""
 
     operation: Annotated[Text, StringConstraints(min_length=1, max_length=64)] = Field(
-        description="Operation name from the catalog, e.g. `orders.get`, `products.update_stock`."
+        description="Operation name from the catalog, e.g. `orders.get`, `products.update_stock`.",
+        json_schema_extra={"enum": OPERATION_NAMES},
     )
     params: dict[str, Any] = Field(
         default_factory=dict,

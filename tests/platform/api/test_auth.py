@@ -28,9 +28,7 @@ def test_a_request_with_a_bad_authorization_header_is_401(client: Any, header: s
     assert response.json["error"]["code"] in {"missing_token", "invalid_token"}
 
 
-def test_a_revoked_token_is_401_invalid_token(
-    client: Any, session: Session, token: str
-) -> None:
+def test_a_revoked_token_is_401_invalid_token(client: Any, session: Session, token: str) -> None:
     revoke_token(session, token.split("_")[1])
     response = client.get("/api/v1/tenants", headers=bearer(token))
     assert response.status_code == 401
@@ -103,9 +101,7 @@ def test_the_rate_limit_is_per_token_and_answers_429_json(
     app.config["API_RATE_LIMIT"] = "3 per minute"
     client = app.test_client()
     busy, other = make_token("busy"), make_token("other")
-    statuses = [
-        client.get("/api/v1/tenants", headers=bearer(busy)).status_code for _ in range(4)
-    ]
+    statuses = [client.get("/api/v1/tenants", headers=bearer(busy)).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     limited = client.get("/api/v1/tenants", headers=bearer(busy))
     assert limited.json["error"]["code"] == "rate_limited"

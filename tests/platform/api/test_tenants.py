@@ -124,7 +124,5 @@ def test_a_read_only_token_cannot_create_a_reconnect_link(
     client: Any, tenant: Tenant, make_token: Callable[..., str]
 ) -> None:
     reader = make_token(read_only=True)
-    response = client.post(
-        f"/api/v1/tenants/{tenant.id}/reconnect-link", headers=bearer(reader)
-    )
+    response = client.post(f"/api/v1/tenants/{tenant.id}/reconnect-link", headers=bearer(reader))
     assert response.status_code == 403

@@ -1,0 +1,292 @@
+"""Callbacks: registration, the delivery log, signed POSTs to a live receiver, retries."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from flask import Flask, request
+from redis import Redis
+from rq import Queue
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billhive.config import Settings
+from billhive.db import Database, utcnow
+from billhive.platform.api.delivery import (
+    MAX_ATTEMPTS,
+    CallbackFailed,
+    collect_finished,
+    deliver_callback,
+    run_delivery,
+)
+from billhive.platform.api.models import CallbackDelivery, DeliveryStatus
+from billhive.platform.api.tokens import revoke_token
+from billhive.tenants.models import Tenant
+from billhive.workers.events import notify_call_finished
+from billhive.workers.models import Call, CallStatus
+from billhive.workers.process import SYSTEM_QUEUE
+
+
+def reference_verify(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
+    """How a receiver checks ``Billhive-Signature`` (written from the docs, not the code)."""
+    fields = dict(part.strip().split("=", 1) for part in header.split(","))
+    timestamp = int(fields["t"])
+    if abs(time.time() - timestamp) > tolerance:
+        return False
+    expected = hmac.new(
+        secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256
+    ).hexdigest()
+    return hmac.compare_digest(expected, fields["v1"])
+
+
+class Receiver:
+    """A live HTTP endpoint that records what it is sent and answers ``status``."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.status = 200
+        self.app = Flask("receiver")
+        self.app.add_url_rule("/hook", "hook", self._hook, methods=["POST"])
+
+    def _hook(self) -> tuple[str, int]:
+        self.received.append((dict(request.headers), request.get_data()))
+        return "", self.status
+
+
+@pytest.fixture
+def receiver(live_server_factory: Callable[[Any], Any]) -> Iterator[tuple[Receiver, str]]:
+    """A receiver and its URL."""
+    hook = Receiver()
+    server = live_server_factory(hook.app)
+    yield hook, f"{server.url}/hook"
+
+
+def _register(api: Callable[..., Any], url: str) -> str:
+    response = api("PUT", "/api/v1/callback", json={"url": url})
+    assert response.status_code == 200, response.json
+    secret: str = response.json["signing_secret"]
+    return secret
+
+
+def _finished_call(api: Callable[..., Any], tenant: Tenant, session: Session, redis: Redis) -> int:
+    call_id: int = api(
+        "POST", f"/api/v1/tenants/{tenant.id}/calls", json={"operation": "orders.list"}
+    ).json["id"]
+    call = session.get(Call, call_id)
+    assert call is not None
+    call.status, call.attempts, call.result = CallStatus.SUCCEEDED, 1, {"Data": []}
+    call.finished_at = utcnow()
+    session.commit()
+    notify_call_finished(redis, call_id)
+    return call_id
+
+
+def test_registering_a_callback_shows_the_signing_secret_once(api: Callable[..., Any]) -> None:
+    secret = _register(api, "https://erp.example/hooks/billhive")
+    assert secret.startswith("whsec_")
+    shown = api("GET", "/api/v1/callback")
+    assert shown.status_code == 200
+    assert shown.json["url"] == "https://erp.example/hooks/billhive"
+    assert shown.json["signing_secret"] is None
+
+
+def test_registering_again_changes_the_secret(api: Callable[..., Any]) -> None:
+    assert _register(api, "https://a.example/") != _register(api, "https://a.example/")
+
+
+def test_without_a_callback_get_is_404(api: Callable[..., Any], db: Any) -> None:
+    response = api("GET", "/api/v1/callback")
+    assert response.status_code == 404
+    assert response.json["error"]["code"] == "callback_not_registered"
+
+
+def test_delete_removes_the_callback(api: Callable[..., Any]) -> None:
+    _register(api, "https://a.example/")
+    assert api("DELETE", "/api/v1/callback").status_code == 204
+    assert api("GET", "/api/v1/callback").status_code == 404
+
+
+@pytest.mark.parametrize("url", ["ftp://a.example/", "not a url", "https://a b/", ""])
+def test_a_callback_url_must_be_http(api: Callable[..., Any], url: str, db: Any) -> None:
+    response = api("PUT", "/api/v1/callback", json={"url": url})
+    assert response.status_code == 422
+    assert response.json["error"]["field"] == "url"
+
+
+def test_a_finished_call_is_posted_signed_to_the_callback(
+    api: Callable[..., Any],
+    tenant: Tenant,
+    session: Session,
+    redis_client: Redis,
+    receiver: tuple[Receiver, str],
+    settings: Settings,
+    database: Database,
+) -> None:
+    hook, url = receiver
+    secret = _register(api, url)
+    call_id = _finished_call(api, tenant, session, redis_client)
+
+    delivery_ids = collect_finished(session, redis_client)
+    assert len(delivery_ids) == 1
+    with httpx.Client(timeout=10) as http:
+        assert run_delivery(settings, database, delivery_ids[0], http) == "delivered"
+
+    headers, body = hook.received[0]
+    assert reference_verify(secret, headers["Billhive-Signature"], body)
+    payload = json.loads(body)
+    assert payload["event"] == "call.finished"
+    assert payload["call"]["id"] == call_id
+    assert payload["call"]["status"] == "succeeded"
+    assert headers["Billhive-Delivery"] == str(delivery_ids[0])
+
+
+def test_a_tampered_body_fails_the_reference_check(
+    api: Callable[..., Any],
+    tenant: Tenant,
+    session: Session,
+    redis_client: Redis,
+    receiver: tuple[Receiver, str],
+    settings: Settings,
+    database: Database,
+) -> None:
+    hook, url = receiver
+    secret = _register(api, url)
+    _finished_call(api, tenant, session, redis_client)
+    with httpx.Client(timeout=10) as http:
+        run_delivery(settings, database, collect_finished(session, redis_client)[0], http)
+    headers, body = hook.received[0]
+    tampered = body.replace(b'"succeeded"', b'"failed"')
+    assert tampered != body
+    assert not reference_verify(secret, headers["Billhive-Signature"], tampered)
+    assert not reference_verify("whsec_other", headers["Billhive-Signature"], body)
+
+
+def test_a_delivery_carries_no_credential_or_token(
+    api: Callable[..., Any],
+    tenant: Tenant,
+    token: str,
+    session: Session,
+    redis_client: Redis,
+    receiver: tuple[Receiver, str],
+    settings: Settings,
+    database: Database,
+) -> None:
+    hook, url = receiver
+    secret = _register(api, url)
+    _finished_call(api, tenant, session, redis_client)
+    with httpx.Client(timeout=10) as http:
+        run_delivery(settings, database, collect_finished(session, redis_client)[0], http)
+    headers, body = hook.received[0]
+    everything = repr(headers) + body.decode()
+    assert token not in everything
+    assert secret not in everything
+    assert settings.require("billbee_api_key") not in everything
+    assert "Authorization" not in headers
+
+
+def test_collect_queues_one_delivery_job_on_the_system_queue(
+    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis
+) -> None:
+    _register(api, "https://erp.example/hook")
+    _finished_call(api, tenant, session, redis_client)
+    ids = collect_finished(session, redis_client)
+    jobs = Queue(SYSTEM_QUEUE, connection=redis_client).jobs
+    assert [job.args for job in jobs] == [(ids[0],)]
+    assert jobs[0].func_name == f"{deliver_callback.__module__}.deliver_callback"
+    assert jobs[0].retries_left == MAX_ATTEMPTS - 1
+
+
+def test_calls_of_tokens_without_a_callback_make_no_delivery(
+    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis
+) -> None:
+    _finished_call(api, tenant, session, redis_client)
+    assert collect_finished(session, redis_client) == []
+
+
+def test_a_refused_delivery_is_logged_and_raised_for_a_retry(
+    api: Callable[..., Any],
+    tenant: Tenant,
+    session: Session,
+    redis_client: Redis,
+    receiver: tuple[Receiver, str],
+    settings: Settings,
+    database: Database,
+) -> None:
+    hook, url = receiver
+    hook.status = 503
+    _register(api, url)
+    _finished_call(api, tenant, session, redis_client)
+    delivery_id = collect_finished(session, redis_client)[0]
+    with httpx.Client(timeout=10) as http, pytest.raises(CallbackFailed):
+        run_delivery(settings, database, delivery_id, http)
+    log = api("GET", "/api/v1/callback/deliveries").json["items"]
+    assert log[0]["status"] == "pending"
+    assert log[0]["attempts"] == 1
+    assert log[0]["last_http_status"] == 503
+
+
+def test_the_last_failed_attempt_marks_the_delivery_failed(
+    api: Callable[..., Any],
+    tenant: Tenant,
+    session: Session,
+    redis_client: Redis,
+    settings: Settings,
+    database: Database,
+) -> None:
+    _register(api, "http://127.0.0.1:1/unreachable")
+    _finished_call(api, tenant, session, redis_client)
+    delivery_id = collect_finished(session, redis_client)[0]
+    delivery = session.get(CallbackDelivery, delivery_id)
+    assert delivery is not None
+    delivery.attempts = MAX_ATTEMPTS - 1
+    session.commit()
+    with httpx.Client(timeout=2) as http:
+        assert run_delivery(settings, database, delivery_id, http) == "failed"
+    session.expire_all()
+    assert session.get(CallbackDelivery, delivery_id).last_error == "ConnectError"  # type: ignore[union-attr]
+
+
+def test_a_revoked_tokens_pending_delivery_is_cancelled(
+    api: Callable[..., Any],
+    tenant: Tenant,
+    token: str,
+    session: Session,
+    redis_client: Redis,
+    receiver: tuple[Receiver, str],
+    settings: Settings,
+    database: Database,
+) -> None:
+    hook, url = receiver
+    _register(api, url)
+    _finished_call(api, tenant, session, redis_client)
+    delivery_id = collect_finished(session, redis_client)[0]
+    revoke_token(session, token.split("_")[1])
+    with httpx.Client(timeout=10) as http:
+        assert run_delivery(settings, database, delivery_id, http) == "cancelled"
+    assert hook.received == []
+
+
+def test_the_delivery_log_lists_only_the_tokens_own_deliveries(
+    api: Callable[..., Any],
+    tenant: Tenant,
+    make_token: Callable[..., str],
+    session: Session,
+    redis_client: Redis,
+) -> None:
+    _register(api, "https://erp.example/hook")
+    call_id = _finished_call(api, tenant, session, redis_client)
+    collect_finished(session, redis_client)
+    mine = api("GET", "/api/v1/callback/deliveries").json["items"]
+    assert [d["call_id"] for d in mine] == [call_id]
+    other = make_token("other")
+    theirs = api("GET", "/api/v1/callback/deliveries", as_token=other).json["items"]
+    assert theirs == []
+    rows = session.scalars(select(CallbackDelivery)).all()
+    assert [r.status for r in rows] == [DeliveryStatus.PENDING]
