@@ -11,7 +11,7 @@ from dataclasses import dataclass
 #: Colour of each series (CSS colours; the legend shows the same).
 SERIES_COLOURS = {
     "calls": "#b8860b",
-    "throttled": "#b42318",
+    "throttled": "#f79009",
     "succeeded": "#067647",
     "failed": "#b42318",
 }
