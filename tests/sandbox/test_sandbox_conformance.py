@@ -246,6 +246,30 @@ RECIPES: dict[str, Recipe] = {
     "shipments.ping": _get("/shipment/ping"),
     "shipments.shipping_providers": _get("/shipment/shippingproviders"),
     "shipments.shipping_carriers": _get("/shipment/shippingcarriers"),
+    "layouts.list": _get("/layouts"),
+    "cloud_storages.list": _get("/cloudstorages"),
+    "products.categories": _get("/products/category"),
+    "products.list_custom_fields": _get("/products/custom-fields"),
+    "products.get_custom_field": lambda api, ids: (
+        api.get("/products/custom-fields/1"),
+        {"id": "1"},
+    ),
+    "products.reserved_amount": lambda api, ids: (
+        api.get("/products/reservedamount", params={"id": ids["sku"], "lookupBy": "sku"}),
+        {},
+    ),
+    "products.update_stock_code": _send(
+        "POST", "/products/updatestockcode", lambda ids: {"Sku": ids["sku"], "StockCode": "A-1"}
+    ),
+    "search.search": _send("POST", "/search", {"Term": "a"}),
+    "orders.send_message": _send(
+        "POST",
+        "/orders/{id}/send-message",
+        {"Body": [{"LanguageCode": "DE", "Text": "x"}]},
+        id="order",
+    ),
+    "orders.trigger_event": _send("POST", "/orders/{id}/trigger-event", {"Name": "x"}, id="order"),
+    "provisioning.terms_info": _get("/automaticprovision/termsinfo"),
 }
 
 

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from billhive.sandbox.routes import customers, documents, misc, orders, products, webhooks
+from billhive.sandbox.routes import (
+    customers,
+    documents,
+    extras,
+    misc,
+    orders,
+    products,
+    webhooks,
+)
 from billhive.sandbox.routes.common import Call, Handler
 
 
 def all_handlers() -> dict[str, Handler]:
     """Every implemented operation (catalog name -> handler)."""
     handlers: dict[str, Handler] = {}
-    for module in (orders, documents, products, customers, webhooks, misc):
+    for module in (orders, documents, products, customers, webhooks, misc, extras):
         handlers.update(module.handlers())
     return handlers
 

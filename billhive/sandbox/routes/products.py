@@ -38,12 +38,12 @@ def _find(state: AccountState, key: str, lookup_by: str) -> JSON | None:
     return next((p for p in state.products.values() if p.get(field) == key), None)
 
 
-def find_product(call: Call) -> JSON:
-    """The product named by path ``id`` and ``lookupBy`` (id, sku or ean)."""
+def find_product(call: Call, key: str | None = None) -> JSON:
+    """The product named by ``key`` (default: path ``id``) and ``lookupBy`` (id, sku, ean)."""
     lookup_by = (call.query.get("lookupBy") or "id").lower()
     if lookup_by not in ("id", "sku", "ean"):
         raise invalid("lookupBy must be id, sku or ean.")
-    product = _find(call.state, call.path["id"], lookup_by)
+    product = _find(call.state, call.path["id"] if key is None else key, lookup_by)
     if product is None:
         raise not_found("Product")
     return product
@@ -103,11 +103,10 @@ def list_stocks(call: Call) -> Response:
     return ok(call.state.stocks)
 
 
-def _apply_stock(call: Call, data: Any) -> JSON:
-    """Set one article's stock to the absolute ``NewQuantity`` (Delta/Old are ignored)."""
+def product_for_stock_call(call: Call, data: Any) -> tuple[JSON, JSON]:
+    """The article (by ``BillbeeId`` or ``Sku``) and its entry of ``StockId`` (or default)."""
     if not isinstance(data, dict):
         raise invalid("Each stock update must be a JSON object.")
-    quantity = float(number(data, "NewQuantity"))
     sku, billbee_id = data.get("Sku"), data.get("BillbeeId")
     if isinstance(billbee_id, int) and not isinstance(billbee_id, bool):
         product = call.state.products.get(billbee_id)
@@ -121,8 +120,15 @@ def _apply_stock(call: Call, data: Any) -> JSON:
     entries = [s for s in product["Stocks"] if stock_id in (None, s["StockId"])][:1]
     if not entries:
         raise invalid(f"Unknown StockId {stock_id}.")
-    old = float(entries[0]["StockCurrent"])
-    entries[0]["StockCurrent"] = quantity
+    return product, entries[0]
+
+
+def _apply_stock(call: Call, data: Any) -> JSON:
+    """Set one article's stock to the absolute ``NewQuantity`` (Delta/Old are ignored)."""
+    product, entry = product_for_stock_call(call, data)
+    quantity = float(number(data, "NewQuantity"))
+    old = float(entry["StockCurrent"])
+    entry["StockCurrent"] = quantity
     product["StockCurrent"] = sum(float(s["StockCurrent"]) for s in product["Stocks"])
     call.state.add_event(EVENT_STOCK_CHANGED, "Bestand geändert", call.now)
     return {
