@@ -210,3 +210,12 @@ def test_a_worker_also_serves_its_plain_queues(redis_client: Redis):
     enqueue(redis_client, "a", "record", "tenant")
     SimpleTenantWorker([system], connection=redis_client).work(burst=True, logging_level="WARNING")
     assert sorted(done(redis_client)) == ["system", "tenant"]
+
+
+def test_busy_tenants_do_not_starve_the_plain_queues(redis_client: Redis):
+    for n in range(5):
+        enqueue(redis_client, f"t{n}", "record", f"tenant{n}")
+    system = Queue("billhive:system", connection=redis_client)
+    system.enqueue(f"{MODULE}.record", "system")
+    SimpleTenantWorker([system], connection=redis_client).work(burst=True, logging_level="WARNING")
+    assert done(redis_client)[0] == "system"

@@ -5,7 +5,7 @@ tenant's queue would need a restart. These workers replace one step of RQ's loop
 dequeue (``dequeue_job_and_maintain_ttl``): they ask the dispatcher for the next job of
 *any* tenant, then run it exactly as RQ does (started registry, heartbeats, results,
 retries, failure handling). Plain queues given at start-up (the system queue) are served
-when no tenant job may start. When nothing may start, the worker blocks on the
+before tenant jobs. When nothing may start, the worker blocks on the
 dispatcher's wake-up list (and the plain queues) until the next bucket frees, never
 spinning.
 """
@@ -28,6 +28,9 @@ from billhive.workers.scheduling.recovery import recover_abandoned, sweep_tenant
 
 class DispatchingMixin:
     """The dispatcher-driven dequeue, for any RQ worker class (see module docstring).
+
+    The fixed queues given at start-up are served first, tenant jobs whenever those are
+    empty.
 
     Options: ``dispatcher`` (default: one on the worker's connection), ``heartbeat_grace``
     (seconds RQ waits past a missed heartbeat before a job counts as abandoned; RQ's own
@@ -114,22 +117,14 @@ class DispatchingMixin:
         if self.should_run_maintenance_tasks:  # type: ignore[attr-defined]
             self.run_maintenance_tasks()  # type: ignore[attr-defined]
         self._maybe_recover()
+        # The fixed queues first: their housekeeping jobs are few, and tenants that keep
+        # every worker busy must not starve them.
+        plain = self._fixed_queues_job_now()
+        if plain is not None:
+            return plain
         decision = self.dispatcher.pop()
         if isinstance(decision, Dispatched):
             return self._claim(decision) or False
-        plain = (
-            Queue.dequeue_any(
-                self.queues,
-                None,
-                connection=self.connection,
-                job_class=self.job_class,
-                serializer=self.serializer,
-            )
-            if self.queues
-            else None
-        )
-        if plain is not None:
-            return plain
         if decision.until is None and timeout is None:
             return None
         idle_for = time.monotonic() - started
@@ -141,6 +136,19 @@ class DispatchingMixin:
         if item is not None:
             return self._fixed_queue_job(*item) or False
         return False
+
+    def _fixed_queues_job_now(self) -> tuple[Job, Queue] | None:
+        """A job of the fixed queues if one is waiting (RQ's own non-blocking dequeue)."""
+        if not self.queues:
+            return None
+        result: tuple[Job, Queue] | None = Queue.dequeue_any(
+            self.queues,
+            None,
+            connection=self.connection,
+            job_class=self.job_class,
+            serializer=self.serializer,
+        )
+        return result
 
     def _claim(self, decision: Dispatched) -> tuple[Job, Queue] | None:
         """The Job and TenantQueue of a dispatch (None if the job vanished meanwhile)."""
