@@ -85,6 +85,17 @@ def _seed_products(state: AccountState, rng: random.Random) -> list[str]:
             },
             SEED_EPOCH - timedelta(days=90 - index),
         )
+        url = f"https://images.billhive.test/{sku}.jpg"
+        product["Images"] = [
+            {
+                "Id": state.new_id(),
+                "Url": url,
+                "ThumbUrl": url,
+                "Position": 1,
+                "IsDefault": True,
+                "ArticleId": product["Id"],
+            }
+        ]
         state.products[product["Id"]] = product
         skus.append(sku)
     return skus

@@ -141,6 +141,7 @@ def _ids(api: httpx.Client) -> dict[str, Any]:
         "order": str(order["BillBeeOrderId"]),
         "ext": order["Id"],
         "product": str(product["Id"]),
+        "image": str(product["Images"][0]["Id"]),
         "sku": product["SKU"],
         "customer": str(customer["Id"]),
         "address": str(address["Id"]),
@@ -270,6 +271,40 @@ RECIPES: dict[str, Recipe] = {
     ),
     "orders.trigger_event": _send("POST", "/orders/{id}/trigger-event", {"Name": "x"}, id="order"),
     "provisioning.terms_info": _get("/automaticprovision/termsinfo"),
+    "products.list_images": _get("/products/{productId}/images", productId="product"),
+    "products.put_images": _send(
+        "PUT", "/products/{productId}/images", [{"Url": "https://e.com/i.jpg"}], productId="product"
+    ),
+    "products.get_product_image": _get(
+        "/products/{productId}/images/{imageId}", productId="product", imageId="image"
+    ),
+    "products.put_product_image": _send(
+        "PUT",
+        "/products/{productId}/images/{imageId}",
+        {"Url": "https://e.com/j.jpg"},
+        productId="product",
+        imageId="image",
+    ),
+    "products.delete_product_image": _send(
+        "DELETE",
+        "/products/{productId}/images/{imageId}",
+        None,
+        productId="product",
+        imageId="image",
+    ),
+    "products.get_image": _get("/products/images/{imageId}", imageId="image"),
+    "products.delete_image": _send("DELETE", "/products/images/{imageId}", None, imageId="image"),
+    "products.delete_images": _send(
+        "POST", "/products/images/delete", lambda ids: [int(ids["image"])]
+    ),
+    "shipments.create": _send(
+        "POST", "/shipment/shipment", {"ProviderName": "DHL", "ReceiverAddress": {"City": "Bonn"}}
+    ),
+    "shipments.ship_with_label": _send(
+        "POST",
+        "/shipment/shipwithlabel",
+        lambda ids: {"OrderId": int(ids["order"]), "ProviderId": 1, "ProductId": 1},
+    ),
 }
 
 

@@ -6,9 +6,11 @@ from billhive.sandbox.routes import (
     customers,
     documents,
     extras,
+    images,
     misc,
     orders,
     products,
+    shipping,
     webhooks,
 )
 from billhive.sandbox.routes.common import Call, Handler
@@ -17,7 +19,17 @@ from billhive.sandbox.routes.common import Call, Handler
 def all_handlers() -> dict[str, Handler]:
     """Every implemented operation (catalog name -> handler)."""
     handlers: dict[str, Handler] = {}
-    for module in (orders, documents, products, customers, webhooks, misc, extras):
+    for module in (
+        orders,
+        documents,
+        products,
+        images,
+        customers,
+        webhooks,
+        misc,
+        shipping,
+        extras,
+    ):
         handlers.update(module.handlers())
     return handlers
 

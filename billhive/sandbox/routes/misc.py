@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, jsonify
 
 from billhive.sandbox.envelope import ok, paged
@@ -32,7 +34,7 @@ SHIPPING_CARRIERS = {
     6: "GLS",
     7: "UPS",
 }
-SHIPPING_PROVIDERS = [
+SHIPPING_PROVIDERS: list[dict[str, Any]] = [
     {
         "id": 1,
         "name": "DHL",
@@ -99,7 +101,7 @@ def list_shipments(call: Call) -> Response:
         for s in call.state.shipments
         if in_range(s["Created"], low, high)
         and s["BillbeeId"] >= minimum
-        and (order_id is None or s["OrderId"] == order_id)
+        and (order_id is None or s.get("OrderId") == order_id)
         and (provider is None or s.get("ShippingProviderId") == provider)
     ]
     return paged(rows, page, size)
