@@ -75,12 +75,19 @@ def enqueue_for_tenant(
     ``args``/``kwargs`` must be ids and plain data (never credentials). ``buckets`` come
     from ``billhive.billbee.limits.buckets_for``; a job without buckets calls no API and
     is only ordered and shared fairly. ``options`` are RQ's (``retry``, ``result_ttl``,
-    ``timeout``, ``meta`` ...); ``depends_on``, ``unique`` and RQ's ``rate_limit`` are
-    not supported (they push outside the dispatcher).
+    ``timeout``, ``meta`` ...); ``depends_on``, ``unique``, RQ's ``rate_limit`` and
+    retry intervals are refused (they push outside the dispatcher).
     """
     for unsupported in ("depends_on", "unique", "rate_limit", "pipeline", "at_front"):
         if options.get(unsupported):
             raise ValueError(f"enqueue_for_tenant does not support {unsupported!r}")
+    retry = options.get("retry")
+    if retry is not None and any(getattr(retry, "intervals", [])):
+        # RQ's scheduler would re-enqueue at the tail, behind the tenant's later jobs.
+        raise ValueError(
+            "Retry intervals would reorder the tenant's jobs; retry at once and call "
+            "Dispatcher.defer(job_id, seconds) for a backoff"
+        )
     queue = TenantQueue.for_tenant(tenant_id, connection)
     job_id = job_id or uuid.uuid4().hex
     with connection.pipeline() as pipe:

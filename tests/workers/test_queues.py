@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from redis import Redis
-from rq import Queue
+from rq import Queue, Retry
 from rq.registry import FailedJobRegistry
 
 from billhive.billbee.limits import buckets_for
@@ -121,3 +121,13 @@ def test_a_requeued_failed_job_is_dispatched_again(redis_client: Redis):
     again = dispatcher.pop()
     assert isinstance(again, Dispatched)
     assert again.job_id == job.id
+
+
+def test_a_retry_with_an_interval_is_refused_because_it_would_reorder(redis_client: Redis):
+    with pytest.raises(ValueError, match=r"Dispatcher\.defer"):
+        enqueue_for_tenant(redis_client, "42", JOB, retry=Retry(max=3, interval=5))
+
+
+def test_a_retry_without_an_interval_is_accepted(redis_client: Redis):
+    job = enqueue_for_tenant(redis_client, "42", JOB, retry=Retry(max=3))
+    assert job.retries_left == 3
