@@ -35,7 +35,7 @@ DEMO_ACCOUNTS: tuple[dict[str, Any], ...] = (
 
 
 class SeedError(ValueError):
-    """The seed data is malformed; the message names the problem."""
+    """The start-up data (seed file, accounts, state file) is malformed; the message says how."""
 
 
 @dataclass

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from billhive.sandbox.accounts import Account
+from billhive.sandbox.accounts import Account, SeedError
 
 JSON = dict[str, Any]
 
@@ -110,6 +110,22 @@ class AccountState:
 Seeder = Callable[[AccountState], None]
 
 
+class StateFileError(SeedError):
+    """The state file cannot be read back; the message names it."""
+
+
+def _load(path: Path) -> dict[int, AccountState]:
+    """Read a state file written by :meth:`StateStore.save`."""
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        return {int(r["account_id"]): AccountState.from_json(r) for r in rows}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StateFileError(
+            f"sandbox state file {path} is unreadable ({type(exc).__name__}); "
+            "delete it to start from the seed data"
+        ) from exc
+
+
 class StateStore:
     """The states of all accounts; thread-safe; optionally persisted to ``state_file``."""
 
@@ -119,8 +135,7 @@ class StateStore:
         self._states: dict[int, AccountState] = {}
         self._file = Path(state_file) if state_file else None
         if self._file is not None and self._file.exists():
-            rows = json.loads(self._file.read_text(encoding="utf-8"))
-            self._states = {int(r["account_id"]): AccountState.from_json(r) for r in rows}
+            self._states = _load(self._file)
 
     def for_account(self, account: Account) -> AccountState:
         """The account's state, created and seeded on first use."""

@@ -126,3 +126,12 @@ def test_state_survives_a_restart_with_a_state_file(
     order = data_of(first.post("/orders", json={"OrderNumber": "KEEP-1"}))
     second = sandbox_factory(throttle=False, state_file=state_file).client()
     assert data_of(second.get(f"/orders/{order['BillBeeOrderId']}"))["OrderNumber"] == "KEEP-1"
+
+
+def test_an_unreadable_state_file_is_reported_by_name(
+    sandbox_factory: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    state_file = tmp_path / "state.json"
+    state_file.write_text("[{}]", encoding="utf-8")
+    with pytest.raises(SeedError, match="state.json is unreadable"):
+        sandbox_factory(state_file=str(state_file))
