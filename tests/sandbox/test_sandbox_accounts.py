@@ -133,5 +133,5 @@ def test_an_unreadable_state_file_is_reported_by_name(
 ) -> None:
     state_file = tmp_path / "state.json"
     state_file.write_text("[{}]", encoding="utf-8")
-    with pytest.raises(SeedError, match="state.json is unreadable"):
+    with pytest.raises(SeedError, match=r"state\.json is unreadable"):
         sandbox_factory(state_file=str(state_file))
