@@ -12,6 +12,9 @@ end-to-end benchmark against the sandbox is a separate script.
   <= 1 s).
 * ``fairness``: 100 backlogged tenants; Jain's index over their dispatched calls (>= 0.99).
 * ``nested_limits``: 5 backlogged tenants each calling one endpoint (2/s): >= 9.5 calls/s.
+* ``worker_throughput``: no-op jobs of 100 tenants (no buckets) run by 4 real worker
+  processes, forking (``TenantWorker``) and not (``SimpleTenantWorker``): jobs/s from the
+  first start to the last end, i.e. the per-job overhead of RQ plus the dispatcher.
 
     .venv/bin/python benchmarks/bench_dispatch.py [--seconds 20] [--threads 12] [--redis-url URL]
 """
@@ -22,12 +25,15 @@ import argparse
 import json
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +41,7 @@ from redis import Redis
 
 from billhive.billbee.limits import Bucket, buckets_for
 from billhive.embedded_redis import EmbeddedRedis
+from billhive.workers.queues import enqueue_for_tenant
 from billhive.workers.scheduling.buckets import encode_buckets
 from billhive.workers.scheduling.dispatcher import RQ_JOB_KEY_PREFIX, Dispatched, Dispatcher
 from billhive.workers.scheduling.scripts import BUCKETS_FIELD
@@ -256,6 +263,42 @@ def nested_limits(redis: Redis, seconds: float, threads: int) -> dict[str, Any]:
     }
 
 
+WORKER_SCRIPT = """
+import sys
+from redis import Redis
+from billhive.workers.scheduling import worker
+getattr(worker, sys.argv[1])(connection=Redis.from_url(sys.argv[2])).work(
+    burst=True, logging_level="ERROR"
+)
+"""
+
+
+def worker_throughput(redis: Redis, url: str, jobs: int = 1000, processes: int = 4) -> dict:
+    """No-op jobs through real worker processes, forking and not."""
+    figures: dict[str, Any] = {"jobs": jobs, "processes": processes}
+    for worker_class in ("TenantWorker", "SimpleTenantWorker"):
+        redis.flushdb()
+        ids = [
+            enqueue_for_tenant(redis, f"t{n % 100}", "builtins.len", args=("ab",)).id
+            for n in range(jobs)
+        ]
+        argv = [sys.executable, "-c", WORKER_SCRIPT, worker_class, url]
+        for process in [subprocess.Popen(argv) for _ in range(processes)]:
+            process.wait()
+        pipe = redis.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.hmget(f"rq:job:{job_id}", "started_at", "ended_at")
+        spans = [(parse(s), parse(e)) for s, e in pipe.execute()]
+        elapsed = max(e for _, e in spans) - min(s for s, _ in spans)
+        figures[f"{worker_class}_jobs_per_second"] = round(jobs / elapsed, 1)
+    return figures
+
+
+def parse(stamp: bytes) -> float:
+    """An RQ timestamp as epoch seconds."""
+    return datetime.fromisoformat(stamp.decode().replace("Z", "+00:00")).timestamp()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each simulation")
@@ -263,6 +306,8 @@ def main() -> None:
     parser.add_argument("--redis-url", default=None, help="default: an embedded redis-server")
     args = parser.parse_args()
     with redis_at(args.redis_url) as redis:
+        url = redis.get_connection_kwargs()
+        redis_url = f"redis://{url['host']}:{url['port']}/{url.get('db', 0)}"
         costs = [dispatch_cost(redis, n) for n in (10, 1_000, 100_000)]
         medians = [c["pop_median_us"] for c in costs]
         report = {
@@ -272,6 +317,7 @@ def main() -> None:
             **utilisation(redis, args.seconds, args.threads),
             "fairness": fairness(redis, args.seconds, args.threads),
             "nested_limits": nested_limits(redis, args.seconds, args.threads),
+            "worker_throughput": worker_throughput(redis, redis_url),
         }
         redis.flushdb()
     print(json.dumps(report, indent=2))
