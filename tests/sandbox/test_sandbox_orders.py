@@ -213,3 +213,9 @@ def test_a_value_of_the_wrong_type_is_invalid_data_not_a_server_error(api: httpx
     response = api.post("/orders", json={"OrderItems": [{"Quantity": "many"}]})
     assert response.status_code == 400
     assert response.json()["ErrorCode"] == 11
+
+
+def test_a_non_numeric_state_filter_is_invalid_data(api: httpx.Client) -> None:
+    response = api.get("/orders", params={"orderStateId": "paid"})
+    assert response.status_code == 400
+    assert "orderStateId" in response.json()["ErrorMessage"]

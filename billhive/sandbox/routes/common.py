@@ -75,6 +75,16 @@ class Call:
         """An array parameter sent as ``name=a&name=b`` or ``name[]=a&name[]=b``."""
         return [v for v in self.query.getlist(name) + self.query.getlist(name + "[]") if v != ""]
 
+    def query_ints(self, name: str) -> set[int]:
+        """A numeric array parameter (``name=1&name=2`` or ``name[]=1``)."""
+        values = set()
+        for value in self.query_list(name):
+            try:
+                values.add(int(value))
+            except ValueError:
+                raise invalid(f"{name} must hold numbers, not {value!r}.") from None
+        return values
+
     def query_bool(self, name: str) -> bool:
         """A boolean query parameter (``true``/``1``)."""
         return str(self.query.get(name, "")).lower() in ("true", "1")

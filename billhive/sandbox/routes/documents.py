@@ -121,7 +121,7 @@ def list_invoices(call: Call) -> Response:
     page, size = call.paging()
     low, high = call.query_date("minInvoiceDate"), call.query_date("maxInvoiceDate")
     pay_low, pay_high = call.query_date("minPayDate"), call.query_date("maxPayDate")
-    states = {int(s) for s in call.query_list("orderStateId") if s.isdigit()}
+    states = call.query_ints("orderStateId")
     rows = [
         _invoice_row(order, call.query_bool("includePositions"))
         for _, order in sorted(call.state.orders.items())

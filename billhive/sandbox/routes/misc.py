@@ -77,7 +77,7 @@ def list_events(call: Call) -> Response:
     """GET /events filtered by date, type and order."""
     page, size = call.paging()
     low, high = call.query_date("minDate"), call.query_date("maxDate")
-    types = {int(t) for t in call.query_list("typeId") if t.isdigit()}
+    types = call.query_ints("typeId")
     order_id = call.query_int("orderId")
     rows = [
         e

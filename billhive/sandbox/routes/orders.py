@@ -47,8 +47,8 @@ def list_orders(call: Call) -> Response:
     page, size = call.paging()
     min_date, max_date = call.query_date("minOrderDate"), call.query_date("maxOrderDate")
     mod_min, mod_max = call.query_date("modifiedAtMin"), call.query_date("modifiedAtMax")
-    shops = {int(s) for s in call.query_list("shopId") if s.isdigit()}
-    states = {int(s) for s in call.query_list("orderStateId") if s.isdigit()}
+    shops = call.query_ints("shopId")
+    states = call.query_ints("orderStateId")
     tags = set(call.query_list("tag"))
     exclude_tags = call.query_bool("excludeTags")
     minimum_id = call.query_int("minimumBillBeeOrderId") or 0
