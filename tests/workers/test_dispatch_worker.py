@@ -219,3 +219,8 @@ def test_busy_tenants_do_not_starve_the_plain_queues(redis_client: Redis):
     system.enqueue(f"{MODULE}.record", "system")
     SimpleTenantWorker([system], connection=redis_client).work(burst=True, logging_level="WARNING")
     assert done(redis_client)[0] == "system"
+
+
+def test_an_idle_worker_stops_after_its_max_idle_time(redis_client: Redis):
+    worker = SimpleTenantWorker(connection=redis_client)
+    assert worker.work(max_idle_time=1, logging_level="WARNING") is False

@@ -132,6 +132,8 @@ class DispatchingMixin:
             return None
         wait = decision.seconds if decision.seconds is not None else float(self.dequeue_timeout)
         wait = min(wait, float(self.dequeue_timeout), self.recovery_interval)
+        if max_idle_time is not None:
+            wait = min(wait, max(max_idle_time - idle_for, 0.01))
         item = self.dispatcher.wait_for_work(wait, [q.key for q in self.queues])
         if item is not None:
             return self._fixed_queue_job(*item) or False
