@@ -7,13 +7,21 @@ the views; logs name the token by its id and public id, never the token.
 
 from __future__ import annotations
 
-from flask import g, request
+import threading
+import time
+
+from flask import Flask, current_app, g, request
 from flask_limiter.util import get_remote_address
 
 from billhive.platform import extensions
 from billhive.platform.api.errors import ApiError
-from billhive.platform.api.tokens import TokenScope, authenticate, public_id_of
+from billhive.platform.api.tokens import TokenScope, authenticate, hash_token, public_id_of
 
+_CACHE_KEY = "billhive.api.tokens"
+#: Seconds a checked token is trusted by a web process without asking the database again
+#: (a revocation takes effect within this time); the app config key overrides it.
+DEFAULT_TOKEN_CACHE_SECONDS = 5.0
+CONFIG_TOKEN_CACHE = "API_TOKEN_CACHE_SECONDS"  # noqa: S105 - a config key, not a secret
 #: HTTP methods a read-only token may use.
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -34,12 +42,58 @@ def authenticate_request() -> TokenScope:
         raise ApiError(
             401, "missing_token", "Send an API token as `Authorization: Bearer <token>`."
         )
-    scope = authenticate(extensions.db_session(), plaintext)
+    scope = _cached_authenticate(plaintext)
     if scope is None:
         raise ApiError(401, "invalid_token", "The API token is not valid or was revoked.")
     g.api_scope = scope
     if request.method not in READ_METHODS and scope.read_only:
         raise ApiError(403, "read_only_token", "This API token may only read.")
+    return scope
+
+
+class TokenCache:
+    """Recently checked tokens of this process, so most requests need no token query.
+
+    Keyed by the token's SHA-256 (never the token); a revoked token keeps working in a
+    process for at most the app's ``API_TOKEN_CACHE_SECONDS``. Unknown tokens are not cached.
+    """
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, TokenScope]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> TokenScope | None:
+        """The cached scope, if it is fresh."""
+        entry = self._entries.get(digest)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, digest: str, scope: TokenScope, ttl: float) -> None:
+        """Remember ``scope`` for ``ttl`` seconds."""
+        if ttl <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[digest] = (time.monotonic() + ttl, scope)
+
+
+def init_token_cache(app: Flask) -> None:
+    """Give ``app`` its token cache."""
+    app.config.setdefault(CONFIG_TOKEN_CACHE, DEFAULT_TOKEN_CACHE_SECONDS)
+    app.extensions[_CACHE_KEY] = TokenCache()
+
+
+def _cached_authenticate(plaintext: str) -> TokenScope | None:
+    cache: TokenCache = current_app.extensions[_CACHE_KEY]
+    digest = hash_token(plaintext)
+    scope = cache.get(digest)
+    if scope is None:
+        scope = authenticate(extensions.db_session(), plaintext)
+        if scope is not None:
+            cache.put(digest, scope, float(current_app.config[CONFIG_TOKEN_CACHE]))
     return scope
 
 

@@ -11,7 +11,12 @@ from flask.wrappers import Response
 from flask_limiter import Limiter
 
 from billhive.logs import get_logger
-from billhive.platform.api.auth import authenticate_request, rate_limit_key, token_id_or_none
+from billhive.platform.api.auth import (
+    authenticate_request,
+    init_token_cache,
+    rate_limit_key,
+    token_id_or_none,
+)
 from billhive.platform.api.errors import register_error_handlers
 
 #: Requests per token (Flask-Limiter syntax); ``API_RATE_LIMIT`` in the app config wins.
@@ -65,6 +70,7 @@ def init_app(app: Flask, limiter: Limiter) -> None:
     )
 
     app.config.setdefault(CONFIG_RATE_LIMIT, DEFAULT_RATE_LIMIT)
+    init_token_cache(app)
     limiter.limit(_rate_limit, key_func=rate_limit_key)(bp)
     csrf = app.extensions["csrf"]
     csrf.exempt(bp)

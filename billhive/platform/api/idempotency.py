@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,9 +54,28 @@ def request_hash(method: str, path: str, payload: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def record_origins(session: Session, token_id: int, calls: Sequence[Call]) -> None:
-    """Remember that ``token_id`` enqueued ``calls`` (for its callbacks); not committed."""
-    session.add_all(CallOrigin(call_id=call.id, token_id=token_id) for call in calls)
+@contextmanager
+def origins_recorded(session: Session, token_id: int) -> Iterator[None]:
+    """Within the block, every Call the session inserts is recorded as enqueued by ``token_id``.
+
+    The origin rows are written in the same flush, so they commit with the calls: no
+    extra transaction per request, and no call without its origin.
+    """
+
+    def _after_flush(flushed: Session, _context: Any) -> None:
+        rows = [
+            {"call_id": obj.id, "token_id": token_id}
+            for obj in flushed.new
+            if isinstance(obj, Call)
+        ]
+        if rows:
+            flushed.connection().execute(insert(CallOrigin), rows)
+
+    event.listen(session, "after_flush", _after_flush)
+    try:
+        yield
+    finally:
+        event.remove(session, "after_flush", _after_flush)
 
 
 def run_once(
@@ -72,10 +92,8 @@ def run_once(
     running after :data:`WAIT_SECONDS`.
     """
     if key is None:
-        calls = create()
-        record_origins(session, token_id, calls)
-        session.commit()
-        return calls, False
+        with origins_recorded(session, token_id):
+            return create(), False
     for _ in range(3):
         claim = _claim(session, token_id, key, fingerprint)
         if isinstance(claim, IdempotencyKey):
@@ -134,14 +152,14 @@ def _create_under(
 ) -> list[Call]:
     claim_id = claim.id
     try:
-        calls = create()
+        with origins_recorded(session, token_id):
+            calls = create()
     except BaseException:
         session.rollback()
         session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == claim_id))
         session.commit()
         raise
     claim.call_ids = [call.id for call in calls]
-    record_origins(session, token_id, calls)
     session.commit()
     return calls
 

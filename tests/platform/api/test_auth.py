@@ -106,3 +106,24 @@ def test_the_rate_limit_is_per_token_and_answers_429_json(
     limited = client.get("/api/v1/tenants", headers=bearer(busy))
     assert limited.json["error"]["code"] == "rate_limited"
     assert client.get("/api/v1/tenants", headers=bearer(other)).status_code == 200
+
+
+def test_a_revoked_token_stops_working_once_its_cache_entry_expires(
+    app: Any, session: Session, token: str
+) -> None:
+    app.config["API_TOKEN_CACHE_SECONDS"] = 0
+    client = app.test_client()
+    assert client.get("/api/v1/tenants", headers=bearer(token)).status_code == 200
+    revoke_token(session, token.split("_")[1])
+    assert client.get("/api/v1/tenants", headers=bearer(token)).status_code == 401
+
+
+def test_a_checked_token_is_trusted_from_the_cache_for_its_ttl(
+    app: Any, session: Session, token: str
+) -> None:
+    app.config["API_TOKEN_CACHE_SECONDS"] = 3600
+    client = app.test_client()
+    assert client.get("/api/v1/tenants", headers=bearer(token)).status_code == 200
+    revoke_token(session, token.split("_")[1])
+    # Within API_TOKEN_CACHE_SECONDS this process still trusts what it checked.
+    assert client.get("/api/v1/tenants", headers=bearer(token)).status_code == 200

@@ -1,0 +1,255 @@
+"""Enqueue throughput of the developer API under gunicorn, printed as JSON.
+
+Targets: at least 500 calls accepted per second, p99 under 50 ms, on PostgreSQL.
+
+Each sample is one complete ``POST /api/v1/tenants/{id}/calls`` over real HTTP to
+``billhive web`` (gunicorn, gthread workers): token check, the per-token rate limit on
+Redis, body and parameter checks, the Call row, the job on the tenant's queue (dispatcher
+and limit buckets in Redis), the call's origin row for callbacks, and the access log line.
+Every client thread has its own token (so the per-token limit counts but does not refuse)
+and keeps its HTTP connection open, as a real integration would. Calls are spread over
+``--tenants`` tenants. Nothing works the queues: this measures accepting calls.
+
+A fresh PostgreSQL database is created next to ``--database-url`` and dropped afterwards
+(SQLite is possible but not the target). Redis is an embedded redis-server.
+
+    .venv/bin/python benchmarks/bench_api.py [--calls 6000] [--clients 24] [--workers 4]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from billhive.config import generate_dev_secrets
+from billhive.db import Database, make_engine, upgrade
+from billhive.embedded_redis import EmbeddedRedis
+from billhive.platform.api.tokens import create_token
+from billhive.tenants.models import Tenant, TenantStatus
+
+TARGET_PER_SECOND = 500.0
+TARGET_P99_MS = 50.0
+DEFAULT_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+WARMUP_PER_CLIENT = 10
+
+
+@contextmanager
+def fresh_database(url: str, workdir: Path) -> Iterator[str]:
+    """A migrated database: a new PostgreSQL database, or a SQLite file in ``workdir``."""
+    if url.startswith("sqlite"):
+        sqlite_url = f"sqlite:///{workdir / 'bench-api.db'}"
+        upgrade(sqlite_url)
+        yield sqlite_url
+        return
+    name = f"billhive_bench_api_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(url, pool=False)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    bench_url = make_url(url).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(bench_url)
+        yield bench_url
+    finally:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _seed(database_url: str, tenants: int, clients: int) -> tuple[list[int], list[str]]:
+    database = Database(database_url, pool=False)
+    try:
+        with database.session() as session:
+            rows = [
+                Tenant(
+                    display_name=f"Bench Shop {i}",
+                    contact_email=f"owner{i}@bench.example",
+                    status=TenantStatus.ACTIVE,
+                )
+                for i in range(tenants)
+            ]
+            session.add_all(rows)
+            session.commit()
+            tenant_ids = [t.id for t in rows]
+            tokens = [create_token(session, f"bench {i}").plaintext for i in range(clients)]
+        return tenant_ids, tokens
+    finally:
+        database.dispose()
+
+
+def _wait_for(port: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/api/v1/openapi.json")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("billhive web did not come up")
+
+
+class Client(threading.Thread):
+    """One integration: its own token and keep-alive connection, posting calls in a loop."""
+
+    def __init__(self, port: int, token: str, tenant_ids: list[int], calls: int) -> None:
+        super().__init__(daemon=True)
+        self.port, self.token, self.tenant_ids, self.calls = port, token, tenant_ids, calls
+        self.latencies: list[float] = []
+        self.statuses: dict[int, int] = {}
+        self.start_gate = threading.Event()
+
+    def _post(self, conn: http.client.HTTPConnection, index: int) -> int:
+        tenant_id = self.tenant_ids[index % len(self.tenant_ids)]
+        body = json.dumps({"operation": "orders.get", "params": {"id": 1000 + index}})
+        conn.request(
+            "POST",
+            f"/api/v1/tenants/{tenant_id}/calls",
+            body=body,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        response = conn.getresponse()
+        response.read()
+        return response.status
+
+    def run(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        for i in range(WARMUP_PER_CLIENT):
+            self._post(conn, i)
+        self.start_gate.wait()
+        for i in range(self.calls):
+            started = time.perf_counter()
+            try:
+                status = self._post(conn, i)
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                status = 0
+            self.latencies.append((time.perf_counter() - started) * 1000)
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+        conn.close()
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the benchmark; returns its figures."""
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp) / "redis") as redis:
+        with fresh_database(args.database_url, Path(tmp)) as database_url:
+            tenant_ids, tokens = _seed(database_url, args.tenants, args.clients)
+            port = _free_port()
+            env = {
+                **os.environ,
+                **generate_dev_secrets(),
+                "BILLHIVE_ENV": "test",
+                "BILLHIVE_INSTANCE_PATH": str(Path(tmp) / "instance"),
+                "BILLHIVE_DATABASE_URL": database_url,
+                "BILLHIVE_REDIS_URL": redis.url,
+                "BILLHIVE_LOG_JSON": "true",
+            }
+            web = subprocess.Popen(  # noqa: S603 - our own CLI
+                [
+                    sys.executable,
+                    "-m",
+                    "billhive.cli",
+                    "web",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(args.workers),
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                _wait_for(port, time.monotonic() + 60)
+                per_client = args.calls // args.clients
+                clients = [
+                    Client(port, tokens[i], tenant_ids, per_client) for i in range(args.clients)
+                ]
+                for client in clients:
+                    client.start()
+                time.sleep(2.0)  # warm-up requests done, connections open
+                started = time.perf_counter()
+                for client in clients:
+                    client.start_gate.set()
+                for client in clients:
+                    client.join()
+                elapsed = time.perf_counter() - started
+            finally:
+                web.terminate()
+                web.wait(timeout=30)
+    latencies = [ms for c in clients for ms in c.latencies]
+    statuses: dict[int, int] = {}
+    for client in clients:
+        for status, count in client.statuses.items():
+            statuses[status] = statuses.get(status, 0) + count
+    accepted = statuses.get(202, 0)
+    per_second = accepted / elapsed
+    p99 = _percentile(latencies, 0.99)
+    return {
+        "benchmark": "api_enqueue",
+        "database": make_url(args.database_url).get_backend_name(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "gunicorn_workers": args.workers,
+        "clients": args.clients,
+        "tenants": args.tenants,
+        "requests": len(latencies),
+        "accepted": accepted,
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "seconds": round(elapsed, 2),
+        "calls_per_second": round(per_second, 1),
+        "latency_ms": {
+            "p50": round(statistics.median(latencies), 2),
+            "p90": round(_percentile(latencies, 0.90), 2),
+            "p99": round(p99, 2),
+            "max": round(max(latencies), 2),
+        },
+        "target": {"calls_per_second": TARGET_PER_SECOND, "p99_ms": TARGET_P99_MS},
+        "meets_target": per_second >= TARGET_PER_SECOND and p99 < TARGET_P99_MS,
+    }
+
+
+def main() -> None:
+    """Parse arguments, run, print JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=6000, help="Calls to post in total.")
+    parser.add_argument("--clients", type=int, default=16, help="Concurrent client threads.")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes.")
+    parser.add_argument("--tenants", type=int, default=20, help="Tenants the calls go to.")
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE)
+    print(json.dumps(run(parser.parse_args()), indent=2))
+
+
+if __name__ == "__main__":
+    main()
