@@ -160,54 +160,53 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Run the benchmark; returns its figures."""
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp) / "redis") as redis:
-        with fresh_database(args.database_url, Path(tmp)) as database_url:
-            tenant_ids, tokens = _seed(database_url, args.tenants, args.clients)
-            port = _free_port()
-            env = {
-                **os.environ,
-                **generate_dev_secrets(),
-                "BILLHIVE_ENV": "test",
-                "BILLHIVE_INSTANCE_PATH": str(Path(tmp) / "instance"),
-                "BILLHIVE_DATABASE_URL": database_url,
-                "BILLHIVE_REDIS_URL": redis.url,
-                "BILLHIVE_LOG_JSON": "true",
-            }
-            web = subprocess.Popen(  # noqa: S603 - our own CLI
-                [
-                    sys.executable,
-                    "-m",
-                    "billhive.cli",
-                    "web",
-                    "--port",
-                    str(port),
-                    "--workers",
-                    str(args.workers),
-                ],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            try:
-                _wait_for(port, time.monotonic() + 60)
-                per_client = args.calls // args.clients
-                clients = [
-                    Client(port, tokens[i], tenant_ids, per_client) for i in range(args.clients)
-                ]
-                for client in clients:
-                    client.start()
-                time.sleep(2.0)  # warm-up requests done, connections open
-                started = time.perf_counter()
-                for client in clients:
-                    client.start_gate.set()
-                for client in clients:
-                    client.join()
-                elapsed = time.perf_counter() - started
-            finally:
-                web.terminate()
-                web.wait(timeout=30)
+@contextmanager
+def serving(database_url: str, redis_url: str, workdir: Path, workers: int) -> Iterator[int]:
+    """``billhive web`` (gunicorn) on a free port, stopped afterwards; yields the port."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        **generate_dev_secrets(),
+        "BILLHIVE_ENV": "test",
+        "BILLHIVE_INSTANCE_PATH": str(workdir / "instance"),
+        "BILLHIVE_DATABASE_URL": database_url,
+        "BILLHIVE_REDIS_URL": redis_url,
+        "BILLHIVE_LOG_JSON": "true",
+    }
+    argv = [sys.executable, "-m", "billhive.cli", "web", "--port", str(port)]
+    web = subprocess.Popen(  # the access log goes nowhere, as it would go to a file
+        [*argv, "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(port, time.monotonic() + 60)
+        yield port
+    finally:
+        web.terminate()
+        web.wait(timeout=30)
+
+
+def drive(
+    port: int, tokens: list[str], tenant_ids: list[int], calls: int
+) -> tuple[list[Client], float]:
+    """Post ``calls`` calls from one client thread per token; returns them and the seconds."""
+    per_client = calls // len(tokens)
+    clients = [Client(port, token, tenant_ids, per_client) for token in tokens]
+    for client in clients:
+        client.start()
+    time.sleep(2.0)  # warm-up requests done, connections open
+    started = time.perf_counter()
+    for client in clients:
+        client.start_gate.set()
+    for client in clients:
+        client.join()
+    return clients, time.perf_counter() - started
+
+
+def figures(args: argparse.Namespace, clients: list[Client], elapsed: float) -> dict[str, Any]:
+    """The benchmark's result as plain data."""
     latencies = [ms for c in clients for ms in c.latencies]
     statuses: dict[int, int] = {}
     for client in clients:
@@ -221,6 +220,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "database": make_url(args.database_url).get_backend_name(),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "gunicorn_workers": args.workers,
         "clients": args.clients,
         "tenants": args.tenants,
@@ -238,6 +238,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "target": {"calls_per_second": TARGET_PER_SECOND, "p99_ms": TARGET_P99_MS},
         "meets_target": per_second >= TARGET_PER_SECOND and p99 < TARGET_P99_MS,
     }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the benchmark; returns its figures."""
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        with (
+            EmbeddedRedis(workdir / "redis") as redis,
+            fresh_database(args.database_url, workdir) as database_url,
+        ):
+            tenant_ids, tokens = _seed(database_url, args.tenants, args.clients)
+            with serving(database_url, redis.url, workdir, args.workers) as port:
+                clients, elapsed = drive(port, tokens, tenant_ids, args.calls)
+    return figures(args, clients, elapsed)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
+from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
 #: Stable codes for werkzeug's HTTP errors raised inside the API.
@@ -93,9 +94,17 @@ def register_error_handlers(bp: Blueprint) -> None:
     @bp.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> ResponseReturnValue:
         response = error_response(from_http_exception(exc))
-        # Flask-Limiter's 429 carries Retry-After and X-RateLimit-* headers; keep them.
-        if exc.response is not None:
-            for name, value in exc.response.headers.items():
-                if name.lower().startswith(("retry-after", "x-ratelimit")):
-                    response.headers[name] = value  # type: ignore[union-attr]
+        retry_after = _retry_after(exc)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)  # type: ignore[union-attr]
         return response
+
+
+def _retry_after(exc: HTTPException) -> int | None:
+    """Seconds until the exceeded rate-limit window is over (Flask-Limiter's 429 only)."""
+    if not isinstance(exc, RateLimitExceeded):
+        return None
+    try:
+        return max(1, int(exc.limit.limit.get_expiry()))
+    except (AttributeError, TypeError, ValueError):
+        return 1

@@ -105,6 +105,7 @@ def test_the_rate_limit_is_per_token_and_answers_429_json(
     assert statuses == [200, 200, 200, 429]
     limited = client.get("/api/v1/tenants", headers=bearer(busy))
     assert limited.json["error"]["code"] == "rate_limited"
+    assert limited.headers["Retry-After"] == "60"
     assert client.get("/api/v1/tenants", headers=bearer(other)).status_code == 200
 
 
