@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from math import ceil
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, bindparam, func, select, union
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import BindParameter
 
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.vault import Vault
@@ -25,6 +26,9 @@ TENANTS_PER_PAGE = 50
 CALLS_PER_PAGE = 50
 #: The deepest page the tenant list serves: OFFSET grows linearly, search narrows faster.
 MAX_PAGE = 2000
+#: A text search counts its matches up to this many: counting ten thousand matches of a
+#: two-letter prefix costs more than the page itself, and nobody pages through them.
+SEARCH_COUNT_CAP = 1000
 SEARCH_MAX = 254
 
 T = TypeVar("T")
@@ -38,10 +42,12 @@ class Page(Generic[T]):
     page: int
     per_page: int
     total: int
+    #: True when ``total`` is only a lower bound (more matches were not counted).
+    capped: bool = False
 
     @property
     def pages(self) -> int:
-        """How many pages there are (at least one)."""
+        """How many pages there are (at least one; as far as counted when capped)."""
         return max(1, min(MAX_PAGE, ceil(self.total / self.per_page)))
 
 
@@ -72,41 +78,39 @@ class TenantQuery:
     page: int = 1
 
 
-def _order(session: Session, sort: str) -> list[ColumnElement[Any]]:
+def _order(session: Session, sort: str, entity: Any = Tenant) -> list[ColumnElement[Any]]:
     if sort == "oldest":
-        return [Tenant.id.asc()]
+        return [entity.id.asc()]
     if sort == "name":
-        return [_sort_key(session, Tenant.display_name).asc(), Tenant.id.asc()]
+        return [_sort_key(session, entity.display_name).asc(), entity.id.asc()]
     if sort == "email":
-        return [_sort_key(session, Tenant.contact_email).asc(), Tenant.id.asc()]
-    return [Tenant.id.desc()]
+        return [_sort_key(session, entity.contact_email).asc(), entity.id.asc()]
+    return [entity.id.desc()]
 
 
-def _search_condition(session: Session, vault: Vault, q: str) -> ColumnElement[bool]:
-    pattern = like_prefix(q.lower())
-    matches: list[ColumnElement[bool]] = [
-        _sort_key(session, Tenant.display_name).like(pattern, escape="\\"),
-        _sort_key(session, Tenant.contact_email).like(pattern, escape="\\"),
+def _search_branches(session: Session, vault: Vault, q: str) -> list[ColumnElement[bool]]:
+    """One index-friendly condition per way a tenant can match ``q``.
+
+    Text with an "@" is looked for among contact e-mails, other text among display names;
+    both are also tried as an exact Billbee username, digits also as the tenant's number.
+    """
+    # The pattern is rendered into the SQL text (safely quoted) rather than sent as a
+    # parameter: PostgreSQL turns ``LIKE 'abc%'`` into an index range only for a constant,
+    # and psycopg's prepared statements would otherwise get a generic plan (a full scan).
+    pattern: BindParameter[str] = bindparam("pattern", like_prefix(q.lower()), literal_execute=True)
+    column = Tenant.contact_email if "@" in q else Tenant.display_name
+    branches: list[ColumnElement[bool]] = [
+        _sort_key(session, column).like(pattern, escape="\\"),
         Tenant.username_index == vault.blind_index(q),
     ]
     if q.isdigit() and len(q) < 10:
-        matches.append(Tenant.id == int(q))
-    return or_(*matches)
+        branches.append(Tenant.id == int(q))
+    return branches
 
 
-def _filtered(session: Session, vault: Vault, query: TenantQuery) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if query.q:
-        conditions.append(_search_condition(session, vault, query.q))
-    if query.status is not None:
-        conditions.append(Tenant.status == query.status)
-    return conditions
-
-
-def search_tenants(session: Session, vault: Vault, query: TenantQuery) -> Page[Tenant]:
-    """One page of tenants matching ``query``, and how many match in all."""
-    conditions = _filtered(session, vault, query)
-    where = and_(True, *conditions)
+def _listing(session: Session, query: TenantQuery) -> Page[Tenant]:
+    """No search text: an exact count and one ordered page."""
+    where = and_(True, *([Tenant.status == query.status] if query.status else []))
     total = session.scalar(select(func.count()).select_from(Tenant).where(where)) or 0
     statement = (
         select(Tenant)
@@ -117,6 +121,61 @@ def search_tenants(session: Session, vault: Vault, query: TenantQuery) -> Page[T
     )
     items = list(session.scalars(statement))
     return Page(items=items, page=query.page, per_page=TENANTS_PER_PAGE, total=total)
+
+
+def _search(session: Session, vault: Vault, query: TenantQuery) -> Page[Tenant]:
+    """Search text: a union of one ordered, limited query per branch, then the page.
+
+    One query with ``name LIKE .. OR username = ..`` cannot use the name index as a range
+    while also reading it in order, so PostgreSQL would walk the index from its start;
+    each branch alone is a range scan, and each returns at most the rows the page needs.
+    """
+    status = [Tenant.status == query.status] if query.status else []
+    branches = _search_branches(session, vault, query.q)
+    counted = union(
+        *(
+            select(select(Tenant.id).where(b, *status).limit(SEARCH_COUNT_CAP + 1).subquery())
+            for b in branches
+        )
+    ).subquery()
+    total = session.scalar(select(func.count()).select_from(counted)) or 0
+    offset = (query.page - 1) * TENANTS_PER_PAGE
+    order = _order(session, query.sort)
+    rows = union(
+        *(
+            select(
+                select(Tenant)
+                .where(b, *status)
+                .order_by(*order)
+                .limit(offset + TENANTS_PER_PAGE)
+                .subquery()
+            )
+            for b in branches
+        )
+    ).subquery()
+    found = aliased(Tenant, rows)
+    statement = (
+        select(found)
+        .order_by(*_order(session, query.sort, found))
+        .limit(TENANTS_PER_PAGE)
+        .offset(offset)
+    )
+    items = list(session.scalars(statement))
+    capped = total > SEARCH_COUNT_CAP
+    return Page(
+        items=items,
+        page=query.page,
+        per_page=TENANTS_PER_PAGE,
+        total=min(total, SEARCH_COUNT_CAP),
+        capped=capped,
+    )
+
+
+def search_tenants(session: Session, vault: Vault, query: TenantQuery) -> Page[Tenant]:
+    """One page of tenants matching ``query``, and how many match (capped for searches)."""
+    if query.q:
+        return _search(session, vault, query)
+    return _listing(session, query)
 
 
 @dataclass(frozen=True)

@@ -128,3 +128,25 @@ def test_the_live_figures_of_a_tenant_are_json(admin_client: Any, made: Made) ->
         "status": "active",
         "queue_depth": 0,
     }
+
+
+def test_search_text_with_quotes_and_backslashes_is_matched_literally(
+    admin_client: Any, made: Made
+) -> None:
+    made.tenant(name="O'Reilly \\ Sons", email="a@example.com")
+    made.tenant(name="Other", email="b@example.com")
+    page = admin_client.get("/admin/tenants", query_string={"q": "o'reilly \\"})
+    assert _names(page.get_data(as_text=True)) == ["O&#39;Reilly \\ Sons"]
+
+
+def test_a_broad_search_says_there_are_more_matches_than_counted(
+    admin_client: Any, made: Made, monkeypatch: Any
+) -> None:
+    from billhive.platform.admin import queries
+
+    monkeypatch.setattr(queries, "SEARCH_COUNT_CAP", 3)
+    for n in range(5):
+        made.tenant(name=f"Shop {n}", email=f"s{n}@example.com")
+    page = admin_client.get("/admin/tenants?q=shop").get_data(as_text=True)
+    assert "more than 3 match" in page
+    assert len(_names(page)) == 5
