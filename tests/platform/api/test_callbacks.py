@@ -13,7 +13,7 @@ import httpx
 import pytest
 from flask import Flask, request
 from redis import Redis
-from rq import Queue
+from rq import Queue, SimpleWorker
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,7 @@ from billhive.platform.api.delivery import (
     MAX_ATTEMPTS,
     CallbackFailed,
     collect_finished,
+    collect_finished_calls,
     deliver_callback,
     run_delivery,
 )
@@ -290,3 +291,30 @@ def test_the_delivery_log_lists_only_the_tokens_own_deliveries(
     assert theirs == []
     rows = session.scalars(select(CallbackDelivery)).all()
     assert [r.status for r in rows] == [DeliveryStatus.PENDING]
+
+
+def test_the_rq_jobs_collect_and_deliver_through_a_worker_on_the_system_queue(
+    api: Callable[..., Any],
+    tenant: Tenant,
+    session: Session,
+    redis_client: Redis,
+    receiver: tuple[Receiver, str],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hook, url = receiver
+    secret = _register(api, url)
+    call_id = _finished_call(api, tenant, session, redis_client)
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+            monkeypatch.setenv(f"BILLHIVE_{name.upper()}", str(raw))
+    queue = Queue(SYSTEM_QUEUE, connection=redis_client)
+    queue.enqueue(collect_finished_calls)
+    SimpleWorker([queue], connection=redis_client).work(burst=True)
+    headers, body = hook.received[0]
+    assert reference_verify(secret, headers["Billhive-Signature"], body)
+    assert json.loads(body)["call"]["id"] == call_id
+    session.expire_all()
+    delivery = session.scalars(select(CallbackDelivery)).one()
+    assert delivery.status is DeliveryStatus.DELIVERED
