@@ -8,6 +8,7 @@ request that breaks a rule.
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -31,6 +32,14 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
+def _finite_float(text: str) -> float:
+    # 1e400 parses as infinity, which no JSON column (nor Billbee) can take.
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
 def json_body() -> Any:
     """The request's JSON body; 400 ``invalid_json`` when it is missing or broken."""
     if "api_json" in g:
@@ -39,7 +48,7 @@ def json_body() -> Any:
     if not raw.strip():
         raise ApiError(400, "invalid_json", "The request needs a JSON body.")
     try:
-        data = json.loads(raw, parse_constant=_no_constants)
+        data = json.loads(raw, parse_constant=_no_constants, parse_float=_finite_float)
         # Lone surrogates ("\ud800") decode but cannot be stored as UTF-8: refuse them here.
         json.dumps(data, ensure_ascii=False).encode("utf-8")
     except (ValueError, RecursionError) as exc:

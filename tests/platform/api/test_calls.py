@@ -79,7 +79,16 @@ def test_enqueue_refuses_bad_input_with_422_naming_the_field(
 
 
 @pytest.mark.parametrize(
-    "raw", [b"", b"{", b"[1,", b'{"operation": NaN}', b'{"operation": "\\ud800"}', b"[" * 5000]
+    "raw",
+    [
+        b"",
+        b"{",
+        b"[1,",
+        b'{"operation": NaN}',
+        b'{"operation": "orders.list", "body": 1e400}',
+        b'{"operation": "\\ud800"}',
+        b"[" * 5000,
+    ],
 )
 def test_enqueue_with_unreadable_json_is_400_invalid_json(
     api: Callable[..., Any], tenant: Tenant, raw: bytes
@@ -89,6 +98,21 @@ def test_enqueue_with_unreadable_json_is_400_invalid_json(
     )
     assert response.status_code == 400
     assert response.json["error"]["code"] == "invalid_json"
+
+
+def test_enqueue_stores_deep_and_odd_json_bodies_without_a_server_error(
+    api: Callable[..., Any], tenant: Tenant, session: Session
+) -> None:
+    deep: Any = "leaf"
+    for _ in range(200):
+        deep = [deep]
+    body = {"deep": deep, "nul": "a\u0000b", "big": 10**30, "tiny": 1e-300, "emoji": "\U0001f41d"}
+    response = _enqueue(
+        api, tenant.id, {"operation": "orders.add_tags", "params": {"id": 10**30}, "body": body}
+    )
+    assert response.status_code == 202, response.json
+    call = session.get(Call, response.json["id"])
+    assert call is not None and call.body["big"] == 10**30
 
 
 def test_enqueue_for_a_missing_tenant_is_404(api: Callable[..., Any], db: Any) -> None:
