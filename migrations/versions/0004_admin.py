@@ -53,6 +53,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.create_index("ix_calls_finished_at", ["finished_at"], unique=False)
+        batch_op.create_index("ix_calls_started_at", ["started_at"], unique=False)
     with op.batch_alter_table("usage_days", schema=None) as batch_op:
         batch_op.create_index("ix_usage_days_day", ["day"], unique=False)
     for name, column in SEARCH_INDEXES:
@@ -65,5 +66,6 @@ def downgrade() -> None:
     with op.batch_alter_table("usage_days", schema=None) as batch_op:
         batch_op.drop_index("ix_usage_days_day")
     with op.batch_alter_table("calls", schema=None) as batch_op:
+        batch_op.drop_index("ix_calls_started_at")
         batch_op.drop_index("ix_calls_finished_at")
     op.drop_table("admin_users")

@@ -4,12 +4,15 @@ A custom collector (not in-process counters) because the numbers live where the 
 write them: call rows, usage counters and queue lengths. Every web process answers the same.
 Series:
 
-- ``billhive_calls{status,operation}``: call rows by status and operation (gauge);
-- ``billhive_billbee_throttled_total``: 429 answers from Billbee (sum of the usage counters);
-- ``billhive_billbee_calls_total``: HTTP calls made to Billbee;
+- ``billhive_calls_finished_total{status,operation}``: calls that reached a final status
+  (running totals, see :mod:`.metrics_tally`); ``billhive_calls_open{status}``: queued and
+  running calls now;
+- ``billhive_billbee_throttled_this_month``, ``billhive_billbee_throttled_last_minute``:
+  429 answers from Billbee; ``billhive_billbee_calls_this_month``: HTTP calls made;
 - ``billhive_queue_depth{tenant_id}``: waiting calls of each tenant with a non-empty queue;
 - ``billhive_jobs_queued``: waiting calls in all tenant queues; ``billhive_workers_alive``;
-- ``billhive_call_wait_seconds``: histogram of the time from enqueue to start;
+- ``billhive_call_wait_seconds``: histogram of the time from enqueue to start (running
+  totals, a minute behind);
 - ``billhive_key_budget_in_use``: share (0..1) of the key's 50 calls/s used last second;
 - ``billhive_tenants{status}``.
 """
@@ -17,7 +20,6 @@ Series:
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -29,41 +31,18 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import CollectorRegistry
 from redis import Redis
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
+from billhive.db import utcnow
+from billhive.platform.admin import metrics_tally as tally
 from billhive.platform.admin.figures import tenants_per_status
 from billhive.platform.extensions import db_session, redis
-from billhive.workers import control
-from billhive.workers.models import Call, UsageDay
+from billhive.workers import control, stats
+from billhive.workers.models import Call, CallStatus, UsageDay
 from billhive.workers.scheduling.dispatcher import RQ_QUEUE_KEY_PREFIX, TENANT_QUEUE_PREFIX
 
-#: Upper bounds (seconds) of the enqueue-to-start histogram's buckets.
-WAIT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
-
 bp = Blueprint("metrics", __name__)
-
-
-def _wait_seconds(session: Session) -> ColumnElement[Any]:
-    if session.get_bind().dialect.name == "postgresql":
-        return func.extract("epoch", Call.started_at - Call.enqueued_at)
-    return (func.julianday(Call.started_at) - func.julianday(Call.enqueued_at)) * 86400.0
-
-
-def wait_histogram(session: Session) -> tuple[list[tuple[str, float]], float]:
-    """Cumulative bucket counts (``le`` label, count) and the sum, over started calls."""
-    wait = _wait_seconds(session)
-    columns = [func.sum(case((wait <= bound, 1), else_=0)) for bound in WAIT_BUCKETS]
-    row = session.execute(
-        select(func.count(), func.coalesce(func.sum(wait), 0.0), *columns).where(
-            Call.started_at.is_not(None)
-        )
-    ).one()
-    total, seconds, *counts = row
-    buckets = [(str(b), float(c or 0)) for b, c in zip(WAIT_BUCKETS, counts, strict=True)]
-    buckets.append(("+Inf", float(total or 0)))
-    return buckets, float(seconds or 0.0)
 
 
 def nonempty_queue_depths(redis: Redis) -> dict[str, int]:
@@ -87,30 +66,55 @@ class DashboardCollector:
         self.session = session
         self.redis = redis
 
-    def _calls(self) -> Metric:
-        family = GaugeMetricFamily(
-            "billhive_calls", "Call rows by status and operation.", labels=["status", "operation"]
+    def _calls(self) -> Sequence[Metric]:
+        finished = CounterMetricFamily(
+            "billhive_calls_finished",
+            "Calls that reached a final status, by status and operation.",
+            labels=["status", "operation"],
+        )
+        for (status, operation), count in sorted(tally.finished_counts(self.redis).items()):
+            finished.add_metric([status, operation], count)
+        open_calls = GaugeMetricFamily(
+            "billhive_calls_open", "Calls queued or running now.", labels=["status"]
         )
         rows = self.session.execute(
-            select(Call.status, Call.operation, func.count()).group_by(Call.status, Call.operation)
+            select(Call.status, func.count())
+            .where(Call.status.in_([CallStatus.QUEUED, CallStatus.RUNNING]))
+            .group_by(Call.status)
         )
-        for status, operation, count in rows:
-            family.add_metric([str(status.value), operation], count)
-        return family
+        counts = {CallStatus.QUEUED.value: 0, CallStatus.RUNNING.value: 0}
+        counts.update({status.value: count for status, count in rows})
+        for status, count in counts.items():
+            open_calls.add_metric([status], count)
+        return [finished, open_calls]
 
     def _usage(self) -> Sequence[Metric]:
+        # This month only: the sum stays bounded (tenants x 31 rows, by the day index) however
+        # long the platform runs, and it is what Billbee bills.
+        first = utcnow().date().replace(day=1)
         calls, throttled = self.session.execute(
             select(
                 func.coalesce(func.sum(UsageDay.calls), 0),
                 func.coalesce(func.sum(UsageDay.throttled), 0),
-            )
+            ).where(UsageDay.day >= first)
         ).one()
+        minutes = stats.outcomes_per_minute(self.redis, 2)
+        last_minute = minutes[0][1] if minutes else {}
         return [
-            CounterMetricFamily(
-                "billhive_billbee_calls", "HTTP calls made to Billbee.", value=int(calls)
+            GaugeMetricFamily(
+                "billhive_billbee_calls_this_month",
+                "HTTP calls made to Billbee this calendar month (UTC).",
+                value=int(calls),
             ),
-            CounterMetricFamily(
-                "billhive_billbee_throttled", "429 answers from Billbee.", value=int(throttled)
+            GaugeMetricFamily(
+                "billhive_billbee_throttled_this_month",
+                "429 answers from Billbee this calendar month (UTC).",
+                value=int(throttled),
+            ),
+            GaugeMetricFamily(
+                "billhive_billbee_throttled_last_minute",
+                "429 answers from Billbee during the last complete minute.",
+                value=int(last_minute.get("throttled", 0)),
             ),
         ]
 
@@ -146,11 +150,12 @@ class DashboardCollector:
         return family
 
     def collect(self) -> Iterator[Metric]:
-        """Every series, read now."""
-        yield self._calls()
+        """Every series, read now (the running totals advanced first)."""
+        tally.advance(self.session, self.redis)
+        yield from self._calls()
         yield from self._usage()
         yield from self._queues()
-        buckets, seconds = wait_histogram(self.session)
+        buckets, seconds = tally.wait_histogram(self.redis)
         yield HistogramMetricFamily(
             "billhive_call_wait_seconds",
             "Time from enqueue to start of a call.",

@@ -71,9 +71,10 @@ class AdminUser(Base):
         return f"<AdminUser id={self.id}>"
 
 
-# The overview's "last hour" and "last 24 h" figures and the enqueue-to-start histogram
-# filter calls by when they finished; the month's bill sums usage by day over all tenants.
+# The overview's "last 24 h" figure and /metrics' running totals read calls by when they
+# finished or started; the month's bill sums usage by day over all tenants.
 Index("ix_calls_finished_at", Call.finished_at)
+Index("ix_calls_started_at", Call.started_at)
 Index("ix_usage_days_day", UsageDay.day)
 # Case-insensitive prefix search and sort on name and e-mail (see migration 0004).
 # Migration 0004 adds COLLATE "C" on PostgreSQL (Alembic does not compare collations).

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from conftest import Made
 from sqlalchemy.orm import Session
 
 from billhive.db import utcnow
+from billhive.platform.admin import metrics_tally as tally
 from billhive.workers.models import CallStatus, UsageDay
 
 
@@ -19,21 +21,56 @@ def _scrape(client: Any) -> str:
     return text
 
 
-def test_calls_are_counted_by_status_and_operation(client: Any, made: Made) -> None:
+@pytest.fixture(autouse=True)
+def _no_lag(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The running totals normally stay a minute behind; the tests want every call now.
+    monkeypatch.setattr(tally, "LAG_SECONDS", 0.0)
+
+
+def test_finished_calls_are_counted_by_status_and_operation(client: Any, made: Made) -> None:
     tenant = made.tenant()
     made.call(tenant, status=CallStatus.FAILED, operation="products.get")
     made.call(tenant, status=CallStatus.FAILED, operation="products.get")
     text = _scrape(client)
-    assert 'billhive_calls{operation="products.get",status="failed"} 2.0' in text
+    assert 'billhive_calls_finished_total{operation="products.get",status="failed"} 2.0' in text
 
 
-def test_throttled_answers_are_a_counter(client: Any, made: Made, session: Session) -> None:
+def test_a_second_scrape_does_not_count_the_same_calls_again(client: Any, made: Made) -> None:
+    made.call(made.tenant(), status=CallStatus.SUCCEEDED, operation="orders.get")
+    _scrape(client)
+    text = _scrape(client)
+    assert 'billhive_calls_finished_total{operation="orders.get",status="succeeded"} 1.0' in text
+
+
+def test_calls_finishing_after_a_scrape_are_added_at_the_next(
+    client: Any, made: Made, session: Session
+) -> None:
+    tenant = made.tenant()
+    made.call(tenant, status=CallStatus.SUCCEEDED, operation="orders.get")
+    _scrape(client)
+    later = made.call(tenant, status=CallStatus.SUCCEEDED, operation="orders.get")
+    later.finished_at = utcnow()
+    session.commit()
+    text = _scrape(client)
+    assert 'billhive_calls_finished_total{operation="orders.get",status="succeeded"} 2.0' in text
+
+
+def test_queued_calls_are_a_gauge(client: Any, made: Made) -> None:
+    made.call(made.tenant(), status=CallStatus.QUEUED)
+    text = _scrape(client)
+    assert 'billhive_calls_open{status="queued"} 1.0' in text
+    assert 'billhive_calls_open{status="running"} 0.0' in text
+
+
+def test_throttled_answers_of_the_month_are_reported(
+    client: Any, made: Made, session: Session
+) -> None:
     tenant = made.tenant()
     session.add(UsageDay(tenant_id=tenant.id, day=utcnow().date(), calls=9, throttled=4))
     session.commit()
     text = _scrape(client)
-    assert "billhive_billbee_throttled_total 4.0" in text
-    assert "billhive_billbee_calls_total 9.0" in text
+    assert "billhive_billbee_throttled_this_month 4.0" in text
+    assert "billhive_billbee_calls_this_month 9.0" in text
 
 
 def test_the_wait_from_enqueue_to_start_is_a_histogram(client: Any, made: Made) -> None:
@@ -53,5 +90,6 @@ def test_queue_and_budget_gauges_are_present(client: Any) -> None:
         "billhive_key_budget_in_use",
         "billhive_tenants",
         "billhive_queue_depth",
+        "billhive_billbee_throttled_last_minute",
     ):
         assert f"# TYPE {name} gauge" in text, name
