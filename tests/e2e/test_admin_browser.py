@@ -103,7 +103,7 @@ def seeded(session: Session, settings_factory: Any, redis_client: Redis) -> dict
         error="Billbee answered 500 three times",
         enqueued_at=utcnow() - timedelta(minutes=5),
         started_at=utcnow() - timedelta(minutes=5) + timedelta(milliseconds=140),
-        finished_at=utcnow() - timedelta(minutes=4),
+        finished_at=utcnow() - timedelta(minutes=5) + timedelta(milliseconds=2900),
     )
     session.add(failed)
     session.commit()
