@@ -13,7 +13,7 @@ and keeps its HTTP connection open, as a real integration would. Calls are sprea
 A fresh PostgreSQL database is created next to ``--database-url`` and dropped afterwards
 (SQLite is possible but not the target). Redis is an embedded redis-server.
 
-    .venv/bin/python benchmarks/bench_api.py [--calls 6000] [--clients 24] [--workers 4]
+    .venv/bin/python benchmarks/bench_api.py [--calls 6000] [--clients 12] [--workers 3]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 """
 
@@ -258,8 +258,8 @@ def main() -> None:
     """Parse arguments, run, print JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=6000, help="Calls to post in total.")
-    parser.add_argument("--clients", type=int, default=16, help="Concurrent client threads.")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes.")
+    parser.add_argument("--clients", type=int, default=12, help="Concurrent client threads.")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes.")
     parser.add_argument("--tenants", type=int, default=20, help="Tenants the calls go to.")
     parser.add_argument("--database-url", default=DEFAULT_DATABASE)
     print(json.dumps(run(parser.parse_args()), indent=2))
