@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import httpx
 from redis import Redis
 from rq import Queue, Retry
+from rq.cron import CronScheduler
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -41,6 +42,8 @@ RETRY_INTERVALS = [10, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 21600, 21600, 
 MAX_ATTEMPTS = 1 + len(RETRY_INTERVALS)
 TIMEOUT_SECONDS = 10.0
 EVENT = "call.finished"
+#: How often finished calls are collected into deliveries (the callback's latency).
+COLLECT_INTERVAL_SECONDS = 5
 USER_AGENT = "billhive-callbacks/1"
 
 log = get_logger(__name__)
@@ -106,6 +109,20 @@ def collect_finished_calls() -> int:
             return len(collect_finished(session, redis_from_settings(settings)))
     finally:
         database.dispose()
+
+
+def register_cron(scheduler: CronScheduler, *, interval: int = COLLECT_INTERVAL_SECONDS) -> None:
+    """Run :func:`collect_finished_calls` every ``interval`` seconds on the system queue.
+
+    ``billhive scheduler`` calls this (the workers package may not import the platform).
+    """
+    scheduler.register(
+        collect_finished_calls,
+        SYSTEM_QUEUE,
+        interval=interval,
+        job_timeout=60,
+        result_ttl=600,
+    )
 
 
 def deliver_callback(delivery_id: int) -> str:

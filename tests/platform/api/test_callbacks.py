@@ -14,6 +14,7 @@ import pytest
 from flask import Flask, request
 from redis import Redis
 from rq import Queue, SimpleWorker
+from rq.cron import CronScheduler
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,7 @@ from billhive.platform.api.delivery import (
     collect_finished,
     collect_finished_calls,
     deliver_callback,
+    register_cron,
     run_delivery,
 )
 from billhive.platform.api.models import CallbackDelivery, DeliveryStatus
@@ -318,3 +320,12 @@ def test_the_rq_jobs_collect_and_deliver_through_a_worker_on_the_system_queue(
     session.expire_all()
     delivery = session.scalars(select(CallbackDelivery)).one()
     assert delivery.status is DeliveryStatus.DELIVERED
+
+
+def test_register_cron_collects_finished_calls_every_few_seconds(redis_client: Redis) -> None:
+    scheduler = CronScheduler(connection=redis_client)
+    register_cron(scheduler, interval=5)
+    [job] = scheduler.get_jobs()
+    assert job.func is collect_finished_calls
+    assert job.queue_name == SYSTEM_QUEUE
+    assert job.interval == 5
