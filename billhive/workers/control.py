@@ -6,16 +6,21 @@ so a paused tenant's jobs stay queued in order and start again on resume.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 from redis import Redis
 from rq import Worker
-from sqlalchemy import select
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from billhive.db import utcnow
 from billhive.tenants.audit import set_status
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.service import get_tenant
+from billhive.workers.models import Call, CallStatus
 from billhive.workers.scheduling.dispatcher import (
     RQ_QUEUE_KEY_PREFIX,
     TENANT_QUEUE_PREFIX,
@@ -28,9 +33,12 @@ __all__ = [
     "TenantStateError",
     "key_budget_in_use",
     "pause_tenant",
+    "purge_deleted_tenants",
+    "purge_tenant",
     "queue_depth",
     "queue_depths",
     "reconcile_paused",
+    "release_queue",
     "resume_tenant",
     "total_queued",
     "workers_alive",
@@ -123,3 +131,42 @@ def reconcile_paused(session: Session, redis: Redis) -> int:
     for tenant_id in active:
         dispatcher.resume(str(tenant_id))
     return len(active)
+
+
+def purge_tenant(session: Session, redis: Redis, tenant_id: int) -> int:
+    """After a tenant was deleted: cancel its queued calls, empty its queue, forget it.
+
+    Returns how many calls were cancelled (commits). Safe to run more than once.
+    """
+    cancelled = session.execute(
+        update(Call)
+        .where(Call.tenant_id == tenant_id, Call.status == CallStatus.QUEUED)
+        .values(status=CallStatus.CANCELLED, finished_at=utcnow(), error="tenant deleted")
+    ).rowcount  # type: ignore[attr-defined]
+    session.commit()
+    key = _queue_key(tenant_id)
+    for raw in redis.lrange(key, 0, -1):
+        job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+        with contextlib.suppress(NoSuchJobError):
+            Job.fetch(job_id, connection=redis).delete(remove_from_queue=False)
+    redis.delete(key)
+    Dispatcher(redis).forget(str(tenant_id))
+    return int(cancelled or 0)
+
+
+def purge_deleted_tenants(session: Session, redis: Redis) -> int:
+    """Purge every deleted tenant that still has queued calls; returns how many tenants."""
+    deleted = session.scalars(
+        select(Call.tenant_id)
+        .join(Tenant, Tenant.id == Call.tenant_id)
+        .where(Call.status == CallStatus.QUEUED, Tenant.status == TenantStatus.DELETED)
+        .distinct()
+    ).all()
+    for tenant_id in deleted:
+        purge_tenant(session, redis, tenant_id)
+    return len(deleted)
+
+
+def release_queue(redis: Redis, tenant_id: int) -> None:
+    """Let an active tenant's queue run again (after reconnect or a successful verification)."""
+    Dispatcher(redis).resume(str(tenant_id))

@@ -18,13 +18,15 @@ RECONCILE_SECONDS = 30
 
 
 def reconcile_paused_queues() -> int:
-    """Cron job: resume the queues of tenants that became active again."""
-    from billhive.workers.control import reconcile_paused
+    """Cron job: resume the queues of tenants that became active again, and empty the
+    queues of deleted tenants (whatever path deleted them)."""
+    from billhive.workers.control import purge_deleted_tenants, reconcile_paused
     from billhive.workers.runtime import get_runtime
 
     rt = get_runtime()
     with rt.database.session() as session:
-        return reconcile_paused(session, rt.redis)
+        purged = purge_deleted_tenants(session, rt.redis)
+        return reconcile_paused(session, rt.redis) + purged
 
 
 def register_cron_jobs(scheduler: CronScheduler, settings: Settings) -> None:

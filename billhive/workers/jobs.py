@@ -156,8 +156,11 @@ def apply_decision(
         call.attempts -= 1  # a 429 is Billbee's pacing, not a failed attempt
     if decision.verdict is Verdict.CREDENTIALS_INVALID:
         hold_tenant(rt, session, tenant, decision)
-    elif decision.delay > 0:
+    elif decision.verdict is Verdict.THROTTLED and decision.delay > 0:
+        # Billbee does not say which limit it applied: close this merchant's budget only.
         Dispatcher(rt.redis).penalize(tenant_bucket(tenant.id), decision.delay)
+    elif decision.delay > 0 and call.job_id:
+        Dispatcher(rt.redis).defer(call.job_id, decision.delay)
     session.commit()
     raise CallDeferred(f"{decision.verdict.value}: {decision.reason}; waits {decision.delay:.1f}s")
 

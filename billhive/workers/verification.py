@@ -23,6 +23,7 @@ from billhive.tenants.service import get_tenant, open_credentials
 from billhive.tenants.vault import Credentials, Vault
 from billhive.tenants.verify import Outcome, Verdict, Verifier, check, make_verifier
 from billhive.workers.process import SYSTEM_QUEUE
+from billhive.workers.scheduling.dispatcher import Dispatcher
 
 #: Retries while Billbee is unreachable: after 1 min, 5 min, 15 min, 1 h, 3 h, then 6 h.
 RETRY_INTERVALS = [60, 300, 900, 3600, 10800, 21600]
@@ -100,12 +101,15 @@ def run_verification(settings: Settings, tenant_id: int, *, verify: Verifier) ->
     """The body of :func:`verify_tenant` with its collaborators passed in."""
     database = Database(settings.effective_database_url, pool=False)
     try:
-        return _verify(database, Vault.from_settings(settings), tenant_id, verify)
+        redis = redis_from_settings(settings) if settings.redis_url else None
+        return _verify(database, Vault.from_settings(settings), tenant_id, verify, redis)
     finally:
         database.dispose()
 
 
-def _verify(database: Database, vault: Vault, tenant_id: int, verify: Verifier) -> str:
+def _verify(
+    database: Database, vault: Vault, tenant_id: int, verify: Verifier, redis: Redis | None
+) -> str:
     opened = _open_if_pending(database, vault, tenant_id)
     if isinstance(opened, str):
         return opened
@@ -118,6 +122,9 @@ def _verify(database: Database, vault: Vault, tenant_id: int, verify: Verifier) 
         log.info("verification_postponed", tenant_id=tenant_id, note=verdict.note)
         raise BillbeeUnreachable(verdict.note)
     status = _record(database, tenant_id, verdict)
+    if status == TenantStatus.ACTIVE.value and redis is not None:
+        # Calls queued while the tenant was pending wait in a paused queue.
+        Dispatcher(redis).resume(str(tenant_id))
     log.info("verification_done", tenant_id=tenant_id, status=status)
     return status
 

@@ -62,3 +62,25 @@ def test_queue_depths_count_waiting_jobs_per_tenant(redis_client: Redis) -> None
 
 def test_no_worker_is_alive_when_none_runs(redis_client: Redis) -> None:
     assert workers_alive(redis_client) == 0
+
+
+def test_purging_a_deleted_tenant_cancels_its_queued_calls_and_empties_its_queue(
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+) -> None:
+    from billhive.workers.calls import enqueue_call
+    from billhive.workers.control import purge_deleted_tenants
+    from billhive.workers.models import Call, CallStatus
+
+    tenant = make_tenant()
+    calls = [
+        enqueue_call(tenant, "orders.list", session=db_session, redis=redis_client)
+        for _ in range(3)
+    ]
+    db_session.get(Tenant, tenant).status = TenantStatus.DELETED  # type: ignore[union-attr]
+    db_session.commit()
+    assert purge_deleted_tenants(db_session, redis_client) == 1
+    statuses = {db_session.get(Call, c.id).status for c in calls}  # type: ignore[union-attr]
+    assert statuses == {CallStatus.CANCELLED}
+    assert queue_depth(redis_client, tenant) == 0
+    assert not redis_client.exists(f"rq:job:{calls[0].job_id}")
+    assert purge_deleted_tenants(db_session, redis_client) == 0

@@ -160,3 +160,26 @@ def _first_order_id(runtime: Runtime, account: int) -> int:
         headers={"X-Billbee-Api-Key": API_KEY},
     )
     return int(response.json()["Data"][0]["BillBeeOrderId"])
+
+
+def test_calls_of_a_pending_tenant_wait_and_run_once_it_is_verified(
+    runtime: Runtime, signed_up: Callable[[int], int]
+) -> None:
+    from billhive.tenants.verify import make_verifier
+    from billhive.workers.verification import run_verification
+
+    tenant = signed_up(6)
+    with runtime.database.session() as session:
+        row = session.get(Tenant, tenant)
+        assert row is not None
+        row.status = TenantStatus.PENDING_VERIFICATION
+    call_id = _enqueue(runtime, tenant, "orders.list", {"page": 1})
+    work(runtime)
+    assert _call(runtime, call_id).status is CallStatus.QUEUED
+    assert Dispatcher(runtime.redis).is_paused(str(tenant))
+    assert (
+        run_verification(runtime.settings, tenant, verify=make_verifier(runtime.settings))
+        == "active"
+    )
+    work(runtime)
+    assert _call(runtime, call_id).status is CallStatus.SUCCEEDED

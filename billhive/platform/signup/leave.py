@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import render_template
 from flask.typing import ResponseReturnValue
 
-from billhive.platform.extensions import db_session
+from billhive.platform.extensions import db_session, redis
 from billhive.platform.signup.blueprint import bp
 from billhive.platform.signup.forms import LeaveForm
 from billhive.platform.signup.links import LinkInvalid, LinkPurpose
@@ -13,6 +13,7 @@ from billhive.platform.signup.reconnect import link_problem, tenant_of_link
 from billhive.tenants.audit import ACTOR_MERCHANT
 from billhive.tenants.models import TenantStatus
 from billhive.tenants.service import delete_tenant
+from billhive.workers.control import purge_tenant
 
 LEAVE_REASON = "the merchant confirmed leaving through a signed link"
 
@@ -28,5 +29,6 @@ def leave_page(token: str) -> ResponseReturnValue:
     form = LeaveForm()
     if form.validate_on_submit():
         delete_tenant(db_session(), found.id, actor=ACTOR_MERCHANT, reason=LEAVE_REASON)
+        purge_tenant(db_session(), redis(), found.id)
         return render_template("signup/left.html")
     return render_template("signup/leave.html", tenant=found, form=form)

@@ -6,7 +6,7 @@ from flask import render_template
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from billhive.platform.extensions import db_session, settings
+from billhive.platform.extensions import db_session, redis, settings
 from billhive.platform.signup.blueprint import FIELD_LIMITS, Page, bp, render_problem, services
 from billhive.platform.signup.forms import ReconnectForm, add_rule_problems
 from billhive.platform.signup.links import LinkInvalid, LinkPurpose, read_token
@@ -21,6 +21,7 @@ from billhive.tenants.errors import (
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.rules import password_problems
 from billhive.tenants.service import RECONNECTABLE, reconnect
+from billhive.workers.control import release_queue
 
 
 def link_problem(exc: LinkInvalid | None = None) -> Page:
@@ -92,5 +93,7 @@ def reconnect_page(token: str) -> ResponseReturnValue:
         pending = updated.status == TenantStatus.PENDING_VERIFICATION
         if pending:
             enqueue_or_log(updated.id)
+        elif updated.status == TenantStatus.ACTIVE:
+            release_queue(redis(), updated.id)
         return render_template("signup/reconnected.html", tenant=updated, pending=pending)
     return _render(tenant, form, form_errors, 422)
