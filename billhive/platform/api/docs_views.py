@@ -5,13 +5,16 @@ The docs page is rendered on the server from the same document, with no script o
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import jsonify, render_template
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup, escape
 
 from billhive.billbee.operations import OPERATIONS
 from billhive.platform.api.blueprint import API_PREFIX, public_bp
+from billhive.platform.api.errors import ERROR_CODES
 from billhive.platform.api.openapi import openapi_document
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
@@ -52,6 +55,17 @@ def endpoints(document: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+_CODE = re.compile(r"`([^`]+)`")
+_STRONG = re.compile(r"\*\*([^*]+)\*\*")
+
+
+def inline_markup(text: str) -> Markup:
+    """The document's descriptions with `code` and **bold** as HTML (all else escaped)."""
+    html = str(escape(text))
+    html = _CODE.sub(r"<code>\1</code>", html)
+    return Markup(_STRONG.sub(r"<strong>\1</strong>", html))  # noqa: S704 - escaped above
+
+
 @public_bp.get("/api/docs")
 def docs_page() -> ResponseReturnValue:
     """The API reference as a page: endpoints, parameters, schemas, operations."""
@@ -62,5 +76,7 @@ def docs_page() -> ResponseReturnValue:
         endpoints=endpoints(doc),
         schemas=doc["components"]["schemas"],
         schema_type=schema_type,
+        markup=inline_markup,
+        error_codes=sorted(ERROR_CODES.items(), key=lambda item: (item[1], item[0])),
         operations=sorted(OPERATIONS.values(), key=lambda op: op.name),
     )

@@ -70,5 +70,8 @@ def test_the_docs_page_shows_every_endpoint_and_schema(client: Any) -> None:
         assert f"{method.upper()} {path}" in page
     for name in openapi_document()["components"]["schemas"]:
         assert f'id="schema-{name}"' in page
+    for code in ERROR_CODES:
+        assert f"<code>{code}</code>" in page
     assert "orders.list" in page
+    assert "<strong>Authentication</strong>" in page
     assert "<script" not in page
