@@ -1,5 +1,8 @@
 """Admin accounts, and the indexes the admin dashboard's searches and figures need.
 
+Calls by when they started/finished (overview, /metrics), usage by day (the month's bill),
+audit events by action/actor (the audit log's filters), and the tenant search below.
+
 Tenant search is a case-insensitive prefix match on the display name or the contact
 e-mail, and the list sorts by either. On PostgreSQL one expression index per column,
 ``lower(col) COLLATE "C"``, serves both: with the "C" collation a B-tree answers
@@ -56,6 +59,9 @@ def upgrade() -> None:
         batch_op.create_index("ix_calls_started_at", ["started_at"], unique=False)
     with op.batch_alter_table("usage_days", schema=None) as batch_op:
         batch_op.create_index("ix_usage_days_day", ["day"], unique=False)
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.create_index("ix_audit_events_action_id", ["action", "id"], unique=False)
+        batch_op.create_index("ix_audit_events_actor_id", ["actor", "id"], unique=False)
     for name, column in SEARCH_INDEXES:
         op.create_index(name, "tenants", [sa.text(_search_expression(column))], unique=False)
 
@@ -63,6 +69,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name, _column in SEARCH_INDEXES:
         op.drop_index(name, table_name="tenants")
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_events_actor_id")
+        batch_op.drop_index("ix_audit_events_action_id")
     with op.batch_alter_table("usage_days", schema=None) as batch_op:
         batch_op.drop_index("ix_usage_days_day")
     with op.batch_alter_table("calls", schema=None) as batch_op:

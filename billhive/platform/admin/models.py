@@ -15,7 +15,7 @@ from sqlalchemy import Boolean, Index, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billhive.db import Base, UTCDateTime, utcnow
-from billhive.tenants.models import Tenant
+from billhive.tenants.models import AuditEvent, Tenant
 from billhive.workers.models import Call, UsageDay
 
 #: Prefix of an admin's id in the login session: a session whose user id lacks it is
@@ -76,6 +76,9 @@ class AdminUser(Base):
 Index("ix_calls_finished_at", Call.finished_at)
 Index("ix_calls_started_at", Call.started_at)
 Index("ix_usage_days_day", UsageDay.day)
+# The audit log page filters by action or actor, newest first.
+Index("ix_audit_events_action_id", AuditEvent.action, AuditEvent.id)
+Index("ix_audit_events_actor_id", AuditEvent.actor, AuditEvent.id)
 # Case-insensitive prefix search and sort on name and e-mail (see migration 0004).
 # Migration 0004 adds COLLATE "C" on PostgreSQL (Alembic does not compare collations).
 Index("ix_tenants_display_name_key", func.lower(Tenant.display_name))
