@@ -19,7 +19,7 @@ from rq.cron import CronScheduler
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billhive.config import Settings, load_settings
+from billhive.config import Settings
 from billhive.db import Database, utcnow
 from billhive.logs import get_logger
 from billhive.platform.api.models import ApiToken, CallbackDelivery, CallOrigin, DeliveryStatus
@@ -31,10 +31,10 @@ from billhive.platform.api.signing import (
     signature_header,
     signing_secret,
 )
-from billhive.redisconn import redis_from_settings
 from billhive.workers.events import take_finished
 from billhive.workers.models import FINAL_STATUSES, Call
 from billhive.workers.process import SYSTEM_QUEUE
+from billhive.workers.runtime import get_runtime
 
 #: Waits between attempts: 10 s, 30 s, 1 min, 5 min, 15 min, 30 min, 1 h, 2 h, 4 h, then
 #: 6 h three times: the last attempt is about 26 hours after the first.
@@ -102,13 +102,9 @@ def enqueue_deliveries(redis: Redis, delivery_ids: Sequence[int]) -> None:
 
 def collect_finished_calls() -> int:
     """RQ/cron job: collect finished calls into deliveries; returns how many were made."""
-    settings = load_settings()
-    database = Database(settings.effective_database_url, pool=False)
-    try:
-        with database.session() as session:
-            return len(collect_finished(session, redis_from_settings(settings)))
-    finally:
-        database.dispose()
+    runtime = get_runtime()
+    with runtime.database.session() as session:
+        return len(collect_finished(session, runtime.redis))
 
 
 def register_cron(scheduler: CronScheduler, *, interval: int = COLLECT_INTERVAL_SECONDS) -> None:
@@ -126,14 +122,15 @@ def register_cron(scheduler: CronScheduler, *, interval: int = COLLECT_INTERVAL_
 
 
 def deliver_callback(delivery_id: int) -> str:
-    """RQ job: POST one delivery; raises :class:`CallbackFailed` so RQ retries it."""
-    settings = load_settings()
-    database = Database(settings.effective_database_url, pool=False)
-    try:
-        with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
-            return run_delivery(settings, database, delivery_id, client)
-    finally:
-        database.dispose()
+    """RQ job: POST one delivery; raises :class:`CallbackFailed` so RQ retries it.
+
+    Uses the worker process's runtime: its database pool and its shared HTTP pool.
+    """
+    runtime = get_runtime()
+    with httpx.Client(
+        transport=runtime.transport, timeout=TIMEOUT_SECONDS, follow_redirects=False
+    ) as client:
+        return run_delivery(runtime.settings, runtime.database, delivery_id, client)
 
 
 def _prepare(

@@ -35,6 +35,7 @@ from billhive.tenants.models import Tenant
 from billhive.workers.events import notify_call_finished
 from billhive.workers.models import Call, CallStatus
 from billhive.workers.process import SYSTEM_QUEUE
+from billhive.workers.runtime import get_runtime, set_runtime
 
 
 def reference_verify(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
@@ -311,9 +312,14 @@ def test_the_rq_jobs_collect_and_deliver_through_a_worker_on_the_system_queue(
         if value is not None:
             raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
             monkeypatch.setenv(f"BILLHIVE_{name.upper()}", str(raw))
+    set_runtime(None)  # the jobs build this process's runtime from the environment
     queue = Queue(SYSTEM_QUEUE, connection=redis_client)
     queue.enqueue(collect_finished_calls)
-    SimpleWorker([queue], connection=redis_client).work(burst=True)
+    try:
+        SimpleWorker([queue], connection=redis_client).work(burst=True)
+    finally:
+        get_runtime().close()
+        set_runtime(None)
     headers, body = hook.received[0]
     assert reference_verify(secret, headers["Billhive-Signature"], body)
     assert json.loads(body)["call"]["id"] == call_id
