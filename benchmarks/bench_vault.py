@@ -21,74 +21,17 @@ import platform
 import statistics
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
-from sqlalchemy.engine import make_url
+from common import DEFAULT_DATABASE_URL, create_tenants, fresh_database
+from sqlalchemy import func, select
 
-from billhive.db import Database, make_engine, upgrade, utcnow
-from billhive.tenants.models import Tenant, TenantCredentials, TenantStatus
+from billhive.db import Database
+from billhive.tenants.models import TenantCredentials
 from billhive.tenants.rotation import rotate
 from billhive.tenants.service import open_credentials
 from billhive.tenants.vault import FIELD_PASSWORD, Keyring, Vault
-
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-INSERT_CHUNK = 10_000
-
-
-@contextmanager
-def fresh_database(url: str) -> Iterator[str]:
-    """A new, migrated PostgreSQL database next to ``url``'s; dropped afterwards."""
-    name = f"billhive_bench_vault_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(url, pool=False)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    bench_url = make_url(url).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(bench_url)
-        yield bench_url
-    finally:
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def create_tenants(database: Database, vault: Vault, count: int) -> float:
-    """Bulk-insert ``count`` active tenants sealed by ``vault``; returns seconds taken."""
-    started = time.perf_counter()
-    now = utcnow()
-    for first in range(1, count + 1, INSERT_CHUNK):
-        ids = range(first, min(first + INSERT_CHUNK, count + 1))
-        tenants, secrets = [], []
-        for tenant_id in ids:
-            username = f"merchant{tenant_id}@bench.example"
-            tenants.append(
-                {
-                    "id": tenant_id,
-                    "display_name": f"Shop {tenant_id}",
-                    "contact_email": f"owner{tenant_id}@bench.example",
-                    "username_index": vault.blind_index(username),
-                    "status": TenantStatus.ACTIVE,
-                    "invoice_creation_allowed": False,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-            sealed = vault.seal(tenant_id, username, f"Bench!Pass{tenant_id}x")
-            secrets.append({"tenant_id": tenant_id, "updated_at": now, **sealed._asdict()})
-        with database.engine.begin() as conn:
-            conn.execute(insert(Tenant), tenants)
-            conn.execute(insert(TenantCredentials), secrets)
-    with database.engine.begin() as conn:
-        # Ids were given explicitly: move the sequence past them, as a real database would be.
-        conn.execute(
-            text("SELECT setval(pg_get_serial_sequence('tenants', 'id'), :n)"), {"n": count}
-        )
-        conn.execute(text("ANALYZE tenants; ANALYZE tenant_credentials"))
-    return time.perf_counter() - started
 
 
 def median_ms(samples_ns: list[int]) -> dict[str, float]:
@@ -151,7 +94,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=2000)
     parser.add_argument("--open-samples", type=int, default=5000)
     parser.add_argument(
-        "--database-url", default=os.environ.get("BILLHIVE_DATABASE_URL") or DEFAULT_URL
+        "--database-url", default=os.environ.get("BILLHIVE_DATABASE_URL") or DEFAULT_DATABASE_URL
     )
     args = parser.parse_args()
     if not args.database_url.startswith("postgresql"):
@@ -160,7 +103,7 @@ def main() -> int:
     old_key, new_key, blind_key = os.urandom(32), os.urandom(32), os.urandom(32)
     old_vault = Vault(Keyring({"old": old_key}), blind_key)
     new_vault = Vault(Keyring({"new": new_key, "old": old_key}), blind_key)
-    with fresh_database(args.database_url) as url:
+    with fresh_database(args.database_url, "vault") as url:
         database = Database(url)
         try:
             setup_seconds = create_tenants(database, old_vault, args.tenants)

@@ -108,6 +108,12 @@ def scheduler(ctx: Context) -> None:
 @click.option("--port", type=int, default=None, help="Port [BILLHIVE_SANDBOX_PORT].")
 @click.option("--workers", type=int, default=1, help="gunicorn workers (state is per process).")
 @click.option(
+    "--threads",
+    type=click.IntRange(1, 1024),
+    default=32,
+    help="Threads per worker: requests answered at once (latency sleeps hold one each).",
+)
+@click.option(
     "--seed",
     "seed_file",
     type=click.Path(dir_okay=False),
@@ -137,6 +143,7 @@ def sandbox(
     host: str | None,
     port: int | None,
     workers: int,
+    threads: int,
     seed_file: str | None,
     demo: bool,
     no_throttle: bool,
@@ -148,7 +155,6 @@ def sandbox(
     """Serve the local Billbee sandbox under /api/v1 (see docs/sandbox.md)."""
     from flask import Flask
 
-    from billhive.billbee.limits import UPDATE_STOCK_MULTIPLE_MAX_ITEMS
     from billhive.sandbox import SeedError, create_sandbox_app, demo_accounts
     from billhive.sandbox.faults import KnobError, LatencySpec
     from billhive.webserver import serve
@@ -168,7 +174,7 @@ def sandbox(
             throttle=not no_throttle,
             send_retry_after=not omit_retry_after,
             latency=latency_spec,
-            max_stock_batch=max_stock_batch or UPDATE_STOCK_MULTIPLE_MAX_ITEMS,
+            max_stock_batch=max_stock_batch or settings.stock_batch_size,
             state_file=state_file,
         )
 
@@ -176,7 +182,13 @@ def sandbox(
         build()  # report a bad seed file here, not in every gunicorn worker
     except SeedError as exc:
         raise click.ClickException(str(exc)) from exc
-    serve(build, host or settings.sandbox_host, port or settings.sandbox_port, workers)
+    serve(
+        build,
+        host or settings.sandbox_host,
+        port or settings.sandbox_port,
+        workers,
+        threads=threads,
+    )
 
 
 @main.command("sandbox-seed")

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from rq import get_current_job
 from sqlalchemy.orm import Session
 
 from billhive.billbee.client import BillbeeClient
@@ -72,8 +73,18 @@ def scoped_client(rt: Runtime, session: Session, tenant_id: int) -> Any:
         client.close()
 
 
-def send(client: BillbeeClient, operation: Operation, params: Any, body: Any) -> Attempt:
-    """Make the call; never raises for a Billbee failure (it is part of the attempt)."""
+def send(
+    rt: Runtime, client: BillbeeClient, operation: Operation, params: Any, body: Any
+) -> Attempt:
+    """Make the call; never raises for a Billbee failure (it is part of the attempt).
+
+    Right before sending, the job's entries in its limit buckets move to the send time, so
+    the variable start-up of the job cannot make calls arrive closer together at Billbee
+    than the buckets allowed.
+    """
+    job = get_current_job()
+    if job is not None:
+        Dispatcher(rt.redis).restamp(job.id)
     try:
         return Attempt(client.call(operation, params, body), None, True)
     except InvalidCall as exc:
@@ -177,7 +188,7 @@ def run_call(call_id: int) -> dict[str, Any]:
         operation = get_operation(call.operation)
         with scoped_client(rt, session, tenant.id) as client:
             session.commit()  # no transaction stays open while Billbee answers
-            attempt = send(client, operation, call.params, call.body)
+            attempt = send(rt, client, operation, call.params, call.body)
         count_usage(
             session, rt.redis, tenant.id, reached=attempt.reached_billbee, error=attempt.error
         )

@@ -145,7 +145,7 @@ def run_stock_batch(rt: Runtime, call_id: int) -> dict[str, Any]:
         operation = get_operation(STOCK_BATCH_OPERATION)
         with scoped_client(rt, session, tenant.id) as client:
             session.commit()
-            attempt: Attempt = send(client, operation, {}, bodies)
+            attempt: Attempt = send(rt, client, operation, {}, bodies)
         count_usage(
             session, rt.redis, tenant.id, reached=attempt.reached_billbee, error=attempt.error
         )

@@ -123,3 +123,18 @@ def test_concurrent_pops_never_exceed_any_nested_limit(redis_client: Redis, thre
     assert len(dispatched) > 10
     for (name, limit), times in by_bucket.items():
         assert window_violations(times, limit, period) == [], name
+
+
+def test_restamping_moves_a_jobs_log_entries_to_the_send_time(redis_client: Redis) -> None:
+    from billhive.billbee.limits import Bucket
+
+    dispatcher = Dispatcher(redis_client)
+    bucket = Bucket("endpoint", "endpoint:k:t1:orders.list", 2, 1.0)
+    dispatcher.set_buckets("job-a", [bucket])
+    dispatcher.push("t1", "job-a", now=100.0)
+    popped = dispatcher.pop(now=100.0)
+    assert popped.job_id == "job-a"  # type: ignore[union-attr]
+    assert dispatcher.restamp("job-a", now=100.25) == 1
+    log = redis_client.zrange(dispatcher.key("b:" + bucket.key), 0, -1, withscores=True)
+    assert [score for _, score in log] == [100.25]
+    assert dispatcher.restamp("job-a", now=100.1) == 0  # never moves an entry earlier

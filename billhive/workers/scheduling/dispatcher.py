@@ -136,6 +136,7 @@ class Dispatcher:
         self._activate = connection.register_script(scripts.ACTIVATE)
         self._penalize = connection.register_script(scripts.PENALIZE)
         self._defer = connection.register_script(scripts.DEFER)
+        self._restamp = connection.register_script(scripts.RESTAMP)
 
     # -- keys -------------------------------------------------------------------------
 
@@ -285,6 +286,13 @@ class Dispatcher:
         reply = self._run(self._defer, job_id, f"{seconds:.6f}", now=now)
         assert isinstance(reply, bytes | str)
         return float(_text(reply))
+
+    def restamp(self, job_id: str, *, now: float | None = None) -> int:
+        """Record the job's call in its bucket logs at the send time instead of the pop
+        time (call it right before sending); returns how many log entries moved."""
+        reply = self._run(self._restamp, job_id, now=now)
+        assert isinstance(reply, int)
+        return reply
 
     # -- inspection -------------------------------------------------------------------
 

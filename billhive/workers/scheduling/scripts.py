@@ -176,6 +176,38 @@ return fmt(untl)
 """
 )
 
+#: Move a dispatched job's entries in its bucket logs to the current time, just before its
+#: call is sent. Between the pop and the send lie a few milliseconds of job start-up whose
+#: length varies with load; Billbee counts arrivals, so the logs should hold send times.
+#: Only ever moves an entry later. ARGV[5] job id. Returns how many entries moved.
+RESTAMP = (
+    _PRELUDE
+    + """
+local job = ARGV[5]
+local spec = redis.call('HGET', JP .. job, 'billhive_buckets') or ''
+local suffix = '|' .. job
+local moved = 0
+for line in string.gmatch(spec, '[^\\n]+') do
+  local key = string.match(line, '^(.-)\\t')
+  if key then
+    local log = P .. 'b:' .. key
+    for _, m in ipairs(redis.call('ZREVRANGE', log, 0, -1)) do
+      if string.sub(m, -#suffix) == suffix then
+        local at = tonumber(redis.call('ZSCORE', log, m))
+        if now > at then
+          redis.call('ZREM', log, m)
+          redis.call('ZADD', log, fmt(now), fmt(now) .. suffix)
+          moved = moved + 1
+        end
+        break
+      end
+    end
+  end
+end
+return moved
+"""
+)
+
 #: Choose the next job. ARGV[5] K (candidates tried at most), ARGV[6] jitter allowance in
 #: seconds (added to every bucket's period).
 #:

@@ -1,0 +1,382 @@
+"""The platform's real workers against the sandbox (throttle on, ~150 ms median latency).
+
+Scenarios (each measured over ``--seconds``, default 60, after a warm-up):
+
+* utilization + isolation: 1,000 backlogged tenants; calls/s the sandbox accepted and its
+  429 count; meanwhile 100 probe tenants each submit one call, and the time from enqueue to
+  start is measured (p99 target <= 1 s);
+* fairness: 100 backlogged tenants; Jain's index over the calls each got accepted;
+* nested limits: 5 backlogged tenants, each calling one endpoint (orders.list): 5 x 2/s;
+* plain RQ: the same three loads on stock ``rq worker --dequeue-strategy round_robin``
+  listening to every tenant queue (no dispatcher), for comparison.
+
+Everything is real: PostgreSQL (a throw-away database), an embedded redis-server, the
+sandbox under gunicorn, ``billhive worker`` processes. Prints one JSON document.
+
+    .venv/bin/python benchmarks/bench_workers.py [--seconds 60] [--workers 16]
+        [--scenario all|utilization|fairness|nested|plain] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from common import (
+    DEFAULT_DATABASE_URL,
+    bench_password,
+    bench_username,
+    create_tenants,
+    fresh_database,
+)
+from rq import Queue, Retry
+from sqlalchemy import select
+
+from billhive.config import generate_dev_secrets, load_settings
+from billhive.embedded_redis import EmbeddedRedis, free_port
+from billhive.workers.calls import CALL_JOB, enqueue_call, job_id_for
+from billhive.workers.models import Call
+from billhive.workers.runtime import Runtime
+
+API_KEY = "bench-workers-key"
+LATENCY = "lognormal:150:0.25"
+BACKLOG = 1_000
+PROBES = 100
+FAIR_TENANTS = 100
+NESTED_TENANTS = 5
+TARGETS = {
+    "utilization_calls_per_s": 47.5,
+    "fairness_jain": 0.99,
+    "nested_calls_per_s": 9.5,
+    "isolation_p99_s": 1.0,
+}
+
+
+class Platform:
+    """Database, Redis, sandbox and settings of one scenario run."""
+
+    def __init__(self, database_url: str, redis_url: str, sandbox_url: str) -> None:
+        secrets = {
+            k.removeprefix("BILLHIVE_").lower(): v for k, v in generate_dev_secrets().items()
+        }
+        secrets["billbee_api_key"] = API_KEY
+        self.env = {
+            **os.environ,
+            **{f"BILLHIVE_{k.upper()}": v for k, v in secrets.items()},
+            "BILLHIVE_ENV": "test",
+            "BILLHIVE_DATABASE_URL": database_url,
+            "BILLHIVE_REDIS_URL": redis_url,
+            "BILLHIVE_BILLBEE_BASE_URL": sandbox_url + "/api/v1",
+            "BILLHIVE_LOG_LEVEL": "WARNING",
+        }
+        self.sandbox_url = sandbox_url
+        settings = load_settings(
+            env="test",
+            database_url=database_url,
+            redis_url=redis_url,
+            billbee_base_url=sandbox_url + "/api/v1",
+            **secrets,
+        )
+        self.runtime = Runtime.from_settings(settings)
+
+    def close(self) -> None:
+        self.runtime.close()
+
+
+@contextmanager
+def sandbox_server(accounts: int) -> Iterator[str]:
+    """The sandbox under gunicorn (one process: its throttle state is per process)."""
+    seed = {
+        "api_keys": [API_KEY],
+        "accounts": [
+            {"id": n, "username": bench_username(n), "password": bench_password(n)}
+            for n in range(1, accounts + 1)
+        ],
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(seed, handle)
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "billhive.cli",
+            "sandbox",
+            "--port",
+            str(port),
+            "--seed",
+            handle.name,
+            "--no-demo",
+            "--latency",
+            LATENCY,
+            "--threads",
+            "128",
+        ],
+        env={**os.environ, "BILLHIVE_ENV": "test", "BILLHIVE_LOG_LEVEL": "WARNING"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(url + "/api/v1/_sandbox/health")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        Path(handle.name).unlink(missing_ok=True)
+
+
+def _wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextmanager
+def workers(plat: Platform, count: int, *, plain_queues: list[str] | None = None) -> Iterator[None]:
+    """``count`` billhive worker processes, or stock RQ workers on ``plain_queues``."""
+    if plain_queues is None:
+        argvs = [[sys.executable, "-m", "billhive.cli", "worker", "--concurrency", str(count)]]
+    else:
+        argv = [
+            sys.executable,
+            "-m",
+            "rq.cli",
+            "worker",
+            "-q",
+            "-w",
+            "rq.worker.SimpleWorker",
+            "--dequeue-strategy",
+            "round_robin",
+            "-u",
+            plat.env["BILLHIVE_REDIS_URL"],
+            *plain_queues,
+        ]
+        argvs = [argv] * count
+    processes = [
+        subprocess.Popen(a, env=plat.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for a in argvs
+    ]
+    try:
+        yield
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGINT)
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def enqueue(plat: Platform, tenant_id: int, *, plain: bool) -> int:
+    """One orders.list call for ``tenant_id``: through billhive, or onto a plain RQ queue."""
+    rt = plat.runtime
+    with rt.database.session() as session:
+        if not plain:
+            return enqueue_call(
+                tenant_id, "orders.list", {"page": 1}, session=session, redis=rt.redis
+            ).id
+        call = Call(tenant_id=tenant_id, operation="orders.list", params={"page": 1})
+        session.add(call)
+        session.commit()
+        Queue(f"plain:t:{tenant_id}", connection=rt.redis).enqueue_call(
+            CALL_JOB, args=(call.id,), job_id=job_id_for(call.id), retry=Retry(max=10_000)
+        )
+        return call.id
+
+
+def backlog(plat: Platform, tenants: range, per_tenant: int, *, plain: bool) -> None:
+    """Queue ``per_tenant`` calls for each tenant, round by round."""
+    for _ in range(per_tenant):
+        for tenant_id in tenants:
+            enqueue(plat, tenant_id, plain=plain)
+
+
+def stats(plat: Platform) -> dict[str, Any]:
+    response = httpx.get(plat.sandbox_url + "/api/v1/_sandbox/stats", timeout=10)
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def reset_stats(plat: Platform) -> None:
+    httpx.post(plat.sandbox_url + "/api/v1/_sandbox/reset-stats", timeout=10).raise_for_status()
+
+
+def jain(values: list[float]) -> float:
+    """Jain's fairness index: 1.0 when every value is equal."""
+    if not values or not any(values):
+        return 0.0
+    return sum(values) ** 2 / (len(values) * sum(v * v for v in values))
+
+
+def measure(plat: Platform, seconds: float, warmup: float = 5.0) -> tuple[dict[str, Any], float]:
+    """Sandbox stats over a window of ``seconds`` after ``warmup``."""
+    time.sleep(warmup)
+    reset_stats(plat)
+    started = time.monotonic()
+    time.sleep(seconds)
+    return stats(plat), time.monotonic() - started
+
+
+def _window(snapshot: dict[str, Any], elapsed: float, tenants: range) -> dict[str, Any]:
+    total = snapshot["total"]
+    per_tenant = [float(snapshot["accounts"].get(str(t), {}).get("accepted", 0)) for t in tenants]
+    return {
+        "accepted": total["accepted"],
+        "throttled_429": total["throttled"],
+        "calls_per_s": round(total["accepted"] / elapsed, 2),
+        "jain_index": round(jain(per_tenant), 4),
+        "seconds": round(elapsed, 1),
+    }
+
+
+def probe_latencies(plat: Platform, seconds: float, *, plain: bool) -> list[float]:
+    """Enqueue one call for each of PROBES idle tenants across the window; seconds to start."""
+    probe_ids = range(BACKLOG + 1, BACKLOG + PROBES + 1)
+    gap = seconds / PROBES
+    calls = []
+    for tenant_id in probe_ids:
+        calls.append(enqueue(plat, tenant_id, plain=plain))
+        time.sleep(gap)
+    time.sleep(5)
+    with plat.runtime.database.session() as session:
+        rows = session.scalars(select(Call).where(Call.id.in_(calls))).all()
+    waits = []
+    for row in rows:
+        if row.started_at is None:
+            waits.append(float("inf"))
+        else:
+            waits.append((row.started_at - row.enqueued_at).total_seconds())
+    return waits
+
+
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(len(ordered) * 0.99) - 1)]
+
+
+def run_utilization(plat: Platform, args: argparse.Namespace, *, plain: bool) -> dict[str, Any]:
+    tenants = range(1, BACKLOG + 1)
+    per_tenant = max(3, int(args.seconds * 55 / BACKLOG) + 2)
+    backlog(plat, tenants, per_tenant, plain=plain)
+    queues = [f"plain:t:{t}" for t in range(1, BACKLOG + PROBES + 1)] if plain else None
+    with workers(plat, args.workers, plain_queues=queues):
+        time.sleep(5)
+        reset_stats(plat)
+        started = time.monotonic()
+        waits = probe_latencies(plat, args.seconds, plain=plain)
+        snapshot, elapsed = stats(plat), time.monotonic() - started
+    result = _window(snapshot, elapsed, tenants)
+    finite = [w for w in waits if w != float("inf")]
+    result["isolation"] = {
+        "probes": len(waits),
+        "started": len(finite),
+        "p50_s": round(statistics.median(finite), 3) if finite else None,
+        "p99_s": round(_p99(waits), 3) if waits else None,
+    }
+    return result
+
+
+def run_backlogged(
+    plat: Platform, args: argparse.Namespace, tenants: range, per_tenant: int, *, plain: bool
+) -> dict[str, Any]:
+    backlog(plat, tenants, per_tenant, plain=plain)
+    queues = [f"plain:t:{t}" for t in tenants] if plain else None
+    with workers(plat, args.workers, plain_queues=queues):
+        snapshot, elapsed = measure(plat, args.seconds)
+    return _window(snapshot, elapsed, tenants)
+
+
+SCENARIOS = ("utilization", "fairness", "nested")
+
+
+def run_scenario(name: str, args: argparse.Namespace, *, plain: bool) -> dict[str, Any]:
+    """One scenario on a fresh database, Redis and sandbox."""
+    accounts = BACKLOG + PROBES
+    with (
+        fresh_database(args.database_url, "workers") as database_url,
+        EmbeddedRedis(Path(tempfile.mkdtemp())) as redis,
+        sandbox_server(accounts) as sandbox_url,
+    ):
+        plat = Platform(database_url, redis.url, sandbox_url)
+        try:
+            create_tenants(plat.runtime.database, plat.runtime.vault, accounts)
+            if name == "utilization":
+                return run_utilization(plat, args, plain=plain)
+            if name == "fairness":
+                per = int(args.seconds * 50 / FAIR_TENANTS) + 10
+                return run_backlogged(plat, args, range(1, FAIR_TENANTS + 1), per, plain=plain)
+            per = int(args.seconds * 2.5) + 10
+            return run_backlogged(plat, args, range(1, NESTED_TENANTS + 1), per, plain=plain)
+        finally:
+            plat.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--scenario", choices=("all", *SCENARIOS, "plain"), default="all")
+    parser.add_argument(
+        "--database-url", default=os.environ.get("BILLHIVE_DATABASE_URL") or DEFAULT_DATABASE_URL
+    )
+    args = parser.parse_args()
+    wanted = SCENARIOS if args.scenario in ("all", "plain") else (args.scenario,)
+    report: dict[str, Any] = {
+        "benchmark": "workers_against_sandbox",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "sandbox_latency": LATENCY,
+        "workers": args.workers,
+        "targets": TARGETS,
+        "billhive": {},
+        "plain_rq_round_robin": {},
+    }
+    if args.scenario != "plain":
+        for name in wanted:
+            report["billhive"][name] = run_scenario(name, args, plain=False)
+    if args.scenario in ("all", "plain"):
+        for name in wanted:
+            report["plain_rq_round_robin"][name] = run_scenario(name, args, plain=True)
+    billhive = report["billhive"]
+    checks = {}
+    if "utilization" in billhive:
+        u = billhive["utilization"]
+        checks["utilization"] = (
+            u["calls_per_s"] >= TARGETS["utilization_calls_per_s"] and u["throttled_429"] == 0
+        )
+        checks["isolation"] = (u["isolation"]["p99_s"] or 99) <= TARGETS["isolation_p99_s"]
+    if "fairness" in billhive:
+        checks["fairness"] = billhive["fairness"]["jain_index"] >= TARGETS["fairness_jain"]
+    if "nested" in billhive:
+        n = billhive["nested"]
+        checks["nested"] = (
+            n["calls_per_s"] >= TARGETS["nested_calls_per_s"] and n["throttled_429"] == 0
+        )
+    report["checks"] = checks
+    report["ok"] = all(checks.values())
+    print(json.dumps(report, indent=2))
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
