@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from worker_helpers import start_worker_process
 
 from billhive.workers.calls import enqueue_call
 from billhive.workers.control import workers_alive
@@ -17,35 +16,9 @@ from billhive.workers.models import Call, CallStatus
 from billhive.workers.runtime import Runtime
 
 
-def _env(runtime: Runtime) -> dict[str, str]:
-    settings = runtime.settings
-    return {
-        **os.environ,
-        "BILLHIVE_ENV": "test",
-        "BILLHIVE_DATABASE_URL": settings.effective_database_url,
-        "BILLHIVE_REDIS_URL": settings.redis_url,
-        "BILLHIVE_BILLBEE_BASE_URL": settings.billbee_base_url,
-        "BILLHIVE_BILLBEE_API_KEY": settings.require("billbee_api_key"),
-        "BILLHIVE_SECRET_KEY": settings.require("secret_key"),
-        "BILLHIVE_VAULT_KEYS": settings.require("vault_keys"),
-        "BILLHIVE_BLIND_INDEX_KEY": settings.require("blind_index_key"),
-        "BILLHIVE_INSTANCE_PATH": str(settings.instance_path),
-        "BILLHIVE_LOG_LEVEL": "WARNING",
-    }
-
-
 @pytest.fixture
 def worker_process(runtime: Runtime) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "billhive.cli", "worker", "--concurrency", "1"],
-        env=_env(runtime),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while workers_alive(runtime.redis) < 1 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert workers_alive(runtime.redis) == 1, "the worker did not register with RQ"
+    process = start_worker_process(runtime, 1)
     yield process
     if process.poll() is None:
         process.kill()

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+
 from rq import Queue
 
+from billhive.workers.control import workers_alive
 from billhive.workers.process import SYSTEM_QUEUE
 from billhive.workers.runtime import Runtime
 from billhive.workers.scheduling.worker import SimpleTenantWorker
@@ -24,3 +30,36 @@ def work(runtime: Runtime) -> None:
         [Queue(SYSTEM_QUEUE, connection=runtime.redis)], connection=runtime.redis
     )
     worker.work(burst=True, logging_level="WARNING")
+
+
+def worker_env(runtime: Runtime) -> dict[str, str]:
+    settings = runtime.settings
+    return {
+        **os.environ,
+        "BILLHIVE_ENV": "test",
+        "BILLHIVE_DATABASE_URL": settings.effective_database_url,
+        "BILLHIVE_REDIS_URL": settings.redis_url,
+        "BILLHIVE_BILLBEE_BASE_URL": settings.billbee_base_url,
+        "BILLHIVE_BILLBEE_API_KEY": settings.require("billbee_api_key"),
+        "BILLHIVE_SECRET_KEY": settings.require("secret_key"),
+        "BILLHIVE_VAULT_KEYS": settings.require("vault_keys"),
+        "BILLHIVE_BLIND_INDEX_KEY": settings.require("blind_index_key"),
+        "BILLHIVE_INSTANCE_PATH": str(settings.instance_path),
+        "BILLHIVE_LOG_LEVEL": "WARNING",
+    }
+
+
+def start_worker_process(runtime: Runtime, concurrency: int) -> subprocess.Popen[bytes]:
+    """`billhive worker` as a real process on the test's database, Redis and sandbox,
+    returned once its workers registered with RQ."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "billhive.cli", "worker", "--concurrency", str(concurrency)],
+        env=worker_env(runtime),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while workers_alive(runtime.redis) < concurrency and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert workers_alive(runtime.redis) == concurrency, "the workers did not register with RQ"
+    return process
