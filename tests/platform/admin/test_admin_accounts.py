@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from admin_support import log_in
 from click.testing import CliRunner
-from conftest import log_in
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 

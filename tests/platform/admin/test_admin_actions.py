@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Made, csrf_token
+from admin_support import Made, csrf_token
 from flask import Flask
 from redis import Redis
 from rq import Queue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Made
+from admin_support import Made
 from sqlalchemy.orm import Session
 
 from billhive.tenants.audit import record

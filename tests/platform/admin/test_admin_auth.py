@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, csrf_token, log_in
+from admin_support import ADMIN_EMAIL, ADMIN_PASSWORD, csrf_token, log_in
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from conftest import Made, csrf_token
+from admin_support import Made, csrf_token
 from sqlalchemy.orm import Session
 
 from billhive.platform.admin.queries import CALLS_PER_PAGE

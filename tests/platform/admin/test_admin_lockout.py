@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import log_in
+from admin_support import log_in
 from redis import Redis
 
 from billhive.platform.admin.lockout import (

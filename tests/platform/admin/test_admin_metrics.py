@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Made
+from admin_support import Made
 from sqlalchemy.orm import Session
 
 from billhive.db import utcnow

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from conftest import Made
+from admin_support import Made
 from redis import Redis
 from sqlalchemy.orm import Session
 

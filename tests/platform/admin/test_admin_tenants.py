@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from conftest import TENANT_PASSWORD, Made
+from admin_support import TENANT_PASSWORD, Made
 from sqlalchemy.orm import Session
 
 from billhive.tenants.audit import set_status

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import pyotp
-from conftest import csrf_token, log_in
+from admin_support import csrf_token, log_in
 from sqlalchemy.orm import Session
 
 from billhive.platform.admin import accounts

@@ -1,0 +1,96 @@
+"""What the admin dashboard tests share: the test admin, CSRF tokens, login, builders."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from billhive.db import utcnow
+from billhive.tenants.models import Tenant, TenantCredentials, TenantStatus
+from billhive.tenants.vault import Vault
+from billhive.workers.models import Call, CallStatus
+
+ADMIN_EMAIL = "ops@example.com"
+ADMIN_PASSWORD = "correct horse battery staple"
+#: The API password every test tenant gets; no page may ever show it.
+TENANT_PASSWORD = "Sup3r-Secret-Pa55!"
+
+_TOKEN = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client: Any, path: str = "/admin/login") -> str:
+    """The CSRF token of the form on ``path`` (bound to the client's session)."""
+    page = client.get(path).get_data(as_text=True)
+    found = _TOKEN.search(page)
+    assert found, f"no CSRF token on {path}"
+    return found.group(1)
+
+
+def log_in(client: Any, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> Any:
+    """Post the login form; returns the response."""
+    token = csrf_token(client)
+    return client.post(
+        "/admin/login", data={"email": email, "password": password, "csrf_token": token}
+    )
+
+
+@dataclass
+class Made:
+    """Builders of tenants and calls straight into the database."""
+
+    session: Session
+    vault: Vault
+
+    def tenant(
+        self,
+        name: str = "Acme GmbH",
+        email: str = "info@acme.example",
+        username: str | None = None,
+        status: TenantStatus = TenantStatus.ACTIVE,
+    ) -> Tenant:
+        username = username or f"user-{name.lower().replace(' ', '-')}@shop.example"
+        tenant = Tenant(
+            display_name=name,
+            contact_email=email,
+            username_index=self.vault.blind_index(username),
+            status=status,
+            invoice_creation_allowed=False,
+        )
+        self.session.add(tenant)
+        self.session.flush()
+        sealed = self.vault.seal(tenant.id, username, TENANT_PASSWORD)
+        self.session.add(TenantCredentials(tenant_id=tenant.id, **sealed._asdict()))
+        self.session.commit()
+        return tenant
+
+    def call(
+        self,
+        tenant: Tenant,
+        *,
+        operation: str = "orders.get",
+        status: CallStatus = CallStatus.SUCCEEDED,
+        params: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> Call:
+        now = utcnow()
+        done = status not in (CallStatus.QUEUED, CallStatus.RUNNING)
+        call = Call(
+            tenant_id=tenant.id,
+            operation=operation,
+            params=params if params is not None else {"id": 7},
+            status=status,
+            attempts=1 if done else 0,
+            http_status=200 if status == CallStatus.SUCCEEDED else (500 if done else None),
+            error=error,
+            result={"Data": {"Id": 7}} if status == CallStatus.SUCCEEDED else None,
+            enqueued_at=now - timedelta(seconds=3),
+            started_at=now - timedelta(seconds=2) if done else None,
+            finished_at=now - timedelta(seconds=1) if done else None,
+        )
+        self.session.add(call)
+        self.session.commit()
+        return call
