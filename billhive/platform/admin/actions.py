@@ -20,7 +20,7 @@ from billhive.tenants.audit import record, set_status
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.service import delete_tenant
 from billhive.workers import control
-from billhive.workers.calls import cancel_call, requeue_calls
+from billhive.workers.calls import requeue_calls
 from billhive.workers.models import Call, CallStatus
 from billhive.workers.scheduling.dispatcher import Dispatcher
 from billhive.workers.verification import enqueue_verification
@@ -156,14 +156,6 @@ def disable(tenant_id: int) -> ResponseReturnValue:
     return _back(tenant_id)
 
 
-def _cancel_queued(tenant_id: int) -> int:
-    session = db_session()
-    queued = session.scalars(
-        select(Call.id).where(Call.tenant_id == tenant_id, Call.status == CallStatus.QUEUED)
-    ).all()
-    return sum(cancel_call(call_id, session=session, redis=redis()) for call_id in queued)
-
-
 @bp.route("/tenants/<int:tenant_id>/delete", methods=["GET", "POST"])
 def delete(tenant_id: int) -> ResponseReturnValue:
     """Confirm, then crypto-shred the tenant: its credentials are gone for good."""
@@ -175,9 +167,9 @@ def delete(tenant_id: int) -> ResponseReturnValue:
         form.confirm.errors = [f"Type {tenant_id} to confirm."]
         return render_template("admin/delete.html", tenant=tenant, form=form), 400
     admin = current_admin()
-    Dispatcher(redis()).pause(str(tenant_id))
-    cancelled = _cancel_queued(tenant_id)
     delete_tenant(db_session(), tenant_id, actor=admin.actor, reason=_reason(form, "deleted"))
+    # Also run by the reconciliation job; doing it now stops the calls at once.
+    cancelled = control.purge_tenant(db_session(), redis(), tenant_id)
     flash(f"Tenant {tenant_id} deleted; {cancelled} queued calls cancelled.")
     return _back(tenant_id)
 
