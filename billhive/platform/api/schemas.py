@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, field_validator
 
 from billhive.billbee.operations import OPERATIONS
 from billhive.platform.api.models import CALLBACK_URL_MAX
 
 #: The catalog's operation names, listed as the ``enum`` of ``operation`` in the document.
 OPERATION_NAMES: list[JsonValue] = [*sorted(OPERATIONS)]
+#: An http(s) URL with a host and no ``user:password@`` part, no spaces or control characters.
+CALLBACK_URL_PATTERN = r"^https?://[^\s/?#@\x00-\x1f\x7f]+(?:[/?#][^\s\x00-\x1f\x7f]*)?$"
 #: Items one stock request may carry.
 STOCK_ITEMS_MAX = 500
 
@@ -72,8 +75,21 @@ class CallbackRequest(_Request):
 
     url: Annotated[
         str,
-        StringConstraints(pattern=r"^https?://[^\s\x00-\x1f\x7f]+$", max_length=CALLBACK_URL_MAX),
-    ] = Field(description="An http(s) URL.")
+        StringConstraints(pattern=CALLBACK_URL_PATTERN, max_length=CALLBACK_URL_MAX),
+    ] = Field(description="An http(s) URL without user:password (deliveries are signed instead).")
+
+    @field_validator("url")
+    @classmethod
+    def _parseable(cls, value: str) -> str:
+        # The pattern cannot see a broken IPv6 literal or port; the parser that sends does.
+        try:
+            parts = urlsplit(value)
+            _ = parts.port
+        except ValueError as exc:
+            raise ValueError(f"not a URL billhive can call: {exc}") from None
+        if not parts.hostname:
+            raise ValueError("the URL needs a host")
+        return value
 
 
 # -- responses -------------------------------------------------------------------------

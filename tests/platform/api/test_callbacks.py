@@ -117,7 +117,19 @@ def test_delete_removes_the_callback(api: Callable[..., Any]) -> None:
     assert api("GET", "/api/v1/callback").status_code == 404
 
 
-@pytest.mark.parametrize("url", ["ftp://a.example/", "not a url", "https://a b/", ""])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://a.example/",
+        "not a url",
+        "https://a b/",
+        "",
+        "https://user:pw@a.example/hook",
+        "https://[abc/hook",
+        "http://a.example:99999/",
+        "http://:80/",
+    ],
+)
 def test_a_callback_url_must_be_http(api: Callable[..., Any], url: str, db: Any) -> None:
     response = api("PUT", "/api/v1/callback", json={"url": url})
     assert response.status_code == 422
