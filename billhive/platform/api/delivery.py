@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from billhive.config import Settings
 from billhive.db import Database, utcnow
 from billhive.logs import get_logger
+from billhive.platform.api.idempotency import purge_keys
 from billhive.platform.api.models import ApiToken, CallbackDelivery, CallOrigin, DeliveryStatus
 from billhive.platform.api.present import call_json
 from billhive.platform.api.signing import (
@@ -107,18 +108,23 @@ def collect_finished_calls() -> int:
         return len(collect_finished(session, runtime.redis))
 
 
+def purge_idempotency_keys() -> int:
+    """RQ/cron job: forget idempotency keys past their keeping time; returns how many."""
+    runtime = get_runtime()
+    with runtime.database.session() as session:
+        return purge_keys(session)
+
+
 def register_cron(scheduler: CronScheduler, *, interval: int = COLLECT_INTERVAL_SECONDS) -> None:
-    """Run :func:`collect_finished_calls` every ``interval`` seconds on the system queue.
+    """The API's periodic jobs on the system queue: collect finished calls every
+    ``interval`` seconds, purge old idempotency keys daily.
 
     ``billhive scheduler`` calls this (the workers package may not import the platform).
     """
     scheduler.register(
-        collect_finished_calls,
-        SYSTEM_QUEUE,
-        interval=interval,
-        job_timeout=60,
-        result_ttl=600,
+        collect_finished_calls, SYSTEM_QUEUE, interval=interval, job_timeout=60, result_ttl=600
     )
+    scheduler.register(purge_idempotency_keys, SYSTEM_QUEUE, cron="17 3 * * *", job_timeout=600)
 
 
 def deliver_callback(delivery_id: int) -> str:

@@ -26,6 +26,7 @@ from billhive.platform.api.delivery import (
     collect_finished,
     collect_finished_calls,
     deliver_callback,
+    purge_idempotency_keys,
     register_cron,
     run_delivery,
 )
@@ -343,7 +344,7 @@ def test_the_rq_jobs_collect_and_deliver_through_a_worker_on_the_system_queue(
 def test_register_cron_collects_finished_calls_every_few_seconds(redis_client: Redis) -> None:
     scheduler = CronScheduler(connection=redis_client)
     register_cron(scheduler, interval=5)
-    [job] = scheduler.get_jobs()
-    assert job.func is collect_finished_calls
-    assert job.queue_name == SYSTEM_QUEUE
-    assert job.interval == 5
+    jobs = {job.func: job for job in scheduler.get_jobs()}
+    assert jobs[collect_finished_calls].queue_name == SYSTEM_QUEUE
+    assert jobs[collect_finished_calls].interval == 5
+    assert jobs[purge_idempotency_keys].cron == "17 3 * * *"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -12,6 +13,8 @@ from conftest import bearer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from billhive.db import utcnow
+from billhive.platform.api import idempotency
 from billhive.platform.api.models import IdempotencyKey
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.workers.models import Call
@@ -122,3 +125,15 @@ def test_concurrent_retries_against_a_live_server_create_one_call(
     assert statuses == [200] * 11 + [202], [r.text for r in results]
     assert len({r.json()["id"] for r in results}) == 1
     assert _count_calls(session) == 1
+
+
+def test_keys_older_than_their_keeping_time_are_purged(
+    api: Callable[..., Any], tenant: Tenant, session: Session
+) -> None:
+    _post(api, tenant.id, "old")
+    _post(api, tenant.id, "new")
+    old = session.scalars(select(IdempotencyKey).where(IdempotencyKey.key == "old")).one()
+    old.created_at = utcnow() - idempotency.KEEP_FOR - timedelta(hours=1)
+    session.commit()
+    assert idempotency.purge_keys(session) == 1
+    assert [k.key for k in session.scalars(select(IdempotencyKey))] == ["new"]
