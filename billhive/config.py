@@ -72,6 +72,16 @@ class Settings(BaseSettings):
     demo_stream: bool = Field(
         False, description="Keep a light stream of demo calls flowing (`billhive dev` sets it)."
     )
+    dispatch_jitter_ms: float = Field(
+        35.0,
+        ge=0,
+        le=1000,
+        description="Milliseconds added to every limit window: room for calls that arrive at "
+        "Billbee later than they were sent.",
+    )
+    dispatch_key_headroom: int = Field(
+        0, ge=0, le=49, description="Calls per second kept free in the key-wide 50/s budget."
+    )
     worker_concurrency: int = Field(
         8, ge=1, le=256, description="Processes of `billhive worker` (calls in flight at once)."
     )
@@ -98,6 +108,24 @@ class Settings(BaseSettings):
     web_host: str = Field("127.0.0.1", description="Address the web app binds to.")
     web_port: int = Field(8000, description="Port of the web app.")
     web_workers: int = Field(2, description="gunicorn worker processes of `billhive web`.")
+    public_url: str = Field(
+        "",
+        description="Public base URL of the web app, for links the CLI and admin hand out. "
+        "Empty: `http://<web host>:<web port>`.",
+    )
+    signup_rate_limit: str = Field(
+        "10 per minute;50 per hour",
+        description="Signup/reconnect/leave POSTs allowed per client address (Flask-Limiter).",
+    )
+    reconnect_link_days: int = Field(7, ge=1, description="Days a reconnect link stays valid.")
+    leave_link_days: int = Field(30, ge=1, description="Days a leave link stays valid.")
+    api_rate_limit: str = Field(
+        "100 per second;3000 per minute",
+        description="JSON API requests allowed per token (Flask-Limiter syntax).",
+    )
+    api_token_cache_seconds: float = Field(
+        5.0, ge=0, description="Seconds a web process trusts a checked API token (revocation lag)."
+    )
     sandbox_host: str = Field("127.0.0.1", description="Address the Billbee sandbox binds to.")
     sandbox_port: int = Field(8001, description="Port of the Billbee sandbox.")
     sandbox_api_keys: str = Field(

@@ -10,15 +10,38 @@ enough calls in flight (``--concurrency``); RQ's WorkerPool supervises them.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rq import Queue
 from rq.worker_pool import WorkerPool
 
 from billhive.config import Settings
 from billhive.redisconn import redis_from_settings
+from billhive.workers.scheduling.dispatcher import Dispatcher
 from billhive.workers.scheduling.worker import SimpleTenantWorker, TenantWorker
 
 #: The queue of platform housekeeping jobs (verification, re-verification, cleanup).
 SYSTEM_QUEUE = "billhive:system"
+
+
+def worker_class_for(settings: Settings, *, fork: bool) -> type[Any]:
+    """The worker class, with the dispatcher tuned by the settings.
+
+    RQ's WorkerPool builds workers itself, so the options travel in a subclass.
+    """
+    base: type[Any] = TenantWorker if fork else SimpleTenantWorker
+    jitter, headroom = settings.dispatch_jitter_ms / 1000, settings.dispatch_key_headroom
+
+    class ConfiguredWorker(base):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault(
+                "dispatcher",
+                Dispatcher(kwargs["connection"], jitter_allowance=jitter, shared_headroom=headroom),
+            )
+            super().__init__(*args, **kwargs)
+
+    ConfiguredWorker.__name__ = ConfiguredWorker.__qualname__ = base.__name__
+    return ConfiguredWorker
 
 
 def run_worker(
@@ -30,7 +53,7 @@ def run_worker(
     re-queued at the head of its tenant's queue once its heartbeat expires.
     """
     connection = redis_from_settings(settings)
-    worker_class = TenantWorker if fork else SimpleTenantWorker
+    worker_class = worker_class_for(settings, fork=fork)
     if concurrency <= 1:
         worker = worker_class([Queue(SYSTEM_QUEUE, connection=connection)], connection=connection)
         worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)

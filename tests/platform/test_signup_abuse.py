@@ -14,11 +14,11 @@ from test_signup_support import (
     use_verifier,
 )
 
-from billhive.platform.signup.blueprint import SIGNUP_RATE_LIMIT
+from billhive.config import Settings
 
 
 def _per_minute() -> int:
-    return int(SIGNUP_RATE_LIMIT.split(" ", 1)[0])
+    return int(Settings().signup_rate_limit.split(" ", 1)[0])
 
 
 def test_post_without_csrf_token_is_refused_with_a_friendly_page(

@@ -21,12 +21,12 @@ from test_signup_support import (
 from billhive.config import Settings
 from billhive.platform.extensions import resources
 from billhive.platform.signup.links import (
-    RECONNECT_MAX_AGE,
     LinkInvalid,
     LinkPurpose,
     make_leave_url,
     make_reconnect_url,
     make_token,
+    max_age,
     read_token,
 )
 from billhive.tenants.audit import ACTOR_SYSTEM, set_status
@@ -98,7 +98,7 @@ def test_a_token_signed_with_another_secret_is_invalid(
 def test_an_old_reconnect_token_has_expired(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    issued = time.time() - RECONNECT_MAX_AGE - 60
+    issued = time.time() - max_age(settings, LinkPurpose.RECONNECT) - 60
     monkeypatch.setattr("itsdangerous.timed.time.time", lambda: issued)
     token = make_token(settings, LinkPurpose.RECONNECT, 42)
     monkeypatch.undo()
@@ -245,3 +245,15 @@ def test_a_reconnect_link_of_a_tenant_that_left_is_no_longer_valid(
     client.post(leave, data={"csrf_token": csrf_token(client, leave)})
     response = client.get(_path(make_reconnect_url(settings, tenant.id)))
     assert response.status_code == 404
+
+
+def test_link_lifetimes_come_from_the_settings(settings_factory: Any) -> None:
+    short = settings_factory(reconnect_link_days=1, leave_link_days=2)
+    assert max_age(short, LinkPurpose.RECONNECT) == 86_400
+    assert max_age(short, LinkPurpose.LEAVE) == 2 * 86_400
+
+
+def test_a_configured_public_url_wins_over_the_request_address(settings_factory: Any) -> None:
+    public = settings_factory(public_url="https://billhive.example.com/")
+    url = make_reconnect_url(public, 7, base_url="http://10.0.0.5:8000")
+    assert url.startswith("https://billhive.example.com/signup/reconnect/")

@@ -15,7 +15,7 @@ T0 = 1_800_000_000.0
 
 @pytest.fixture
 def dispatcher(redis_client: Redis) -> Dispatcher:
-    return Dispatcher(redis_client, jitter_allowance=0.0)
+    return Dispatcher(redis_client, jitter_allowance=0.0, shared_headroom=0)
 
 
 def endpoint(tenant: str, limit: int = 2, period: float = 1.0) -> Bucket:
@@ -208,7 +208,7 @@ def test_a_job_deleted_while_queued_is_skipped(redis_client, dispatcher):
 
 
 def test_one_pop_looks_at_a_bounded_number_of_blocked_tenants(redis_client):
-    dispatcher = Dispatcher(redis_client, candidates=2, jitter_allowance=0.0)
+    dispatcher = Dispatcher(redis_client, candidates=2, jitter_allowance=0.0, shared_headroom=0)
     for tenant in ("a", "b", "c", "d", "e"):
         bucket = endpoint(tenant, limit=1, period=60.0)
         add_jobs(redis_client, dispatcher, tenant, [f"{tenant}1", f"{tenant}2"], [bucket])
@@ -272,3 +272,13 @@ def test_waiting_hands_over_an_item_of_a_plain_queue(redis_client, dispatcher):
         "rq:queue:billhive:system",
         "job-1",
     )
+
+
+def test_headroom_keeps_calls_free_in_the_shared_key_bucket_only(redis_client):
+    headroom = Dispatcher(redis_client, jitter_allowance=0.0, shared_headroom=1)
+    key = Bucket("key", "key:k", 3, 1.0)
+    for tenant in ("a", "b", "c"):
+        add_jobs(redis_client, headroom, tenant, [f"{tenant}1"], [key])
+    started = [run_one(headroom, T0).tenant_id for _ in range(2)]
+    assert len(set(started)) == 2
+    assert isinstance(headroom.pop(now=T0 + 0.1), Wait)  # the third of 3 is kept free

@@ -50,7 +50,7 @@ def test_gcra_with_a_burst_tolerance_exceeds_the_sliding_window():
 def test_the_dispatcher_admits_the_burst_pattern_that_breaks_gcra_without_a_violation(
     redis_client: Redis,
 ):
-    dispatcher = Dispatcher(redis_client, jitter_allowance=0.0)
+    dispatcher = Dispatcher(redis_client, jitter_allowance=0.0, shared_headroom=0)
     bucket = Bucket("key", "key:k", 5, 1.0)
     admitted = []
     for step in range(400):  # a pop every 10 ms for 4 s, each tenant with endless work
@@ -66,7 +66,7 @@ def test_the_dispatcher_admits_the_burst_pattern_that_breaks_gcra_without_a_viol
 
 
 def test_the_jitter_allowance_widens_every_window(redis_client: Redis):
-    dispatcher = Dispatcher(redis_client, jitter_allowance=0.05)
+    dispatcher = Dispatcher(redis_client, jitter_allowance=0.05, shared_headroom=0)
     bucket = Bucket("key", "key:k", 2, 1.0)
     add_jobs(redis_client, dispatcher, "a", ["a1", "a2", "a3"], [bucket], now=T0)
     for _ in range(2):

@@ -15,7 +15,7 @@ from billhive.platform.api.blueprint import bp
 from billhive.platform.api.errors import ApiError
 from billhive.platform.api.parsing import MAX_ID, query_choice, query_int, query_limit
 from billhive.platform.api.present import tenant_json
-from billhive.platform.signup.links import RECONNECT_MAX_AGE, make_reconnect_url
+from billhive.platform.signup.links import LinkPurpose, make_reconnect_url, max_age
 from billhive.tenants.models import Tenant, TenantStatus
 
 TENANT_STATUSES = frozenset(s.value for s in TenantStatus)
@@ -75,6 +75,6 @@ def reconnect_link(tenant_id: int) -> ResponseReturnValue:
             field="tenant_id",
         )
     url = make_reconnect_url(extensions.settings(), tenant.id, base_url=request.host_url)
-    expires_at = utcnow() + timedelta(seconds=RECONNECT_MAX_AGE)
+    expires_at = utcnow() + timedelta(seconds=max_age(extensions.settings(), LinkPurpose.RECONNECT))
     body = {"tenant_id": tenant.id, "url": url, "expires_at": expires_at.isoformat()}
     return jsonify(body), 201

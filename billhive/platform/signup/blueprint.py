@@ -25,7 +25,6 @@ from billhive.tenants.vault import Vault
 from billhive.tenants.verify import Verifier, make_verifier
 
 #: Signup, reconnect and leave POSTs per client address (Flask-Limiter syntax).
-SIGNUP_RATE_LIMIT = "10 per minute;50 per hour"
 
 _KEY = "billhive.signup"
 
@@ -138,5 +137,5 @@ def init_app(app: Flask, settings: Settings, limiter: Limiter) -> None:
     from billhive.platform.signup import leave, reconnect, views  # noqa: F401
 
     app.extensions[_KEY] = SignupServices(settings)
-    limiter.limit(SIGNUP_RATE_LIMIT, methods=["POST"])(bp)
+    limiter.limit(settings.signup_rate_limit, methods=["POST"])(bp)
     app.register_blueprint(bp)

@@ -13,11 +13,6 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from billhive.config import Settings
 
-#: A reconnect link is valid for a week: long enough for an e-mail round trip.
-RECONNECT_MAX_AGE = 7 * 24 * 3600
-#: A leave link is valid for thirty days.
-LEAVE_MAX_AGE = 30 * 24 * 3600
-
 
 class LinkPurpose(StrEnum):
     """What a signed link allows; each purpose has its own salt."""
@@ -30,7 +25,6 @@ _SALTS = {
     LinkPurpose.RECONNECT: "billhive.signup.reconnect",
     LinkPurpose.LEAVE: "billhive.signup.leave",
 }
-_MAX_AGES = {LinkPurpose.RECONNECT: RECONNECT_MAX_AGE, LinkPurpose.LEAVE: LEAVE_MAX_AGE}
 _PATHS = {LinkPurpose.RECONNECT: "/signup/reconnect/", LinkPurpose.LEAVE: "/signup/leave/"}
 
 
@@ -60,7 +54,7 @@ def read_token(settings: Settings, purpose: LinkPurpose, token: str) -> int:
     """
     serializer = _serializer(settings, purpose)
     try:
-        payload = serializer.loads(token, max_age=_MAX_AGES[purpose])
+        payload = serializer.loads(token, max_age=max_age(settings, purpose))
     except SignatureExpired as exc:
         raise LinkInvalid(purpose, expired=True) from exc
     except BadSignature as exc:
@@ -71,13 +65,24 @@ def read_token(settings: Settings, purpose: LinkPurpose, token: str) -> int:
     return tenant_id
 
 
+def max_age(settings: Settings, purpose: LinkPurpose) -> int:
+    """Seconds a link for ``purpose`` stays valid (BILLHIVE_RECONNECT/LEAVE_LINK_DAYS)."""
+    days = (
+        settings.reconnect_link_days
+        if purpose is LinkPurpose.RECONNECT
+        else settings.leave_link_days
+    )
+    return days * 24 * 3600
+
+
 def default_base_url(settings: Settings) -> str:
-    """Where the web app listens, used when the caller knows no public address."""
-    return f"http://{settings.web_host}:{settings.web_port}"
+    """BILLHIVE_PUBLIC_URL, else where the web app listens."""
+    return settings.public_url or f"http://{settings.web_host}:{settings.web_port}"
 
 
 def _url(settings: Settings, purpose: LinkPurpose, tenant_id: int, base_url: str | None) -> str:
-    base = (base_url or default_base_url(settings)).rstrip("/")
+    # A configured public URL wins over the address a request came in on (a proxy's).
+    base = (settings.public_url or base_url or default_base_url(settings)).rstrip("/")
     return base + _PATHS[purpose] + make_token(settings, purpose, tenant_id)
 
 

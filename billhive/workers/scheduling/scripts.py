@@ -209,7 +209,8 @@ return moved
 )
 
 #: Choose the next job. ARGV[5] K (candidates tried at most), ARGV[6] jitter allowance in
-#: seconds (added to every bucket's period).
+#: seconds (added to every bucket's period), ARGV[7] headroom: calls kept free in every
+#: shared (key-wide) bucket.
 #:
 #: Returns {"go", tenant, job id, token, now} after consuming every bucket of the job,
 #: {"wait", until, now} when nothing may start before ``until`` (``until == now``: more
@@ -217,7 +218,7 @@ return moved
 POP = (
     _PRELUDE
     + """
-local K, pad = tonumber(ARGV[5]), tonumber(ARGV[6])
+local K, pad, headroom = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 
 -- The buckets of a job: lines "key TAB limit TAB period TAB shared".
 local function parse(spec)
@@ -225,7 +226,9 @@ local function parse(spec)
   for line in string.gmatch(spec, '[^\\n]+') do
     local key, limit, period, shared = string.match(line, '^(.-)\\t(%d+)\\t([%d.]+)\\t([01])$')
     if key then
-      out[#out + 1] = {key, tonumber(limit), tonumber(period) + pad, shared == '1'}
+      local n = tonumber(limit)
+      if shared == '1' then n = math.max(1, n - headroom) end
+      out[#out + 1] = {key, n, tonumber(period) + pad, shared == '1'}
     end
   end
   return out
