@@ -78,7 +78,23 @@ def create_sandbox_app(
             methods=[operation.method],
         )
     register_control(app, runtime)
+    app.wsgi_app = _stamp_arrival(app.wsgi_app, runtime.clock)  # type: ignore[method-assign]
     app.register_error_handler(HTTPException, _http_error)
+    return app
+
+
+#: WSGI environ key of the time a request reached the sandbox (the throttle's clock).
+ARRIVED = "billhive.sandbox.arrived"
+
+
+def _stamp_arrival(wsgi_app: Any, clock: Callable[[], float]) -> Any:
+    """Stamp each request as it enters, before routing and authentication: Billbee's
+    throttle counts a call when it arrives, however long the server then takes."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        environ[ARRIVED] = clock()
+        return wsgi_app(environ, start_response)
+
     return app
 
 
@@ -134,9 +150,12 @@ def _admit(
     if runtime.throttle_enabled:
         params = {**request.args.to_dict(), **path}
         buckets = buckets_for(operation, params, key_id=key_label(api_key), user_id=str(account.id))
-        wait = runtime.throttle.try_acquire(buckets)
+        refused_by: list[str] = []
+        wait = runtime.throttle.try_acquire(
+            buckets, refused_by, arrived=request.environ.get(ARRIVED)
+        )
         if wait is not None:
-            runtime.stats.record(api_key, account.id, "throttled")
+            runtime.stats.record(api_key, account.id, "throttled", rules=refused_by)
             return _throttled(runtime, wait)
     runtime.stats.record(api_key, account.id, "accepted")
     return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -20,21 +21,28 @@ class CallStats:
         self._lock = threading.Lock()
         self._keys: Counter[tuple[str, str]] = Counter()
         self._accounts: Counter[tuple[int, str]] = Counter()
+        self._rules: Counter[str] = Counter()
 
-    def record(self, api_key: str, account_id: int, outcome: str) -> None:
-        """Count one call with ``outcome`` "accepted" or "throttled"."""
+    def record(
+        self, api_key: str, account_id: int, outcome: str, rules: Sequence[str] = ()
+    ) -> None:
+        """Count one call with ``outcome`` "accepted" or "throttled" (and the full
+        buckets' rule names, ``key``, ``user``, ``endpoint`` ..., that refused it)."""
         with self._lock:
             self._keys[(key_label(api_key), outcome)] += 1
             self._accounts[(account_id, outcome)] += 1
+            self._rules.update(rules)
 
     def reset(self) -> None:
         """Start counting from zero."""
         with self._lock:
             self._keys.clear()
             self._accounts.clear()
+            self._rules.clear()
 
     def snapshot(self) -> dict[str, Any]:
-        """``{"keys": {label: {...}}, "accounts": {id: {...}}, "total": {...}}``."""
+        """``{"keys": {label: {...}}, "accounts": {id: {...}}, "total": {...},
+        "throttled_by_rule": {rule: count}}``."""
         with self._lock:
             keys: dict[str, dict[str, int]] = {}
             for (label, outcome), count in self._keys.items():
@@ -44,5 +52,6 @@ class CallStats:
                 accounts.setdefault(str(account_id), {"accepted": 0, "throttled": 0})[outcome] = (
                     count
                 )
+            rules = dict(self._rules)
         total = {o: sum(v[o] for v in keys.values()) for o in ("accepted", "throttled")}
-        return {"keys": keys, "accounts": accounts, "total": total}
+        return {"keys": keys, "accounts": accounts, "total": total, "throttled_by_rule": rules}

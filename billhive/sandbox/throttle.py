@@ -38,10 +38,20 @@ class SlidingWindowThrottle:
         self._logs: dict[tuple[str, str], deque[float]] = {}
         self._calls = 0
 
-    def try_acquire(self, buckets: Sequence[BucketLike]) -> float | None:
-        """Record the call and return None, or return the seconds until it would fit."""
+    def try_acquire(
+        self,
+        buckets: Sequence[BucketLike],
+        refused_by: list[str] | None = None,
+        *,
+        arrived: float | None = None,
+    ) -> float | None:
+        """Record the call and return None, or return the seconds until it would fit.
+
+        ``refused_by`` receives the names of the full buckets (for the stats). ``arrived``
+        is when the request reached the server (the throttle's clock); without it, now.
+        """
         with self._lock:
-            now = self._clock()
+            now = self._clock() if arrived is None else min(arrived, self._clock())
             wait = 0.0
             logs: list[deque[float]] = []
             for bucket in buckets:
@@ -52,11 +62,19 @@ class SlidingWindowThrottle:
                 if len(log) >= bucket.limit:
                     # The slot frees when the call `limit` places back leaves the window.
                     wait = max(wait, log[-bucket.limit] + bucket.period - now)
+                    if refused_by is not None:
+                        refused_by.append(bucket.name)
                 logs.append(log)
             if wait > 0:
                 return wait
             for log in logs:
-                log.append(now)
+                # Requests are stamped on arrival but reach this point in any order.
+                if log and log[-1] > now:
+                    entries = sorted([*log, now])
+                    log.clear()
+                    log.extend(entries)
+                else:
+                    log.append(now)
             self._calls += 1
             if self._calls % 10_000 == 0:
                 self._drop_idle(now)

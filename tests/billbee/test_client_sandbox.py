@@ -166,8 +166,11 @@ def test_invoice_creation_not_allowed_is_an_api_error_with_its_name(
 def test_an_operation_the_sandbox_lacks_is_a_server_error(
     connect: Callable[..., BillbeeClient],
 ) -> None:
+    from billhive.sandbox.app import implemented_operations
+
+    assert "orders.parse_placeholders" not in implemented_operations()
     with pytest.raises(ServerError) as caught:
-        connect().layouts.list()
+        connect().orders.parse_placeholders({"TextToParse": "[OrderNumber]"}, id=1)
     assert caught.value.status_code == 501
 
 
