@@ -6,6 +6,8 @@ CronScheduler enqueues them, a worker runs them.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from rq.cron import CronScheduler
 
 from billhive.config import Settings
@@ -57,8 +59,14 @@ def register_cron_jobs(scheduler: CronScheduler, settings: Settings) -> None:
         )
 
 
-def run_cron(settings: Settings) -> None:
-    """Run the cron scheduler in the foreground until SIGINT/SIGTERM."""
+def run_cron(settings: Settings, extra: Iterable[Callable[[CronScheduler], None]] = ()) -> None:
+    """Run the cron scheduler in the foreground until SIGINT/SIGTERM.
+
+    ``extra`` registers the jobs of parts above the workers (the API's callback delivery),
+    which this package may not import.
+    """
     scheduler = CronScheduler(connection=redis_from_settings(settings), logging_level="WARNING")
     register_cron_jobs(scheduler, settings)
+    for register in extra:
+        register(scheduler)
     scheduler.start()  # type: ignore[no-untyped-call]

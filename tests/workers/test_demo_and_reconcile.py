@@ -46,3 +46,23 @@ def test_reconcile_resumes_queues_of_tenants_that_are_active_again(
         assert reconcile_paused(session, runtime.redis) == 1
     assert not dispatcher.is_paused(str(active))
     assert dispatcher.is_paused(str(invalid))
+
+
+def test_the_scheduler_registers_every_periodic_job(runtime: Runtime) -> None:
+    from rq.cron import CronScheduler
+
+    from billhive.platform.api.delivery import register_cron as register_api_jobs
+    from billhive.workers.cron import register_cron_jobs
+
+    scheduler = CronScheduler(connection=runtime.redis)
+    register_cron_jobs(scheduler, runtime.settings.model_copy(update={"demo_stream": True}))
+    register_api_jobs(scheduler)
+    names = {job.func.__name__ for job in scheduler.get_jobs()}  # type: ignore[no-untyped-call]
+    assert names >= {
+        "queue_due_reverifications",
+        "sweep_pending_verifications",
+        "reconcile_paused_queues",
+        "demo_tick",
+        "collect_finished_calls",
+        "purge_idempotency_keys",
+    }
