@@ -97,9 +97,7 @@ def test_environment_wins_over_the_dev_secrets_file(
     )
 
 
-def test_a_missing_secret_names_its_variable(
-    clean_env: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_a_missing_secret_names_its_variable(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="BILLHIVE_VAULT_KEYS"):
         load_settings(instance_path=tmp_path).require("vault_keys")
 
