@@ -104,3 +104,12 @@ def test_readme_documents_every_setting() -> None:
     text = (ROOT / "README.md").read_text()
     missing = [name for name in _setting_names() if f"`{name}`" not in text]
     assert missing == []
+
+
+def test_env_example_values_load_as_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line.startswith(ENV_PREFIX) and "=" in line:
+            name, _, value = line.partition("=")
+            monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.env == "production" and settings.call_attempts_by_operation == {}
