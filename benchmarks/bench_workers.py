@@ -47,8 +47,8 @@ from sqlalchemy import select
 
 from billhive.config import generate_dev_secrets, load_settings
 from billhive.embedded_redis import EmbeddedRedis, free_port
-from billhive.workers.calls import CALL_JOB, enqueue_call, job_id_for
-from billhive.workers.models import Call
+from billhive.workers.calls import CALL_JOB, enqueue_call
+from billhive.workers.models import Call, job_id_for
 from billhive.workers.runtime import Runtime
 
 API_KEY = "bench-workers-key"

@@ -1,8 +1,9 @@
 """Enqueue, cancel and requeue Billbee calls: the one way work reaches a tenant's queue.
 
-A call is first committed as a ``Call`` row, then its job (id ``call-<id>``, arguments: the
-call id only) is pushed onto the tenant's queue with the limit buckets it will consume. If
-the push fails the row is marked failed, so no call is ever left queued without a job.
+A call is first committed as a ``Call`` row, then its job (id
+``call-<id>``, arguments: the call id only) is pushed onto the tenant's queue with the
+limit buckets it will consume. If the push fails the row is marked failed, so no call is
+ever left queued without a job.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from billhive.billbee.operations import Operation, UnknownOperation, get_operati
 from billhive.billbee.request import normalize_params
 from billhive.db import utcnow
 from billhive.tenants.models import Tenant, TenantStatus
-from billhive.workers.models import Call, CallStatus
+from billhive.workers.models import Call, CallStatus, job_id_for
 from billhive.workers.queues import TenantQueue, enqueue_for_tenant
 
 #: The key id in bucket keys: one Billbee API key serves the whole platform.
@@ -73,11 +74,6 @@ class StockItem:
         if self.reason:
             body["Reason"] = self.reason
         return body
-
-
-def job_id_for(call_id: int) -> str:
-    """The RQ job id of a call (deterministic, so a re-push is idempotent)."""
-    return f"call-{call_id}"
 
 
 def call_buckets(operation: Operation, params: Mapping[str, Any], tenant_id: int) -> list[Bucket]:
@@ -175,12 +171,16 @@ def enqueue_call(
         item = _stock_item_from_body(body)
         return enqueue_stock_updates(tenant.id, [item], session=session, redis=redis)[0]
     call = Call(tenant_id=tenant.id, operation=op.name, params=normalized, body=body)
-    session.add(call)
-    session.commit()
+    _record(session, [call])
     _push_or_fail(session, redis, [(call, CALL_JOB, call_buckets(op, normalized, tenant.id))])
-    call.job_id = job_id_for(call.id)
-    session.commit()
     return call
+
+
+def _record(session: Session, calls: Sequence[Call]) -> None:
+    """Insert the calls and commit, before any job exists: a worker must always find the
+    row of the job it takes."""
+    session.add_all(calls)
+    session.commit()
 
 
 def _stock_item_from_body(body: Mapping[str, Any]) -> StockItem:
@@ -235,13 +235,9 @@ def enqueue_stock_updates(
         Call(tenant_id=tenant.id, operation=STOCK_OPERATION, params={}, body=item.as_body())
         for item in checked
     ]
-    session.add_all(calls)
-    session.commit()
+    _record(session, calls)
     buckets = call_buckets(get_operation(STOCK_BATCH_OPERATION), {}, tenant.id)
     _push_or_fail(session, redis, [(call, STOCK_JOB, buckets) for call in calls])
-    for call in calls:
-        call.job_id = job_id_for(call.id)
-    session.commit()
     return calls
 
 

@@ -170,7 +170,7 @@ def apply_decision(
     elif decision.verdict is Verdict.THROTTLED and decision.delay > 0:
         # Billbee does not say which limit it applied: close this merchant's budget only.
         Dispatcher(rt.redis).penalize(tenant_bucket(tenant.id), decision.delay)
-    elif decision.delay > 0 and call.job_id:
+    elif decision.delay > 0:
         Dispatcher(rt.redis).defer(call.job_id, decision.delay)
     session.commit()
     raise CallDeferred(f"{decision.verdict.value}: {decision.reason}; waits {decision.delay:.1f}s")

@@ -62,6 +62,11 @@ def _status_type() -> SAEnum:
     )
 
 
+def job_id_for(call_id: int) -> str:
+    """The RQ job id of a call (deterministic, so a re-push is idempotent)."""
+    return f"call-{call_id}"
+
+
 # BigInteger ids on PostgreSQL, but INTEGER on SQLite where only that type auto-increments.
 CallId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -84,8 +89,6 @@ class Call(Base):
     body: Mapped[Any | None] = mapped_column(JSON, nullable=True)
     status: Mapped[CallStatus] = mapped_column(_status_type(), default=CallStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    #: The RQ job that runs this call.
-    job_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     #: Set when a stock update was sent inside a coalesced ``updatestockmultiple``.
     batch_job_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -97,6 +100,11 @@ class Call(Base):
     enqueued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    @property
+    def job_id(self) -> str:
+        """The RQ job that runs this call (derived from the id, so never stored)."""
+        return job_id_for(self.id)
 
     def __repr__(self) -> str:
         return f"<Call id={self.id} tenant_id={self.tenant_id} {self.operation} {self.status}>"

@@ -22,7 +22,7 @@ from billhive.billbee.envelope import BillbeeResponse, parse_envelope
 from billhive.billbee.errors import error_name
 from billhive.billbee.operations import get_operation
 from billhive.db import utcnow
-from billhive.workers.calls import STOCK_BATCH_OPERATION, STOCK_OPERATION, job_id_for
+from billhive.workers.calls import STOCK_BATCH_OPERATION, STOCK_OPERATION
 from billhive.workers.jobs import (
     Attempt,
     apply_decision,
@@ -30,7 +30,7 @@ from billhive.workers.jobs import (
     send,
     start_call,
 )
-from billhive.workers.models import Call, CallStatus
+from billhive.workers.models import Call, CallStatus, job_id_for
 from billhive.workers.outcomes import decide
 from billhive.workers.queues import TenantQueue
 from billhive.workers.recording import count_usage, finish_call

@@ -47,7 +47,6 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("job_id", sa.String(length=64), nullable=True),
         sa.Column("batch_job_id", sa.String(length=64), nullable=True),
         sa.Column("http_status", sa.Integer(), nullable=True),
         sa.Column("error_code", sa.Integer(), nullable=True),

@@ -15,11 +15,10 @@ from billhive.workers.calls import (
     cancel_call,
     enqueue_call,
     enqueue_stock_updates,
-    job_id_for,
     requeue_calls,
 )
 from billhive.workers.control import queue_depth
-from billhive.workers.models import Call, CallStatus
+from billhive.workers.models import Call, CallStatus, job_id_for
 
 
 def test_enqueue_records_a_queued_call_and_puts_its_job_on_the_tenants_queue(
@@ -139,7 +138,7 @@ def test_update_stock_through_enqueue_call_takes_the_stock_path(
         session=db_session,
         redis=redis_client,
     )
-    job = Job.fetch(call.job_id or "", connection=redis_client)
+    job = Job.fetch(call.job_id, connection=redis_client)
     assert job.func_name == "billhive.workers.jobs.run_stock_update"
     assert call.body == {"Sku": "A-1", "NewQuantity": 5}
 

@@ -48,7 +48,7 @@ def test_jobs_and_redis_hold_no_credentials_before_and_after_work(
             ),
         ]
     for call in calls:
-        job = Job.fetch(call.job_id or "", connection=runtime.redis)
+        job = Job.fetch(call.job_id, connection=runtime.redis)
         assert job.args == (call.id,) and not job.kwargs
     secrets = (PASSWORD.encode(), account_username(1).encode())
     before = _every_redis_value(runtime.redis)
