@@ -20,18 +20,16 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from common import fresh_database
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from billhive.config import generate_dev_secrets, load_settings
-from billhive.db import Database, make_engine, upgrade
+from billhive.db import Database
 from billhive.embedded_redis import EmbeddedRedis
 from billhive.platform import create_app
 from billhive.platform.admin.accounts import create_admin
@@ -46,24 +44,6 @@ CALL_STATUSES += ["cancelled"]
 OPERATIONS = ["orders.get", "orders.find", "products.get", "products.update_stock", "customers.get"]
 WORDS = ["acme", "bolt", "kraeuter", "nord", "sued", "bio", "mode", "tech", "haus", "shop"]
 NOW = datetime.now(UTC)
-
-
-@contextmanager
-def scratch_database(base_url: str) -> Iterator[str]:
-    """A new, migrated database on the server of ``base_url``; dropped afterwards."""
-    url = make_url(base_url)
-    name = f"billhive_bench_admin_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(url.set(database="postgres").render_as_string(False), pool=False)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    bench_url = url.set(database=name).render_as_string(False)
-    try:
-        upgrade(bench_url)
-        yield bench_url
-    finally:
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _copy(database: Database, table: str, columns: str, rows: Iterator[tuple[Any, ...]]) -> None:
@@ -254,7 +234,7 @@ def _log_in(client: Any) -> None:
 def run(base_url: str, redis_url: str, tenants: int, calls: int, requests: int) -> dict[str, Any]:
     """Fill a scratch database, then time both pages."""
     secrets = {k.removeprefix("BILLHIVE_").lower(): v for k, v in generate_dev_secrets().items()}
-    with scratch_database(base_url) as url, tempfile.TemporaryDirectory() as instance:
+    with fresh_database(base_url, "admin") as url, tempfile.TemporaryDirectory() as instance:
         settings = load_settings(
             env="test", database_url=url, redis_url=redis_url, instance_path=instance, **secrets
         )

@@ -33,17 +33,16 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from common import fresh_database
 from sqlalchemy.engine import make_url
 
 from billhive.config import generate_dev_secrets
-from billhive.db import Database, make_engine, upgrade
+from billhive.db import Database
 from billhive.embedded_redis import EmbeddedRedis
 from billhive.platform.api.tokens import create_token
 from billhive.tenants.models import Tenant, TenantStatus
@@ -52,28 +51,6 @@ TARGET_PER_SECOND = 500.0
 TARGET_P99_MS = 50.0
 DEFAULT_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 WARMUP_PER_CLIENT = 10
-
-
-@contextmanager
-def fresh_database(url: str, workdir: Path) -> Iterator[str]:
-    """A migrated database: a new PostgreSQL database, or a SQLite file in ``workdir``."""
-    if url.startswith("sqlite"):
-        sqlite_url = f"sqlite:///{workdir / 'bench-api.db'}"
-        upgrade(sqlite_url)
-        yield sqlite_url
-        return
-    name = f"billhive_bench_api_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(url, pool=False)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    bench_url = make_url(url).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(bench_url)
-        yield bench_url
-    finally:
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _free_port() -> int:
@@ -329,7 +306,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         workdir = Path(tmp)
         with (
             EmbeddedRedis(workdir / "redis") as redis,
-            fresh_database(args.database_url, workdir) as database_url,
+            fresh_database(args.database_url, "api", workdir) as database_url,
         ):
             tenant_ids, tokens = _seed(database_url, args.tenants, args.clients)
             limit = WRK_RATE_LIMIT if use_wrk else None

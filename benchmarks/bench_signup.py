@@ -21,45 +21,19 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from common import fresh_database
 from sqlalchemy.engine import make_url
 
 from billhive.config import generate_dev_secrets, load_settings
-from billhive.db import make_engine, upgrade
 from billhive.embedded_redis import EmbeddedRedis
 from billhive.platform import create_app
 from billhive.platform.signup import set_verifier
 
 TARGET_MS = 20.0
 WARMUP = 20
-
-
-@contextmanager
-def fresh_database(url: str | None, workdir: Path) -> Iterator[str]:
-    """A migrated database: a SQLite file in ``workdir``, or a new PostgreSQL database."""
-    if not url or url.startswith("sqlite"):
-        sqlite_url = f"sqlite:///{workdir / 'bench-signup.db'}"
-        upgrade(sqlite_url)
-        yield sqlite_url
-        return
-    name = f"billhive_bench_signup_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(url, pool=False)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    bench_url = make_url(url).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(bench_url)
-        yield bench_url
-    finally:
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _form(index: int, token: str) -> dict[str, str]:
@@ -109,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     with (
         tempfile.TemporaryDirectory() as tmp,
         EmbeddedRedis(Path(tmp) / "redis") as redis_server,
-        fresh_database(args.database_url, Path(tmp)) as database_url,
+        fresh_database(args.database_url, "signup", Path(tmp)) as database_url,
     ):
         settings = load_settings(
             env="test",

@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
@@ -19,10 +20,18 @@ INSERT_CHUNK = 10_000
 
 
 @contextmanager
-def fresh_database(url: str, label: str) -> Iterator[str]:
-    """A new, migrated PostgreSQL database next to ``url``'s; dropped afterwards."""
+def fresh_database(url: str | None, label: str, workdir: Path | None = None) -> Iterator[str]:
+    """A new, migrated database: on ``url``'s PostgreSQL server (dropped afterwards), or,
+    for an empty or SQLite ``url``, a SQLite file in ``workdir``."""
+    if not url or url.startswith("sqlite"):
+        if workdir is None:
+            raise ValueError("a SQLite benchmark database needs a work directory")
+        sqlite_url = f"sqlite:///{workdir / f'bench-{label}.db'}"
+        upgrade(sqlite_url)
+        yield sqlite_url
+        return
     name = f"billhive_bench_{label}_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(url, pool=False)
+    admin = make_engine(make_url(url).set(database="postgres").render_as_string(False), pool=False)
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     bench_url = make_url(url).set(database=name).render_as_string(hide_password=False)
