@@ -40,9 +40,12 @@ def make_tenant(db: Database) -> Callable[..., int]:
 
 
 @pytest.fixture
-def db_session(db: Database) -> Session:
-    """A session on the test database (closed by the db fixture's cleanup)."""
-    return db.sessionmaker()
+def db_session(db: Database) -> Iterator[Session]:
+    """A session on the test database, closed before the tables are emptied (an open
+    transaction would make PostgreSQL's TRUNCATE wait for ever)."""
+    session = db.sessionmaker()
+    yield session
+    session.close()
 
 
 # -- end to end: the sandbox, a runtime pointing at it, signed-up tenants ----------------
