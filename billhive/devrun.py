@@ -107,7 +107,7 @@ def _banner(settings: Settings, env: dict[str, str], use_sandbox: bool) -> list[
         f"  Web app:        {web_url}/",
         f"  Sign-up:        {web_url}/signup",
         f"  Admin:          {web_url}/admin/",
-        f"  JSON API:       {web_url}/api/v1/docs",
+        f"  JSON API docs:  {web_url}/api/docs",
         f"  Health:         {web_url}/healthz",
     ]
     if use_sandbox:
