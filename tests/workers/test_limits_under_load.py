@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 from sqlalchemy import func, select
-from worker_helpers import start_worker_process
+from worker_helpers import start_worker_process, stop_worker_process
 
 from billhive.workers.calls import enqueue_call
 from billhive.workers.models import Call, CallStatus
@@ -46,8 +46,7 @@ def test_concurrent_workers_keep_every_tenant_within_billbees_limits(
                 )
             time.sleep(0.2)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_worker_process(process)
     stats = httpx.get(f"{base}/stats").json()
     assert done == TENANTS * CALLS_PER_TENANT
     assert stats["total"] == {"accepted": TENANTS * CALLS_PER_TENANT, "throttled": 0}

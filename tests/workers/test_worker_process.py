@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from worker_helpers import start_worker_process
+from worker_helpers import start_worker_process, stop_worker_process
 
 from billhive.workers.calls import enqueue_call
 from billhive.workers.control import workers_alive
@@ -20,9 +20,7 @@ from billhive.workers.runtime import Runtime
 def worker_process(runtime: Runtime) -> Iterator[subprocess.Popen[bytes]]:
     process = start_worker_process(runtime, 1)
     yield process
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    stop_worker_process(process)
 
 
 def _wait_for(runtime: Runtime, call_id: int, timeout: float = 20) -> Call:

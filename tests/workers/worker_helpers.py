@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -57,9 +59,24 @@ def start_worker_process(runtime: Runtime, concurrency: int) -> subprocess.Popen
         env=worker_env(runtime),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        # Its own process group: RQ's scheduler runs in a child process of the worker.
+        start_new_session=True,
     )
     deadline = time.monotonic() + 30
     while workers_alive(runtime.redis) < concurrency and time.monotonic() < deadline:
         time.sleep(0.1)
     assert workers_alive(runtime.redis) == concurrency, "the workers did not register with RQ"
     return process
+
+
+def stop_worker_process(process: subprocess.Popen[bytes]) -> None:
+    """Stop the worker and every process it started (SIGTERM, then SIGKILL)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
