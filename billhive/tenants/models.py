@@ -22,10 +22,9 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from billhive.db import Base, UTCDateTime, utcnow
+from billhive.db import Base, UTCDateTime, string_enum, utcnow
 
 #: Hex length of the HMAC-SHA256 blind index.
 BLIND_INDEX_LENGTH = 64
@@ -42,20 +41,6 @@ class TenantStatus(StrEnum):
     DELETED = "deleted"
 
 
-def _status_type() -> SAEnum:
-    # Stored as its value in a VARCHAR (no native enum type, no CHECK): adding a status later
-    # needs no ALTER TYPE on PostgreSQL.
-    return SAEnum(
-        TenantStatus,
-        name="tenant_status",
-        native_enum=False,
-        create_constraint=False,
-        length=32,
-        values_callable=lambda enum: [member.value for member in enum],
-        validate_strings=True,
-    )
-
-
 class Tenant(Base):
     """One merchant's Billbee account. Holds no plaintext credential."""
 
@@ -70,7 +55,7 @@ class Tenant(Base):
     username_index: Mapped[str | None] = mapped_column(
         String(BLIND_INDEX_LENGTH), unique=True, nullable=True
     )
-    status: Mapped[TenantStatus] = mapped_column(_status_type())
+    status: Mapped[TenantStatus] = mapped_column(string_enum(TenantStatus, "tenant_status"))
     invoice_creation_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

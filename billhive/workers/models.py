@@ -22,10 +22,9 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import Mapped, mapped_column
 
-from billhive.db import Base, UTCDateTime, utcnow
+from billhive.db import Base, UTCDateTime, string_enum, utcnow
 
 #: The largest JSON result kept on a call row, in characters; longer results are truncated.
 RESULT_MAX_CHARS = 64 * 1024
@@ -47,19 +46,6 @@ class CallStatus(StrEnum):
 FINAL_STATUSES = frozenset(
     {CallStatus.SUCCEEDED, CallStatus.FAILED, CallStatus.UNKNOWN_OUTCOME, CallStatus.CANCELLED}
 )
-
-
-def _status_type() -> SAEnum:
-    # A VARCHAR holding the value: adding a status later needs no ALTER TYPE.
-    return SAEnum(
-        CallStatus,
-        name="call_status",
-        native_enum=False,
-        create_constraint=False,
-        length=32,
-        values_callable=lambda enum: [member.value for member in enum],
-        validate_strings=True,
-    )
 
 
 def job_id_for(call_id: int) -> str:
@@ -87,7 +73,9 @@ class Call(Base):
     #: Path and query parameters, by their Billbee names. Never a credential.
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     body: Mapped[Any | None] = mapped_column(JSON, nullable=True)
-    status: Mapped[CallStatus] = mapped_column(_status_type(), default=CallStatus.QUEUED)
+    status: Mapped[CallStatus] = mapped_column(
+        string_enum(CallStatus, "call_status"), default=CallStatus.QUEUED
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     #: Set when a stock update was sent inside a coalesced ``updatestockmultiple``.
     batch_job_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -22,10 +22,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import Mapped, mapped_column
 
-from billhive.db import Base, UTCDateTime, utcnow
+from billhive.db import Base, UTCDateTime, string_enum, utcnow
 
 #: Length of a token's public id (hex characters).
 PUBLIC_ID_LENGTH = 16
@@ -124,18 +123,6 @@ class DeliveryStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-def _delivery_status_type() -> SAEnum:
-    return SAEnum(
-        DeliveryStatus,
-        name="callback_delivery_status",
-        native_enum=False,
-        create_constraint=False,
-        length=32,
-        values_callable=lambda enum: [member.value for member in enum],
-        validate_strings=True,
-    )
-
-
 class CallbackDelivery(Base):
     """The delivery log: one finished call told to one token's callback URL, and how it went."""
 
@@ -150,7 +137,7 @@ class CallbackDelivery(Base):
     call_id: Mapped[int] = mapped_column(_CallId, ForeignKey("calls.id", ondelete="CASCADE"))
     url: Mapped[str] = mapped_column(String(CALLBACK_URL_MAX))
     status: Mapped[DeliveryStatus] = mapped_column(
-        _delivery_status_type(), default=DeliveryStatus.PENDING
+        string_enum(DeliveryStatus, "callback_delivery_status"), default=DeliveryStatus.PENDING
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
