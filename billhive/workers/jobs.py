@@ -30,7 +30,6 @@ from billhive.workers.models import FINAL_STATUSES, Call, CallStatus
 from billhive.workers.outcomes import Decision, Verdict, decide
 from billhive.workers.recording import cap_result, count_usage, finish_call
 from billhive.workers.runtime import Runtime, get_runtime
-from billhive.workers.scheduling.dispatcher import Dispatcher
 from billhive.workers.stats import record_outcome
 
 log = get_logger(__name__)
@@ -84,7 +83,7 @@ def send(
     """
     job = get_current_job()
     if job is not None:
-        Dispatcher(rt.redis).restamp(job.id)
+        rt.dispatcher.restamp(job.id)
     try:
         return Attempt(client.call(operation, params, body), None, True)
     except InvalidCall as exc:
@@ -106,7 +105,7 @@ def hold_tenant(rt: Runtime, session: Session, tenant: Tenant, decision: Decisio
         action="credentials_rejected",
     )
     tenant.last_error = decision.reason
-    Dispatcher(rt.redis).pause(str(tenant.id))
+    rt.dispatcher.pause(str(tenant.id))
 
 
 def start_call(rt: Runtime, session: Session, call_id: int) -> tuple[Call, Tenant] | None:
@@ -123,7 +122,7 @@ def start_call(rt: Runtime, session: Session, call_id: int) -> tuple[Call, Tenan
         finish_call(session, rt.redis, call, CallStatus.CANCELLED, error="tenant deleted")
         return None
     if tenant.status is not TenantStatus.ACTIVE:
-        Dispatcher(rt.redis).pause(str(tenant.id))
+        rt.dispatcher.pause(str(tenant.id))
         raise CallDeferred(f"tenant {tenant.id} is {tenant.status.value}")
     call.status = CallStatus.RUNNING
     call.attempts += 1
@@ -169,9 +168,9 @@ def apply_decision(
         hold_tenant(rt, session, tenant, decision)
     elif decision.verdict is Verdict.THROTTLED and decision.delay > 0:
         # Billbee does not say which limit it applied: close this merchant's budget only.
-        Dispatcher(rt.redis).penalize(tenant_bucket(tenant.id), decision.delay)
+        rt.dispatcher.penalize(tenant_bucket(tenant.id), decision.delay)
     elif decision.delay > 0:
-        Dispatcher(rt.redis).defer(call.job_id, decision.delay)
+        rt.dispatcher.defer(call.job_id, decision.delay)
     session.commit()
     raise CallDeferred(f"{decision.verdict.value}: {decision.reason}; waits {decision.delay:.1f}s")
 

@@ -19,6 +19,7 @@ from billhive.db import Database
 from billhive.redisconn import redis_from_settings
 from billhive.tenants.vault import Vault
 from billhive.workers.outcomes import RetryPolicy
+from billhive.workers.scheduling.dispatcher import Dispatcher
 
 
 class SharedTransport(httpx.BaseTransport):
@@ -49,6 +50,7 @@ class Runtime:
     redis: Redis
     transport: SharedTransport = field(default_factory=SharedTransport)
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    _dispatcher: Dispatcher | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -63,6 +65,13 @@ class Runtime:
                 attempts_by_operation=settings.call_attempts_by_operation,
             ),
         )
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """The dispatcher on this runtime's Redis (built once: jobs use it on every call)."""
+        if self._dispatcher is None:
+            self._dispatcher = Dispatcher(self.redis)
+        return self._dispatcher
 
     def close(self) -> None:
         """Release pools (tests, shutdown)."""
