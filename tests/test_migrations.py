@@ -39,3 +39,51 @@ def test_every_revision_downgrades_and_upgrades_again(tmp_path: object) -> None:
     assert current_revision(url) is None
     command.upgrade(config, "head")
     assert current_revision(url) is not None
+
+
+def test_revision_0006_moves_call_origins_into_the_calls_table_and_back(
+    tmp_path: object,
+) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    url = f"sqlite:///{tmp_path}/origins.db"
+    config = alembic_config(url)
+    command.upgrade(config, "0005")
+    engine = create_engine(url)
+    now = "2026-12-01 00:00:00.000000"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO tenants (id, display_name, contact_email, status,"
+                " invoice_creation_allowed, created_at, updated_at)"
+                " VALUES (1, 'Shop', 'a@shop.test', 'active', 0, :now, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO api_tokens (id, public_id, secret_hash, name, read_only,"
+                " all_tenants, created_at) VALUES (7, 'pub', 'hash', 'erp', 0, 1, :now)"
+            ),
+            {"now": now},
+        )
+        for call_id in (1, 2):
+            conn.execute(
+                text(
+                    "INSERT INTO calls (id, tenant_id, operation, params, status, attempts,"
+                    " result_truncated, enqueued_at)"
+                    " VALUES (:id, 1, 'orders.list', '{}', 'queued', 0, 0, :now)"
+                ),
+                {"id": call_id, "now": now},
+            )
+        conn.execute(text("INSERT INTO api_call_origins (call_id, token_id) VALUES (1, 7)"))
+    command.upgrade(config, "0006")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, origin_token_id FROM calls ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [(1, 7), (2, None)]
+    command.downgrade(config, "0005")
+    with engine.connect() as conn:
+        origins = conn.execute(text("SELECT call_id, token_id FROM api_call_origins")).all()
+    assert [tuple(r) for r in origins] == [(1, 7)]
+    engine.dispose()

@@ -9,6 +9,7 @@ ever left queued without a job.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -18,8 +19,9 @@ from redis.exceptions import RedisError
 from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
-from sqlalchemy import select, update
+from sqlalchemy import JSON, Integer, String, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 from billhive.billbee.errors import InvalidCall
 from billhive.billbee.limits import Bucket, buckets_for
@@ -81,15 +83,29 @@ def call_buckets(operation: Operation, params: Mapping[str, Any], tenant_id: int
     return buckets_for(operation, params, key_id=KEY_ID, user_id=str(tenant_id))
 
 
-def _open_tenant(session: Session, tenant_id: int) -> Tenant:
-    tenant = session.get(Tenant, tenant_id)
-    if tenant is None:
-        raise CallRejected(f"no tenant with id {tenant_id}", field="tenant_id")
-    if tenant.status in CLOSED_STATUSES:
-        raise CallRejected(
-            f"tenant {tenant_id} is {tenant.status.value} and takes no calls", field="tenant_id"
-        )
-    return tenant
+class UnknownTenant(CallRejected):
+    """The tenant does not exist (a closed tenant is a plain :class:`CallRejected`)."""
+
+    def __init__(self, tenant_id: int) -> None:
+        super().__init__(f"no tenant with id {tenant_id}", field="tenant_id")
+
+
+def _tenant_refusal(session: Session, tenant_id: int) -> CallRejected:
+    """Why ``tenant_id`` takes no calls: it does not exist, or it is closed."""
+    status = session.scalar(select(Tenant.status).where(Tenant.id == tenant_id))
+    if status is None:
+        return UnknownTenant(tenant_id)
+    return CallRejected(
+        f"tenant {tenant_id} is {status.value} and takes no calls", field="tenant_id"
+    )
+
+
+def _open_tenant(session: Session, tenant_id: int) -> None:
+    is_open = session.scalar(
+        select(Tenant.id).where(Tenant.id == tenant_id, Tenant.status.not_in(CLOSED_STATUSES))
+    )
+    if is_open is None:
+        raise _tenant_refusal(session, tenant_id)
 
 
 def _checked(
@@ -154,33 +170,86 @@ def enqueue_call(
     body: Any = None,
     session: Session,
     redis: Redis,
+    origin_token_id: int | None = None,
 ) -> Call:
     """Record a call of ``operation`` for ``tenant_id`` and queue it (commits the session).
 
-    Raises :class:`CallRejected` naming the field for an unknown tenant or operation, bad
-    parameters or a body the operation does not take. ``products.update_stock`` goes the
-    coalescing stock path (see :func:`enqueue_stock_updates`).
+    Raises :class:`CallRejected` naming the field for a closed tenant, an unknown
+    operation, bad parameters or a body the operation does not take, and
+    :class:`UnknownTenant` for a tenant that does not exist. ``origin_token_id`` is the API
+    token asking (told through its callback when the call finishes).
+    ``products.update_stock`` goes the coalescing stock path (see
+    :func:`enqueue_stock_updates`).
     """
     op, normalized = _checked(operation, params, body)
-    tenant = _open_tenant(session, tenant_id)
     if op.name == STOCK_OPERATION:
         if not isinstance(body, Mapping):
             raise CallRejected(
                 "products.update_stock needs a body with Sku and NewQuantity", field="body"
             )
         item = _stock_item_from_body(body)
-        return enqueue_stock_updates(tenant.id, [item], session=session, redis=redis)[0]
-    call = Call(tenant_id=tenant.id, operation=op.name, params=normalized, body=body)
-    _record(session, [call])
-    _push_or_fail(session, redis, [(call, CALL_JOB, call_buckets(op, normalized, tenant.id))])
+        return enqueue_stock_updates(
+            tenant_id, [item], session=session, redis=redis, origin_token_id=origin_token_id
+        )[0]
+    call = Call(
+        tenant_id=tenant_id,
+        operation=op.name,
+        params=normalized,
+        body=body,
+        origin_token_id=origin_token_id,
+    )
+    (call,) = _record(session, [call])
+    _push_or_fail(session, redis, [(call, CALL_JOB, call_buckets(op, normalized, tenant_id))])
     return call
 
 
-def _record(session: Session, calls: Sequence[Call]) -> None:
-    """Insert the calls and commit, before any job exists: a worker must always find the
-    row of the job it takes."""
-    session.add_all(calls)
+@functools.cache
+def _insert_if_open() -> ExecutableReturnsRows:
+    """``INSERT INTO calls ... SELECT ... FROM tenants WHERE <open> RETURNING *``, loaded as
+    a Call; built once, since building it costs more than running it."""
+    row = select(
+        Tenant.id,
+        bindparam("operation", type_=String),
+        bindparam("params", type_=JSON),
+        bindparam("body", type_=JSON),
+        bindparam("origin_token_id", type_=Integer),
+    ).where(Tenant.id == bindparam("tenant_id"), Tenant.status.not_in(CLOSED_STATUSES))
+    table = cast(Table, Call.__table__)
+    columns = ["tenant_id", "operation", "params", "body", "origin_token_id"]
+    return select(Call).from_statement(insert(table).from_select(columns, row).returning(*table.c))
+
+
+def _record(session: Session, calls: Sequence[Call]) -> list[Call]:
+    """Insert the calls of one tenant if it takes calls, and commit, before any job
+    exists: a worker must always find the row of the job it takes.
+
+    Returns the stored calls. One call is inserted by a single ``INSERT ... SELECT`` that
+    also checks the tenant: enqueueing one call is the API's hot path, and this saves a
+    round trip and a query. Several calls are checked once and inserted in one
+    multi-row INSERT (whose RETURNING order SQLAlchemy guarantees).
+    """
+    tenant_id = calls[0].tenant_id
+    if len(calls) > 1:
+        _open_tenant(session, tenant_id)
+        session.add_all(calls)
+        session.commit()
+        return list(calls)
+    call = calls[0]
+    stored: Call | None = session.scalars(
+        _insert_if_open(),
+        {
+            "tenant_id": tenant_id,
+            "operation": call.operation,
+            "params": call.params,
+            "body": call.body,
+            "origin_token_id": call.origin_token_id,
+        },
+    ).one_or_none()
+    if stored is None:
+        session.rollback()
+        raise _tenant_refusal(session, tenant_id)
     session.commit()
+    return [stored]
 
 
 def _stock_item_from_body(body: Mapping[str, Any]) -> StockItem:
@@ -218,25 +287,38 @@ def check_stock_item(item: StockItem, index: int | None = None) -> StockItem:
 
 
 def enqueue_stock_updates(
-    tenant_id: int, items: Sequence[StockItem], *, session: Session, redis: Redis
+    tenant_id: int,
+    items: Sequence[StockItem],
+    *,
+    session: Session,
+    redis: Redis,
+    origin_token_id: int | None = None,
 ) -> list[Call]:
     """Queue absolute stock values; one Call (and outcome) per item (commits the session).
 
     The worker merges consecutive stock updates of a tenant into ``updatestockmultiple``
-    calls, so thousands a minute fit into that endpoint's 2 calls/s.
+    calls, so thousands a minute fit into that endpoint's 2 calls/s. Raises like
+    :func:`enqueue_call`.
     """
     if not items:
         raise CallRejected("no stock items given", field="items")
     checked = [
         check_stock_item(item, i if len(items) > 1 else None) for i, item in enumerate(items)
     ]
-    tenant = _open_tenant(session, tenant_id)
-    calls = [
-        Call(tenant_id=tenant.id, operation=STOCK_OPERATION, params={}, body=item.as_body())
-        for item in checked
-    ]
-    _record(session, calls)
-    buckets = call_buckets(get_operation(STOCK_BATCH_OPERATION), {}, tenant.id)
+    calls = _record(
+        session,
+        [
+            Call(
+                tenant_id=tenant_id,
+                operation=STOCK_OPERATION,
+                params={},
+                body=item.as_body(),
+                origin_token_id=origin_token_id,
+            )
+            for item in checked
+        ],
+    )
+    buckets = call_buckets(get_operation(STOCK_BATCH_OPERATION), {}, tenant_id)
     _push_or_fail(session, redis, [(call, STOCK_JOB, buckets) for call in calls])
     return calls
 

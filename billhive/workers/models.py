@@ -88,6 +88,11 @@ class Call(Base):
     enqueued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: The API token that enqueued the call (its callback is told when the call finishes);
+    #: None for calls made by the platform itself.
+    origin_token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="SET NULL"), nullable=True
+    )
 
     @property
     def job_id(self) -> str:

@@ -8,10 +8,12 @@ from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from billhive.platform.api.models import ApiToken
 from billhive.tenants.models import TenantStatus
 from billhive.workers.calls import (
     CallRejected,
     StockItem,
+    UnknownTenant,
     cancel_call,
     enqueue_call,
     enqueue_stock_updates,
@@ -72,10 +74,41 @@ def test_bad_requests_are_refused_naming_the_field_and_store_nothing(
     assert queue_depth(redis_client, tenant) == 0
 
 
-def test_an_unknown_tenant_is_refused(db_session: Session, redis_client: Redis) -> None:
-    with pytest.raises(CallRejected, match="no tenant with id 999") as caught:
-        enqueue_call(999, "orders.list", session=db_session, redis=redis_client)
+@pytest.mark.parametrize("items", [1, 3])
+def test_an_unknown_tenant_is_refused_and_nothing_is_stored(
+    db_session: Session, redis_client: Redis, items: int
+) -> None:
+    with pytest.raises(UnknownTenant, match="no tenant with id 999") as caught:
+        if items == 1:
+            enqueue_call(999, "orders.list", session=db_session, redis=redis_client)
+        else:
+            stock = [StockItem(sku=f"S{i}", quantity=i) for i in range(items)]
+            enqueue_stock_updates(999, stock, session=db_session, redis=redis_client)
     assert caught.value.field == "tenant_id"
+    assert db_session.scalars(select(Call)).all() == []
+
+
+def test_the_asking_api_token_is_recorded_on_the_call(
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+) -> None:
+    token = ApiToken(public_id="bh_test", secret_hash="0" * 64, name="erp", all_tenants=True)
+    db_session.add(token)
+    db_session.commit()
+    tenant = make_tenant()
+    single = enqueue_call(
+        tenant, "orders.list", session=db_session, redis=redis_client, origin_token_id=token.id
+    )
+    batch = enqueue_stock_updates(
+        tenant,
+        [StockItem(sku="A", quantity=1), StockItem(sku="B", quantity=2)],
+        session=db_session,
+        redis=redis_client,
+        origin_token_id=token.id,
+    )
+    db_session.expire_all()
+    stored = db_session.scalars(select(Call.origin_token_id).order_by(Call.id)).all()
+    assert [single.origin_token_id, *(c.origin_token_id for c in batch)] == [token.id] * 3
+    assert stored == [token.id] * 3
 
 
 @pytest.mark.parametrize("status", [TenantStatus.DELETED, TenantStatus.DISABLED])

@@ -27,10 +27,11 @@ from billhive.platform.api.parsing import (
 )
 from billhive.platform.api.present import call_json
 from billhive.platform.api.schemas import EnqueueCallRequest, StockRequest
-from billhive.platform.api.tenants_views import load_tenant
+from billhive.platform.api.tenants_views import check_reachable, load_tenant, tenant_not_found
 from billhive.workers.calls import (
     CallRejected,
     StockItem,
+    UnknownTenant,
     cancel_call,
     enqueue_call,
     enqueue_stock_updates,
@@ -42,8 +43,10 @@ OPERATION_NAMES = frozenset(OPERATIONS)
 _BRACKET_INDEX = re.compile(r"\[(\d+)\]")
 
 
-def _rejected(exc: CallRejected, *, prefix: str = "") -> ApiError:
+def _rejected(exc: CallRejected, tenant_id: int, *, prefix: str = "") -> ApiError:
     """The API error for a call the workers refused."""
+    if isinstance(exc, UnknownTenant):
+        return tenant_not_found(tenant_id)
     if exc.field == "tenant_id":
         return ApiError(409, "tenant_not_accepting_calls", exc.message, field="tenant_id")
     field = _BRACKET_INDEX.sub(r".\1", exc.field) if exc.field else None
@@ -64,7 +67,7 @@ def _answer(calls: list[Call], replayed: bool, payload: Any) -> ResponseReturnVa
 def enqueue(tenant_id: int) -> ResponseReturnValue:
     """Queue one Billbee operation for the tenant; 202 with the call."""
     key = idempotency.check_key(request.headers.get(idempotency.HEADER))
-    tenant = load_tenant(tenant_id)
+    check_reachable(tenant_id)
     asked = parse_body(EnqueueCallRequest)
     check_params(asked.operation, asked.params, asked.body)
     session = extensions.db_session()
@@ -72,15 +75,16 @@ def enqueue(tenant_id: int) -> ResponseReturnValue:
     def create() -> list[Call]:
         try:
             call = enqueue_call(
-                tenant.id,
+                tenant_id,
                 asked.operation,
                 asked.params,
                 body=asked.body,
                 session=session,
                 redis=extensions.redis(),
+                origin_token_id=current_scope().token_id,
             )
         except CallRejected as exc:
-            raise _rejected(exc) from None
+            raise _rejected(exc, tenant_id) from None
         return [call]
 
     fingerprint = idempotency.request_hash("POST", request.path, json_body())
@@ -94,7 +98,7 @@ def enqueue(tenant_id: int) -> ResponseReturnValue:
 def stock(tenant_id: int) -> ResponseReturnValue:
     """Queue absolute stock levels, one call per item; 202 with one handle per item."""
     key = idempotency.check_key(request.headers.get(idempotency.HEADER))
-    tenant = load_tenant(tenant_id)
+    check_reachable(tenant_id)
     asked = parse_body(StockRequest)
     items = [
         StockItem(sku=i.sku, quantity=i.quantity, stock_id=i.stock_id, reason=i.reason)
@@ -105,11 +109,15 @@ def stock(tenant_id: int) -> ResponseReturnValue:
     def create() -> list[Call]:
         try:
             return enqueue_stock_updates(
-                tenant.id, items, session=session, redis=extensions.redis()
+                tenant_id,
+                items,
+                session=session,
+                redis=extensions.redis(),
+                origin_token_id=current_scope().token_id,
             )
         except CallRejected as exc:
             prefix = "items.0." if len(items) == 1 else ""
-            raise _rejected(exc, prefix=prefix) from None
+            raise _rejected(exc, tenant_id, prefix=prefix) from None
 
     fingerprint = idempotency.request_hash("POST", request.path, json_body())
     calls, replayed = idempotency.run_once(

@@ -23,7 +23,7 @@ from billhive.config import Settings
 from billhive.db import Database, utcnow
 from billhive.logs import get_logger
 from billhive.platform.api.idempotency import purge_keys
-from billhive.platform.api.models import ApiToken, CallbackDelivery, CallOrigin, DeliveryStatus
+from billhive.platform.api.models import ApiToken, CallbackDelivery, DeliveryStatus
 from billhive.platform.api.present import call_json
 from billhive.platform.api.signing import (
     DELIVERY_HEADER,
@@ -60,10 +60,10 @@ def collect_finished(session: Session, redis: Redis, *, limit: int = 500) -> lis
     if not call_ids:
         return []
     rows = session.execute(
-        select(CallOrigin.call_id, ApiToken.id, ApiToken.callback_url)
-        .join(ApiToken, ApiToken.id == CallOrigin.token_id)
+        select(Call.id.label("call_id"), ApiToken.id, ApiToken.callback_url)
+        .join(ApiToken, ApiToken.id == Call.origin_token_id)
         .where(
-            CallOrigin.call_id.in_(call_ids),
+            Call.id.in_(call_ids),
             ApiToken.callback_url.is_not(None),
             ApiToken.revoked_at.is_(None),
         )

@@ -12,18 +12,17 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, event, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from billhive.db import utcnow
 from billhive.platform.api.errors import ApiError
-from billhive.platform.api.models import IDEMPOTENCY_KEY_MAX, CallOrigin, IdempotencyKey
+from billhive.platform.api.models import IDEMPOTENCY_KEY_MAX, IdempotencyKey
 from billhive.workers.models import Call
 
 HEADER = "Idempotency-Key"
@@ -66,30 +65,6 @@ def request_hash(method: str, path: str, payload: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-@contextmanager
-def origins_recorded(session: Session, token_id: int) -> Iterator[None]:
-    """Within the block, every Call the session inserts is recorded as enqueued by ``token_id``.
-
-    The origin rows are written in the same flush, so they commit with the calls: no
-    extra transaction per request, and no call without its origin.
-    """
-
-    def _after_flush(flushed: Session, _context: Any) -> None:
-        rows = [
-            {"call_id": obj.id, "token_id": token_id}
-            for obj in flushed.new
-            if isinstance(obj, Call)
-        ]
-        if rows:
-            flushed.connection().execute(insert(CallOrigin), rows)
-
-    event.listen(session, "after_flush", _after_flush)
-    try:
-        yield
-    finally:
-        event.remove(session, "after_flush", _after_flush)
-
-
 def run_once(
     session: Session,
     token_id: int,
@@ -104,12 +79,11 @@ def run_once(
     running after :data:`WAIT_SECONDS`.
     """
     if key is None:
-        with origins_recorded(session, token_id):
-            return create(), False
+        return create(), False
     for _ in range(3):
         claim = _claim(session, token_id, key, fingerprint)
         if isinstance(claim, IdempotencyKey):
-            return _create_under(session, claim, token_id, create), False
+            return _create_under(session, claim, create), False
         if claim is not None:
             return _load_calls(session, claim), True
     raise ApiError(409, "conflict", f"The request with this {HEADER} is still being processed.")
@@ -160,12 +134,11 @@ def _claim(
 
 
 def _create_under(
-    session: Session, claim: IdempotencyKey, token_id: int, create: Callable[[], list[Call]]
+    session: Session, claim: IdempotencyKey, create: Callable[[], list[Call]]
 ) -> list[Call]:
     claim_id = claim.id
     try:
-        with origins_recorded(session, token_id):
-            calls = create()
+        calls = create()
     except BaseException:
         session.rollback()
         session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == claim_id))

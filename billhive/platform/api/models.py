@@ -101,18 +101,6 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class CallOrigin(Base):
-    """Which token enqueued a call (its callback is told when the call finishes)."""
-
-    __tablename__ = "api_call_origins"
-    __table_args__ = (Index("ix_api_call_origins_token_id", "token_id"),)
-
-    call_id: Mapped[int] = mapped_column(
-        _CallId, ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
-    )
-    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"))
-
-
 class DeliveryStatus(StrEnum):
     """Where one callback delivery is."""
 

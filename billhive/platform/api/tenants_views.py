@@ -23,14 +23,24 @@ TENANT_STATUSES = frozenset(s.value for s in TenantStatus)
 NOT_RECONNECTABLE = frozenset({TenantStatus.DELETED, TenantStatus.DISABLED})
 
 
+def tenant_not_found(tenant_id: int) -> ApiError:
+    """The 404 for a tenant that does not exist or that the token may not reach."""
+    return ApiError(404, "tenant_not_found", f"No tenant {tenant_id}.", field="tenant_id")
+
+
+def check_reachable(tenant_id: int) -> None:
+    """404 unless the token may reach ``tenant_id`` and it could be an id (no query)."""
+    check_tenant(tenant_id)
+    if tenant_id > MAX_ID:
+        raise tenant_not_found(tenant_id)
+
+
 def load_tenant(tenant_id: int) -> Tenant:
     """The tenant, if it exists and the token may reach it; 404 otherwise."""
-    check_tenant(tenant_id)
-    tenant = None
-    if tenant_id <= MAX_ID:
-        tenant = extensions.db_session().get(Tenant, tenant_id)
+    check_reachable(tenant_id)
+    tenant = extensions.db_session().get(Tenant, tenant_id)
     if tenant is None:
-        raise ApiError(404, "tenant_not_found", f"No tenant {tenant_id}.", field="tenant_id")
+        raise tenant_not_found(tenant_id)
     return tenant
 
 

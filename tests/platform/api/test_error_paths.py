@@ -22,7 +22,6 @@ from billhive.tenants.models import Tenant
     ("method", "path", "status", "code"),
     [
         ("POST", "/api/v1/tenants/999999/reconnect-link", 404, "tenant_not_found"),
-        ("POST", "/api/v1/tenants/999999/stock", 404, "tenant_not_found"),
         ("GET", "/api/v1/tenants/999999/calls", 404, "tenant_not_found"),
         ("POST", "/api/v1/calls/999999/cancel", 404, "call_not_found"),
         ("GET", "/api/v1/callback/deliveries?limit=0", 400, "invalid_query"),

@@ -10,7 +10,7 @@ from conftest import bearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billhive.tenants.models import Tenant
+from billhive.tenants.models import Tenant, TenantStatus
 from billhive.workers.models import Call
 
 
@@ -90,3 +90,25 @@ def test_a_token_for_tenant_a_cannot_set_stock_for_tenant_b(
         json={"items": [{"sku": "A", "quantity": 1}]},
     )
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "items", [[{"sku": "A", "quantity": 1}], [{"sku": "A", "quantity": 1}] * 2]
+)
+def test_stock_for_a_missing_tenant_is_404_and_records_nothing(
+    api: Callable[..., Any], db: Any, session: Session, items: list[dict[str, Any]]
+) -> None:
+    response = _stock(api, 424242, {"items": items})
+    assert response.status_code == 404, response.json
+    assert response.json["error"]["code"] == "tenant_not_found"
+    assert session.scalars(select(Call)).all() == []
+
+
+def test_stock_for_a_disabled_tenant_is_409_and_records_nothing(
+    api: Callable[..., Any], make_tenant: Callable[..., Tenant], session: Session
+) -> None:
+    tenant = make_tenant(status=TenantStatus.DISABLED)
+    response = _stock(api, tenant.id, {"items": [{"sku": "A", "quantity": 1}] * 2})
+    assert response.status_code == 409, response.json
+    assert response.json["error"]["code"] == "tenant_not_accepting_calls"
+    assert session.scalars(select(Call)).all() == []
