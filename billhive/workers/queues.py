@@ -23,6 +23,7 @@ from rq.registry import FailedJobRegistry
 from billhive.billbee.limits import Bucket
 from billhive.workers.scheduling.dispatcher import (
     Dispatcher,
+    shared_dispatcher,
     tenant_of_queue,
     tenant_queue_name,
 )
@@ -44,7 +45,7 @@ class TenantQueue(Queue):
     @cached_property
     def dispatcher(self) -> Dispatcher:
         """The dispatcher sharing this queue's Redis connection."""
-        return Dispatcher(self.connection)
+        return shared_dispatcher(self.connection)
 
     def push_job_id(
         self, job_id: str, pipeline: Pipeline | None = None, at_front: bool = False

@@ -10,6 +10,7 @@ waiting for their buckets, the in-flight job of each tenant and the buckets' cal
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -335,3 +336,15 @@ class Dispatcher:
         """Redis's clock (the one every script uses), in seconds."""
         seconds, micros = self.connection.time()
         return seconds + micros / 1_000_000
+
+
+_SHARED: weakref.WeakKeyDictionary[Redis, Dispatcher] = weakref.WeakKeyDictionary()
+
+
+def shared_dispatcher(connection: Redis) -> Dispatcher:
+    """The default-configured dispatcher of ``connection``, built once per client: the
+    enqueue path needs one per request, and building one hashes every Lua script."""
+    dispatcher = _SHARED.get(connection)
+    if dispatcher is None:
+        dispatcher = _SHARED[connection] = Dispatcher(connection)
+    return dispatcher
