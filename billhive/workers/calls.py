@@ -78,6 +78,15 @@ class StockItem:
         return body
 
 
+@dataclass(frozen=True)
+class CallRequest:
+    """One Billbee operation to run for a tenant: its name, parameters and body."""
+
+    operation: str
+    params: Mapping[str, Any] | None = None
+    body: Any = None
+
+
 def call_buckets(operation: Operation, params: Mapping[str, Any], tenant_id: int) -> list[Bucket]:
     """The limit buckets one call of ``operation`` consumes for ``tenant_id``."""
     return buckets_for(operation, params, key_id=KEY_ID, user_id=str(tenant_id))
@@ -108,19 +117,17 @@ def _open_tenant(session: Session, tenant_id: int) -> None:
         raise _tenant_refusal(session, tenant_id)
 
 
-def _checked(
-    operation: str, params: Mapping[str, Any] | None, body: Any
-) -> tuple[Operation, dict[str, Any]]:
+def _checked(request: CallRequest, where: str) -> tuple[Operation, dict[str, Any]]:
     try:
-        op = get_operation(operation)
+        op = get_operation(request.operation)
     except UnknownOperation as exc:
-        raise CallRejected(str(exc), field="operation") from None
+        raise CallRejected(str(exc), field=f"{where}operation") from None
     try:
-        normalized = normalize_params(op, params)
+        normalized = normalize_params(op, request.params)
     except InvalidCall as exc:
-        raise CallRejected(str(exc), field="params") from None
-    if body is not None and not op.has_body:
-        raise CallRejected(f"{op.name} takes no request body", field="body")
+        raise CallRejected(str(exc), field=f"{where}params") from None
+    if request.body is not None and not op.has_body:
+        raise CallRejected(f"{op.name} takes no request body", field=f"{where}body")
     return op, normalized
 
 
@@ -181,26 +188,77 @@ def enqueue_call(
     ``products.update_stock`` goes the coalescing stock path (see
     :func:`enqueue_stock_updates`).
     """
-    op, normalized = _checked(operation, params, body)
+    request = CallRequest(operation, params, body)
+    return _enqueue(session, redis, [_pending(tenant_id, request, origin_token_id)])[0]
+
+
+def enqueue_calls(
+    tenant_id: int,
+    requests: Sequence[CallRequest],
+    *,
+    session: Session,
+    redis: Redis,
+    origin_token_id: int | None = None,
+) -> list[Call]:
+    """Record several calls for one tenant in one INSERT and queue them in this order
+    (commits the session); all or none: a bad request names its position
+    (``calls[3].params``) and nothing is recorded. Otherwise like :func:`enqueue_call`.
+    """
+    if not requests:
+        raise CallRejected("no calls given", field="calls")
+    pending = [
+        _pending(tenant_id, request, origin_token_id, f"calls[{index}].")
+        for index, request in enumerate(requests)
+    ]
+    return _enqueue(session, redis, pending)
+
+
+#: A call ready to record, with its job function and the limit buckets the job consumes.
+_Pending = tuple[Call, str, list[Bucket]]
+
+
+def _pending(
+    tenant_id: int, request: CallRequest, origin_token_id: int | None, where: str = ""
+) -> _Pending:
+    op, normalized = _checked(request, where)
     if op.name == STOCK_OPERATION:
-        if not isinstance(body, Mapping):
+        if not isinstance(request.body, Mapping):
             raise CallRejected(
-                "products.update_stock needs a body with Sku and NewQuantity", field="body"
+                "products.update_stock needs a body with Sku and NewQuantity",
+                field=f"{where}body",
             )
-        item = _stock_item_from_body(body)
-        return enqueue_stock_updates(
-            tenant_id, [item], session=session, redis=redis, origin_token_id=origin_token_id
-        )[0]
+        item = check_stock_item(_stock_item_from_body(request.body), where)
+        return _pending_stock(tenant_id, item, origin_token_id)
     call = Call(
         tenant_id=tenant_id,
         operation=op.name,
         params=normalized,
-        body=body,
+        body=request.body,
         origin_token_id=origin_token_id,
     )
-    (call,) = _record(session, [call])
-    _push_or_fail(session, redis, [(call, CALL_JOB, call_buckets(op, normalized, tenant_id))])
-    return call
+    return call, CALL_JOB, call_buckets(op, normalized, tenant_id)
+
+
+def _pending_stock(tenant_id: int, item: StockItem, origin_token_id: int | None) -> _Pending:
+    call = Call(
+        tenant_id=tenant_id,
+        operation=STOCK_OPERATION,
+        params={},
+        body=item.as_body(),
+        origin_token_id=origin_token_id,
+    )
+    # Sent inside updatestockmultiple, so the job consumes that endpoint's budget.
+    buckets = call_buckets(get_operation(STOCK_BATCH_OPERATION), {}, tenant_id)
+    return call, STOCK_JOB, buckets
+
+
+def _enqueue(session: Session, redis: Redis, pending: Sequence[_Pending]) -> list[Call]:
+    calls = _record(session, [call for call, _, _ in pending])
+    pushes = [
+        (stored, func, buckets) for stored, (_, func, buckets) in zip(calls, pending, strict=True)
+    ]
+    _push_or_fail(session, redis, pushes)
+    return calls
 
 
 @functools.cache
@@ -253,22 +311,19 @@ def _record(session: Session, calls: Sequence[Call]) -> list[Call]:
 
 
 def _stock_item_from_body(body: Mapping[str, Any]) -> StockItem:
+    """The UpdateStock body as an item; not yet checked."""
     sku = body.get("Sku") or body.get("SKU")
-    quantity = body.get("NewQuantity")
-    stock_id = body.get("StockId")
-    return check_stock_item(
-        StockItem(
-            sku=str(sku) if sku is not None else "",
-            quantity=cast(float, quantity),  # checked by check_stock_item
-            stock_id=stock_id,
-            reason=body.get("Reason"),
-        )
+    return StockItem(
+        sku=str(sku) if sku is not None else "",
+        quantity=cast(float, body.get("NewQuantity")),  # checked by check_stock_item
+        stock_id=body.get("StockId"),
+        reason=body.get("Reason"),
     )
 
 
-def check_stock_item(item: StockItem, index: int | None = None) -> StockItem:
-    """Return ``item`` if Billbee would take it, else raise naming the field."""
-    where = "" if index is None else f"items[{index}]."
+def check_stock_item(item: StockItem, where: str = "") -> StockItem:
+    """Return ``item`` if Billbee would take it, else raise naming the field (after the
+    prefix ``where``, e.g. ``items[2].``)."""
     if not isinstance(item.sku, str) or not item.sku.strip():
         raise CallRejected("a stock update needs a non-empty SKU", field=f"{where}sku")
     if len(item.sku) > MAX_SKU_LENGTH:
@@ -302,25 +357,12 @@ def enqueue_stock_updates(
     """
     if not items:
         raise CallRejected("no stock items given", field="items")
-    checked = [
-        check_stock_item(item, i if len(items) > 1 else None) for i, item in enumerate(items)
+    where = "items[{}]." if len(items) > 1 else ""
+    pending = [
+        _pending_stock(tenant_id, check_stock_item(item, where.format(i)), origin_token_id)
+        for i, item in enumerate(items)
     ]
-    calls = _record(
-        session,
-        [
-            Call(
-                tenant_id=tenant_id,
-                operation=STOCK_OPERATION,
-                params={},
-                body=item.as_body(),
-                origin_token_id=origin_token_id,
-            )
-            for item in checked
-        ],
-    )
-    buckets = call_buckets(get_operation(STOCK_BATCH_OPERATION), {}, tenant_id)
-    _push_or_fail(session, redis, [(call, STOCK_JOB, buckets) for call in calls])
-    return calls
+    return _enqueue(session, redis, pending)
 
 
 def cancel_call(call_id: int, *, session: Session, redis: Redis) -> bool:

@@ -12,15 +12,18 @@ from billhive.platform.api.models import ApiToken
 from billhive.tenants.models import TenantStatus
 from billhive.workers.calls import (
     CallRejected,
+    CallRequest,
     StockItem,
     UnknownTenant,
     cancel_call,
     enqueue_call,
+    enqueue_calls,
     enqueue_stock_updates,
     requeue_calls,
 )
 from billhive.workers.control import queue_depth
 from billhive.workers.models import Call, CallStatus, job_id_for
+from billhive.workers.queues import TenantQueue
 
 
 def test_enqueue_records_a_queued_call_and_puts_its_job_on_the_tenants_queue(
@@ -210,3 +213,27 @@ def test_failed_calls_are_requeued_at_the_tail_with_fresh_attempts(
     assert (failed.status, failed.attempts, failed.error) == (CallStatus.QUEUED, 0, None)
     queued = [j.decode() for j in redis_client.lrange(f"rq:queue:billhive:t:{tenant}", 0, -1)]
     assert queued == [job_id_for(later.id), job_id_for(failed.id)]
+
+
+def test_a_batch_is_recorded_and_queued_in_order(
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+) -> None:
+    tenant = make_tenant()
+    requests = [CallRequest("orders.get", {"id": n}) for n in (3, 1, 2)]
+    calls = enqueue_calls(tenant, requests, session=db_session, redis=redis_client)
+    assert [c.params["id"] for c in calls] == [3, 1, 2]
+    assert TenantQueue.for_tenant(str(tenant), redis_client).get_job_ids() == [
+        c.job_id for c in calls
+    ]
+
+
+def test_a_bad_request_in_a_batch_names_its_position_and_stores_none_of_the_batch(
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+) -> None:
+    tenant = make_tenant()
+    requests = [CallRequest("orders.get", {"id": 1}), CallRequest("orders.get", {})]
+    with pytest.raises(CallRejected) as caught:
+        enqueue_calls(tenant, requests, session=db_session, redis=redis_client)
+    assert caught.value.field == "calls[1].params"
+    assert db_session.scalars(select(Call)).all() == []
+    assert queue_depth(redis_client, tenant) == 0

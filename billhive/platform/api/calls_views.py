@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from flask import jsonify, request
@@ -26,14 +27,16 @@ from billhive.platform.api.parsing import (
     query_time,
 )
 from billhive.platform.api.present import call_json
-from billhive.platform.api.schemas import EnqueueCallRequest, StockRequest
+from billhive.platform.api.schemas import EnqueueBatchRequest, EnqueueCallRequest, StockRequest
 from billhive.platform.api.tenants_views import check_reachable, load_tenant, tenant_not_found
 from billhive.workers.calls import (
     CallRejected,
+    CallRequest,
     StockItem,
     UnknownTenant,
     cancel_call,
     enqueue_call,
+    enqueue_calls,
     enqueue_stock_updates,
 )
 from billhive.workers.models import Call, CallStatus
@@ -63,6 +66,14 @@ def _answer(calls: list[Call], replayed: bool, payload: Any) -> ResponseReturnVa
     return response
 
 
+def _once(key: str | None, create: Callable[[], list[Call]]) -> tuple[list[Call], bool]:
+    """Run ``create`` unless this token already sent this ``Idempotency-Key`` (see
+    :func:`idempotency.run_once`); returns the calls and whether they are replayed."""
+    fingerprint = idempotency.request_hash("POST", request.path, json_body())
+    session = extensions.db_session()
+    return idempotency.run_once(session, current_scope().token_id, key, fingerprint, create)
+
+
 @bp.post("/tenants/<int:tenant_id>/calls")
 def enqueue(tenant_id: int) -> ResponseReturnValue:
     """Queue one Billbee operation for the tenant; 202 with the call."""
@@ -87,11 +98,38 @@ def enqueue(tenant_id: int) -> ResponseReturnValue:
             raise _rejected(exc, tenant_id) from None
         return [call]
 
-    fingerprint = idempotency.request_hash("POST", request.path, json_body())
-    calls, replayed = idempotency.run_once(
-        session, current_scope().token_id, key, fingerprint, create
-    )
+    calls, replayed = _once(key, create)
     return _answer(calls, replayed, call_json(calls[0]))
+
+
+@bp.post("/tenants/<int:tenant_id>/calls/batch")
+def enqueue_batch(tenant_id: int) -> ResponseReturnValue:
+    """Queue several operations for the tenant in order, all or none; 202 with the calls."""
+    key = idempotency.check_key(request.headers.get(idempotency.HEADER))
+    check_reachable(tenant_id)
+    asked = parse_body(EnqueueBatchRequest)
+    for index, item in enumerate(asked.calls):
+        try:
+            check_params(item.operation, item.params, item.body)
+        except ApiError as exc:
+            exc.field = f"calls.{index}.{exc.field}" if exc.field else f"calls.{index}"
+            raise
+    session = extensions.db_session()
+
+    def create() -> list[Call]:
+        try:
+            return enqueue_calls(
+                tenant_id,
+                [CallRequest(c.operation, c.params, c.body) for c in asked.calls],
+                session=session,
+                redis=extensions.redis(),
+                origin_token_id=current_scope().token_id,
+            )
+        except CallRejected as exc:
+            raise _rejected(exc, tenant_id) from None
+
+    calls, replayed = _once(key, create)
+    return _answer(calls, replayed, {"calls": [call_json(call) for call in calls]})
 
 
 @bp.post("/tenants/<int:tenant_id>/stock")
@@ -119,10 +157,7 @@ def stock(tenant_id: int) -> ResponseReturnValue:
             prefix = "items.0." if len(items) == 1 else ""
             raise _rejected(exc, tenant_id, prefix=prefix) from None
 
-    fingerprint = idempotency.request_hash("POST", request.path, json_body())
-    calls, replayed = idempotency.run_once(
-        session, current_scope().token_id, key, fingerprint, create
-    )
+    calls, replayed = _once(key, create)
     handles = [
         {"sku": item.sku, "call": call_json(call)} for item, call in zip(items, calls, strict=False)
     ]

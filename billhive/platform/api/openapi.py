@@ -15,7 +15,12 @@ from pydantic.json_schema import models_json_schema
 from billhive import __version__
 from billhive.platform.api.errors import ERROR_CODES
 from billhive.platform.api.parsing import DEFAULT_LIMIT, MAX_BIG_ID, MAX_ID, MAX_LIMIT
-from billhive.platform.api.schemas import REQUEST_MODELS, RESPONSE_MODELS, STOCK_ITEMS_MAX
+from billhive.platform.api.schemas import (
+    BATCH_CALLS_MAX,
+    REQUEST_MODELS,
+    RESPONSE_MODELS,
+    STOCK_ITEMS_MAX,
+)
 from billhive.platform.api.signing import SIGNATURE_HEADER
 from billhive.tenants.models import TenantStatus
 from billhive.workers.models import CallStatus
@@ -185,6 +190,25 @@ def _paths() -> dict[str, Any]:
                 ],
                 "responses": _responses({200: ("CallPage", "A page of calls.")}, (400, 404)),
             },
+        },
+        "/api/v1/tenants/{tenant_id}/calls/batch": {
+            "post": {
+                "operationId": "enqueueCalls",
+                "summary": f"Queue 1 to {BATCH_CALLS_MAX} operations in one request, in order",
+                "description": "All or none: a bad call is named by its position "
+                "(`calls.3.params.id`) and nothing is queued. The calls are recorded in one "
+                "statement and start in this order.",
+                "tags": ["calls"],
+                "parameters": [_TENANT_ID, _IDEMPOTENCY],
+                "requestBody": _body("EnqueueBatchRequest"),
+                "responses": _responses(
+                    {
+                        202: ("BatchOut", "Queued: the calls in the order of the request."),
+                        200: ("BatchOut", "Replayed: the calls of an earlier request."),
+                    },
+                    (400, 403, 404, 409, 422),
+                ),
+            }
         },
         "/api/v1/tenants/{tenant_id}/stock": {
             "post": {

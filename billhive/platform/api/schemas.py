@@ -21,6 +21,8 @@ OPERATION_NAMES: list[JsonValue] = [*sorted(OPERATIONS)]
 CALLBACK_URL_PATTERN = r"^https?://[^\s/?#@\x00-\x1f\x7f]+(?:[/?#][^\s\x00-\x1f\x7f]*)?$"
 #: Items one stock request may carry.
 STOCK_ITEMS_MAX = 500
+#: Calls one batch request may queue.
+BATCH_CALLS_MAX = 100
 
 #: A string without control characters (PostgreSQL rejects NUL in text columns).
 Text = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
@@ -53,6 +55,12 @@ class EnqueueCallRequest(_Request):
         "snake_case (`page_size`) names.",
     )
     body: Any = Field(None, description="JSON request body for operations that take one.")
+
+
+class EnqueueBatchRequest(_Request):
+    """Several operations for the tenant, queued in this order, all or none."""
+
+    calls: list[EnqueueCallRequest] = Field(min_length=1, max_length=BATCH_CALLS_MAX)
 
 
 class StockItemIn(_Request):
@@ -159,6 +167,12 @@ class CallPage(_Response):
     next_after: int | None
 
 
+class BatchOut(_Response):
+    """The queued calls, in the order of the request."""
+
+    calls: list[CallOut]
+
+
 class StockHandle(_Response):
     """The call that sets one item's stock."""
 
@@ -225,6 +239,7 @@ class ErrorOut(_Response):
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     EnqueueCallRequest,
+    EnqueueBatchRequest,
     StockRequest,
     CallbackRequest,
 )
@@ -234,6 +249,7 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     ReconnectLinkOut,
     CallOut,
     CallPage,
+    BatchOut,
     StockOut,
     CallbackOut,
     DeliveryPage,
