@@ -89,10 +89,10 @@ class Call(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     #: The API token that enqueued the call (its callback is told when the call finishes);
-    #: None for calls made by the platform itself.
-    origin_token_id: Mapped[int | None] = mapped_column(
-        ForeignKey("api_tokens.id", ondelete="SET NULL"), nullable=True
-    )
+    #: None for calls made by the platform itself. No foreign key: the token table belongs
+    #: to the API package, which a process working calls need not load (tokens are
+    #: revoked, never deleted).
+    origin_token_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     @property
     def job_id(self) -> str:

@@ -24,15 +24,10 @@ CALL_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    # No foreign key: the model of the tokens lives in the API package, which a process
+    # working calls need not import (and tokens are revoked, never deleted).
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.add_column(sa.Column("origin_token_id", sa.Integer(), nullable=True))
-        batch_op.create_foreign_key(
-            batch_op.f("fk_calls_origin_token_id_api_tokens"),
-            "api_tokens",
-            ["origin_token_id"],
-            ["id"],
-            ondelete="SET NULL",
-        )
     op.execute(
         "UPDATE calls SET origin_token_id = (SELECT o.token_id FROM api_call_origins o"
         " WHERE o.call_id = calls.id)"
@@ -67,7 +62,4 @@ def downgrade() -> None:
         " SELECT id, origin_token_id FROM calls WHERE origin_token_id IS NOT NULL"
     )
     with op.batch_alter_table("calls", schema=None) as batch_op:
-        batch_op.drop_constraint(
-            batch_op.f("fk_calls_origin_token_id_api_tokens"), type_="foreignkey"
-        )
         batch_op.drop_column("origin_token_id")
