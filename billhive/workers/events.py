@@ -27,3 +27,10 @@ def take_finished(redis: Redis, limit: int = 100) -> list[int]:
         return []
     items = raw if isinstance(raw, list) else [raw]
     return [int(item) for item in items]
+
+
+def give_back_finished(redis: Redis, call_ids: list[int]) -> None:
+    """Return ids taken by :func:`take_finished` that could not be handled, so the next
+    take gets them first, in their order."""
+    if call_ids:
+        redis.rpush(CALLS_FINISHED_KEY, *(str(i) for i in reversed(call_ids)))

@@ -32,7 +32,7 @@ from billhive.platform.api.signing import (
     signature_header,
     signing_secret,
 )
-from billhive.workers.events import take_finished
+from billhive.workers.events import give_back_finished, take_finished
 from billhive.workers.models import FINAL_STATUSES, Call
 from billhive.workers.process import SYSTEM_QUEUE
 from billhive.workers.runtime import get_runtime
@@ -59,6 +59,19 @@ def collect_finished(session: Session, redis: Redis, *, limit: int = 500) -> lis
     call_ids = take_finished(redis, limit)
     if not call_ids:
         return []
+    try:
+        deliveries = _new_deliveries(session, call_ids)
+    except BaseException:
+        session.rollback()
+        give_back_finished(redis, call_ids)  # taken but not recorded: the next run retries
+        raise
+    ids = [d.id for d in deliveries]
+    enqueue_deliveries(redis, ids)
+    return ids
+
+
+def _new_deliveries(session: Session, call_ids: list[int]) -> list[CallbackDelivery]:
+    """Commit one delivery row per finished call whose token has a callback (once)."""
     rows = session.execute(
         select(Call.id.label("call_id"), ApiToken.id, ApiToken.callback_url)
         .join(ApiToken, ApiToken.id == Call.origin_token_id)
@@ -83,9 +96,7 @@ def collect_finished(session: Session, redis: Redis, *, limit: int = 500) -> lis
     ]
     session.add_all(deliveries)
     session.commit()
-    ids = [d.id for d in deliveries]
-    enqueue_deliveries(redis, ids)
-    return ids
+    return deliveries
 
 
 def enqueue_deliveries(redis: Redis, delivery_ids: Sequence[int]) -> None:

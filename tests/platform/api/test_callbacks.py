@@ -16,6 +16,7 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 from rq.cron import CronScheduler
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from billhive.config import Settings
@@ -218,6 +219,21 @@ def test_collect_queues_one_delivery_job_on_the_system_queue(
     assert [job.args for job in jobs] == [(ids[0],)]
     assert jobs[0].func_name == f"{deliver_callback.__module__}.deliver_callback"
     assert jobs[0].retries_left == MAX_ATTEMPTS - 1
+
+
+def test_finished_calls_taken_while_the_database_fails_are_kept_for_the_next_run(
+    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis
+) -> None:
+    _register(api, "https://erp.example/hook")
+    first = _finished_call(api, tenant, session, redis_client)
+    second = _finished_call(api, tenant, session, redis_client)
+    unreachable = Database("postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
+    with unreachable.session() as broken, pytest.raises(OperationalError):
+        collect_finished(broken, redis_client)
+    unreachable.dispose()
+    ids = collect_finished(session, redis_client)
+    calls = [session.get(CallbackDelivery, i).call_id for i in ids]  # type: ignore[union-attr]
+    assert calls == [first, second]
 
 
 def test_calls_of_tokens_without_a_callback_make_no_delivery(
