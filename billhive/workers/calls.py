@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 from rq import Retry
 from rq.exceptions import NoSuchJobError
@@ -131,7 +132,7 @@ def _checked(request: CallRequest, where: str) -> tuple[Operation, dict[str, Any
     return op, normalized
 
 
-def _push(redis: Redis, call: Call, func: str, buckets: Iterable[Bucket]) -> Job:
+def _push(redis: Redis, pipe: Pipeline, call: Call, func: str, buckets: Iterable[Bucket]) -> Job:
     return enqueue_for_tenant(
         redis,
         str(call.tenant_id),
@@ -139,6 +140,7 @@ def _push(redis: Redis, call: Call, func: str, buckets: Iterable[Bucket]) -> Job
         args=(call.id,),
         buckets=buckets,
         job_id=job_id_for(call.id),
+        pipeline=pipe,
         retry=Retry(max=RQ_RETRIES),
         timeout=JOB_TIMEOUT,
         result_ttl=RESULT_TTL,
@@ -150,23 +152,26 @@ def _push(redis: Redis, call: Call, func: str, buckets: Iterable[Bucket]) -> Job
 def _push_or_fail(
     session: Session, redis: Redis, calls: Sequence[tuple[Call, str, list[Bucket]]]
 ) -> None:
-    """Push each committed call's job; a call whose push fails is marked failed, then raise."""
-    for index, (call, func, buckets) in enumerate(calls):
-        try:
-            _push(redis, call, func, buckets)
-        except RedisError as exc:
-            failed_ids = [c.id for c, _, _ in calls[index:]]
-            session.execute(
-                update(Call)
-                .where(Call.id.in_(failed_ids))
-                .values(
-                    status=CallStatus.FAILED,
-                    error=f"could not be queued: {type(exc).__name__}",
-                    finished_at=utcnow(),
-                )
+    """Push the committed calls' jobs in one MULTI/EXEC, in order; if Redis refuses, mark
+    the calls failed and raise (whether an interrupted EXEC applied is unknown, and a job
+    whose call is failed does nothing)."""
+    try:
+        with redis.pipeline() as pipe:
+            for call, func, buckets in calls:
+                _push(redis, pipe, call, func, buckets)
+            pipe.execute()
+    except RedisError as exc:
+        session.execute(
+            update(Call)
+            .where(Call.id.in_([c.id for c, _, _ in calls]))
+            .values(
+                status=CallStatus.FAILED,
+                error=f"could not be queued: {type(exc).__name__}",
+                finished_at=utcnow(),
             )
-            session.commit()
-            raise
+        )
+        session.commit()
+        raise
 
 
 def enqueue_call(

@@ -68,6 +68,7 @@ def enqueue_for_tenant(
     kwargs: dict[str, Any] | None = None,
     buckets: Iterable[Bucket] = (),
     job_id: str | None = None,
+    pipeline: Pipeline | None = None,
     **options: Any,
 ) -> Job:
     """Put one job on the tenant's queue, with the limit buckets it will consume.
@@ -77,9 +78,10 @@ def enqueue_for_tenant(
     from ``billhive.billbee.limits.buckets_for``; a job without buckets calls no API and
     is only ordered and shared fairly. ``options`` are RQ's (``retry``, ``result_ttl``,
     ``timeout``, ``meta`` ...); ``depends_on``, ``unique``, RQ's ``rate_limit`` and
-    retry intervals are refused (they push outside the dispatcher).
+    retry intervals are refused (they push outside the dispatcher). With ``pipeline`` the
+    job joins that MULTI/EXEC and the caller executes it (several jobs, one round trip).
     """
-    for unsupported in ("depends_on", "unique", "rate_limit", "pipeline", "at_front"):
+    for unsupported in ("depends_on", "unique", "rate_limit", "at_front"):
         if options.get(unsupported):
             raise ValueError(f"enqueue_for_tenant does not support {unsupported!r}")
     retry = options.get("retry")
@@ -91,13 +93,48 @@ def enqueue_for_tenant(
         )
     queue = TenantQueue.for_tenant(tenant_id, connection)
     job_id = job_id or uuid.uuid4().hex
-    with connection.pipeline() as pipe:
-        job: Job = queue.enqueue_call(
-            func, args=tuple(args), kwargs=kwargs or {}, job_id=job_id, pipeline=pipe, **options
+    if pipeline is not None:
+        return _enqueue_into(
+            pipeline,
+            queue,
+            func,
+            args=args,
+            kwargs=kwargs,
+            buckets=buckets,
+            job_id=job_id,
+            options=options,
         )
-        # Same MULTI/EXEC as the push: the pop script never sees the job without buckets.
-        queue.dispatcher.set_buckets(job_id, buckets, pipeline=pipe)
+    with connection.pipeline() as pipe:
+        job = _enqueue_into(
+            pipe,
+            queue,
+            func,
+            args=args,
+            kwargs=kwargs,
+            buckets=buckets,
+            job_id=job_id,
+            options=options,
+        )
         pipe.execute()
+    return job
+
+
+def _enqueue_into(
+    pipe: Pipeline,
+    queue: TenantQueue,
+    func: str,
+    *,
+    args: Iterable[Any],
+    kwargs: dict[str, Any] | None,
+    buckets: Iterable[Bucket],
+    job_id: str,
+    options: dict[str, Any],
+) -> Job:
+    job: Job = queue.enqueue_call(
+        func, args=tuple(args), kwargs=kwargs or {}, job_id=job_id, pipeline=pipe, **options
+    )
+    # Same MULTI/EXEC as the push: the pop script never sees the job without buckets.
+    queue.dispatcher.set_buckets(job_id, buckets, pipeline=pipe)
     return job
 
 

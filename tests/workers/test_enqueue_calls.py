@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 import pytest
 from redis import Redis
+from redis.exceptions import RedisError
 from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -237,3 +238,18 @@ def test_a_bad_request_in_a_batch_names_its_position_and_stores_none_of_the_batc
     assert caught.value.field == "calls[1].params"
     assert db_session.scalars(select(Call)).all() == []
     assert queue_depth(redis_client, tenant) == 0
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_calls_whose_jobs_redis_refuses_are_marked_failed_not_left_queued(
+    db_session: Session, make_tenant: Callable[..., int], count: int
+) -> None:
+    down = Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
+    requests = [CallRequest("orders.get", {"id": n}) for n in range(count)]
+    with pytest.raises(RedisError):
+        enqueue_calls(make_tenant(), requests, session=db_session, redis=down)
+    db_session.expire_all()
+    calls = db_session.scalars(select(Call)).all()
+    assert len(calls) == count
+    assert {c.status for c in calls} == {CallStatus.FAILED}
+    assert all(c.error == "could not be queued: ConnectionError" for c in calls)
