@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import timedelta
 
 import httpx
 from redis import Redis
 from rq import Queue, Retry
 from rq.cron import CronScheduler
+from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -46,6 +48,8 @@ EVENT = "call.finished"
 #: How often finished calls are collected into deliveries (the callback's latency).
 COLLECT_INTERVAL_SECONDS = 5
 USER_AGENT = "billhive-callbacks/1"
+#: A pending delivery without a job this long after its row was made is queued again.
+LOST_AFTER = timedelta(minutes=5)
 
 log = get_logger(__name__)
 
@@ -99,6 +103,11 @@ def _new_deliveries(session: Session, call_ids: list[int]) -> list[CallbackDeliv
     return deliveries
 
 
+def delivery_job_id(delivery_id: int) -> str:
+    """The RQ job that delivers ``delivery_id`` (derived, so a sweep can look for it)."""
+    return f"callback-delivery-{delivery_id}"
+
+
 def enqueue_deliveries(redis: Redis, delivery_ids: Sequence[int]) -> None:
     """One delivery job per id on the system queue, retried with :data:`RETRY_INTERVALS`."""
     queue = Queue(SYSTEM_QUEUE, connection=redis)
@@ -106,10 +115,34 @@ def enqueue_deliveries(redis: Redis, delivery_ids: Sequence[int]) -> None:
         queue.enqueue(
             deliver_callback,
             delivery_id,
+            job_id=delivery_job_id(delivery_id),
             retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
             job_timeout=int(TIMEOUT_SECONDS) + 20,
             description=f"callback delivery {delivery_id}",
         )
+
+
+def requeue_lost_deliveries(
+    session: Session, redis: Redis, *, older_than: timedelta = LOST_AFTER
+) -> list[int]:
+    """Queue again the pending deliveries that have no job (Redis failed, or lost its
+    data, after their rows were committed); returns their ids."""
+    pending = session.scalars(
+        select(CallbackDelivery.id).where(
+            CallbackDelivery.status == DeliveryStatus.PENDING,
+            CallbackDelivery.created_at < utcnow() - older_than,
+        )
+    ).all()
+    lost = [i for i in pending if not Job.exists(delivery_job_id(i), connection=redis)]
+    enqueue_deliveries(redis, lost)
+    return lost
+
+
+def requeue_lost_callback_deliveries() -> int:
+    """RQ/cron job: :func:`requeue_lost_deliveries`; returns how many were queued again."""
+    runtime = get_runtime()
+    with runtime.database.session() as session:
+        return len(requeue_lost_deliveries(session, runtime.redis))
 
 
 def collect_finished_calls() -> int:
@@ -128,7 +161,8 @@ def purge_idempotency_keys() -> int:
 
 def register_cron(scheduler: CronScheduler, *, interval: int = COLLECT_INTERVAL_SECONDS) -> None:
     """The API's periodic jobs on the system queue: collect finished calls every
-    ``interval`` seconds, purge old idempotency keys daily.
+    ``interval`` seconds, queue lost deliveries again every 10 minutes, purge old
+    idempotency keys daily.
 
     ``billhive scheduler`` calls this (the workers package may not import the platform).
     """
@@ -136,6 +170,9 @@ def register_cron(scheduler: CronScheduler, *, interval: int = COLLECT_INTERVAL_
         collect_finished_calls, SYSTEM_QUEUE, interval=interval, job_timeout=60, result_ttl=600
     )
     scheduler.register(purge_idempotency_keys, SYSTEM_QUEUE, cron="17 3 * * *", job_timeout=600)
+    scheduler.register(
+        requeue_lost_callback_deliveries, SYSTEM_QUEUE, cron="*/10 * * * *", job_timeout=300
+    )
 
 
 def deliver_callback(delivery_id: int) -> str:

@@ -7,6 +7,7 @@ import hmac
 import json
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from flask import Flask, request
 from redis import Redis
 from rq import Queue, SimpleWorker
 from rq.cron import CronScheduler
+from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -27,8 +29,11 @@ from billhive.platform.api.delivery import (
     collect_finished,
     collect_finished_calls,
     deliver_callback,
+    delivery_job_id,
     purge_idempotency_keys,
     register_cron,
+    requeue_lost_callback_deliveries,
+    requeue_lost_deliveries,
     run_delivery,
 )
 from billhive.platform.api.models import CallbackDelivery, DeliveryStatus
@@ -236,6 +241,30 @@ def test_finished_calls_taken_while_the_database_fails_are_kept_for_the_next_run
     assert calls == [first, second]
 
 
+def test_a_pending_delivery_whose_job_was_lost_is_queued_again(
+    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis
+) -> None:
+    _register(api, "https://erp.example/hook")
+    _finished_call(api, tenant, session, redis_client)
+    _finished_call(api, tenant, session, redis_client)
+    lost, kept = collect_finished(session, redis_client)
+    Job.fetch(delivery_job_id(lost), connection=redis_client).delete()  # Redis lost it
+    assert Job.exists(delivery_job_id(kept), connection=redis_client)
+    assert requeue_lost_deliveries(session, redis_client, older_than=timedelta(0)) == [lost]
+    assert Job.fetch(delivery_job_id(lost), connection=redis_client).args == (lost,)
+    assert requeue_lost_deliveries(session, redis_client, older_than=timedelta(0)) == []
+
+
+def test_a_fresh_pending_delivery_is_not_taken_for_lost(
+    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis
+) -> None:
+    _register(api, "https://erp.example/hook")
+    _finished_call(api, tenant, session, redis_client)
+    (delivery,) = collect_finished(session, redis_client)
+    Job.fetch(delivery_job_id(delivery), connection=redis_client).delete()
+    assert requeue_lost_deliveries(session, redis_client) == []  # its job may be on its way
+
+
 def test_calls_of_tokens_without_a_callback_make_no_delivery(
     api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis
 ) -> None:
@@ -364,3 +393,4 @@ def test_register_cron_collects_finished_calls_every_few_seconds(redis_client: R
     assert jobs[collect_finished_calls].queue_name == SYSTEM_QUEUE
     assert jobs[collect_finished_calls].interval == 5
     assert jobs[purge_idempotency_keys].cron == "17 3 * * *"
+    assert jobs[requeue_lost_callback_deliveries].cron == "*/10 * * * *"
