@@ -119,7 +119,12 @@ def rate_limit_key() -> str:
     return f"api-token:{public_id}" if public_id else f"api-addr:{get_remote_address()}"
 
 
+def tenant_not_found(tenant_id: int) -> ApiError:
+    """The 404 for a tenant that does not exist or that the token may not reach."""
+    return ApiError(404, "tenant_not_found", f"No tenant {tenant_id}.", field="tenant_id")
+
+
 def check_tenant(tenant_id: int) -> None:
     """404 for a tenant outside the token's scope (its existence is not revealed)."""
     if not current_scope().allows(tenant_id):
-        raise ApiError(404, "tenant_not_found", f"No tenant {tenant_id}.", field="tenant_id")
+        raise tenant_not_found(tenant_id)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from billhive.billbee.operations import OPERATIONS
 from billhive.platform import extensions
 from billhive.platform.api import idempotency
-from billhive.platform.api.auth import current_scope
+from billhive.platform.api.auth import current_scope, tenant_not_found
 from billhive.platform.api.blueprint import bp
 from billhive.platform.api.errors import ApiError
 from billhive.platform.api.operation_check import check_params
@@ -28,7 +28,7 @@ from billhive.platform.api.parsing import (
 )
 from billhive.platform.api.present import call_json
 from billhive.platform.api.schemas import EnqueueBatchRequest, EnqueueCallRequest, StockRequest
-from billhive.platform.api.tenants_views import check_reachable, load_tenant, tenant_not_found
+from billhive.platform.api.tenants_views import check_reachable, load_tenant
 from billhive.workers.calls import (
     CallRejected,
     CallRequest,

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from billhive.db import utcnow
 from billhive.platform import extensions
-from billhive.platform.api.auth import check_tenant, current_scope
+from billhive.platform.api.auth import check_tenant, current_scope, tenant_not_found
 from billhive.platform.api.blueprint import bp
 from billhive.platform.api.errors import ApiError
 from billhive.platform.api.parsing import MAX_ID, query_choice, query_int, query_limit
@@ -21,11 +21,6 @@ from billhive.tenants.models import Tenant, TenantStatus
 TENANT_STATUSES = frozenset(s.value for s in TenantStatus)
 #: Tenants for which a reconnect link makes no sense.
 NOT_RECONNECTABLE = frozenset({TenantStatus.DELETED, TenantStatus.DISABLED})
-
-
-def tenant_not_found(tenant_id: int) -> ApiError:
-    """The 404 for a tenant that does not exist or that the token may not reach."""
-    return ApiError(404, "tenant_not_found", f"No tenant {tenant_id}.", field="tenant_id")
 
 
 def check_reachable(tenant_id: int) -> None:
