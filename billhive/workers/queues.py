@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from contextlib import nullcontext
 from functools import cached_property
 from typing import Any
 
@@ -93,48 +94,14 @@ def enqueue_for_tenant(
         )
     queue = TenantQueue.for_tenant(tenant_id, connection)
     job_id = job_id or uuid.uuid4().hex
-    if pipeline is not None:
-        return _enqueue_into(
-            pipeline,
-            queue,
-            func,
-            args=args,
-            kwargs=kwargs,
-            buckets=buckets,
-            job_id=job_id,
-            options=options,
+    with connection.pipeline() if pipeline is None else nullcontext(pipeline) as pipe:
+        job: Job = queue.enqueue_call(
+            func, args=tuple(args), kwargs=kwargs or {}, job_id=job_id, pipeline=pipe, **options
         )
-    with connection.pipeline() as pipe:
-        job = _enqueue_into(
-            pipe,
-            queue,
-            func,
-            args=args,
-            kwargs=kwargs,
-            buckets=buckets,
-            job_id=job_id,
-            options=options,
-        )
-        pipe.execute()
-    return job
-
-
-def _enqueue_into(
-    pipe: Pipeline,
-    queue: TenantQueue,
-    func: str,
-    *,
-    args: Iterable[Any],
-    kwargs: dict[str, Any] | None,
-    buckets: Iterable[Bucket],
-    job_id: str,
-    options: dict[str, Any],
-) -> Job:
-    job: Job = queue.enqueue_call(
-        func, args=tuple(args), kwargs=kwargs or {}, job_id=job_id, pipeline=pipe, **options
-    )
-    # Same MULTI/EXEC as the push: the pop script never sees the job without buckets.
-    queue.dispatcher.set_buckets(job_id, buckets, pipeline=pipe)
+        # Same MULTI/EXEC as the push: the pop script never sees the job without buckets.
+        queue.dispatcher.set_buckets(job_id, buckets, pipeline=pipe)
+        if pipeline is None:
+            pipe.execute()
     return job
 
 
