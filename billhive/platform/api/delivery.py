@@ -133,7 +133,11 @@ def requeue_lost_deliveries(
             CallbackDelivery.created_at < utcnow() - older_than,
         )
     ).all()
-    lost = [i for i in pending if not Job.exists(delivery_job_id(i), connection=redis)]
+    # Deliveries waiting out a retry interval are pending too: one round trip checks all.
+    pipe = redis.pipeline(transaction=False)
+    for delivery_id in pending:
+        pipe.exists(Job.key_for(delivery_job_id(delivery_id)))
+    lost = [i for i, found in zip(pending, pipe.execute(), strict=True) if not found]
     enqueue_deliveries(redis, lost)
     return lost
 
