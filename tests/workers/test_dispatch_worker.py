@@ -224,3 +224,31 @@ def test_busy_tenants_do_not_starve_the_plain_queues(redis_client: Redis):
 def test_an_idle_worker_stops_after_its_max_idle_time(redis_client: Redis):
     worker = SimpleTenantWorker(connection=redis_client)
     assert worker.work(max_idle_time=1, logging_level="WARNING") is False
+
+
+class _StoppedWhileStarting(SimpleTenantWorker):
+    """A worker that is sent SIGTERM right after it registered with RQ: the window before
+    RQ installs its own stop handlers."""
+
+    def register_birth(self) -> None:
+        super().register_birth()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_worker_told_to_stop_while_starting_exits_cleanly_and_takes_no_job(
+    redis_client: Redis,
+):
+    enqueue(redis_client, "a", "record", "kept")
+    signals: list[int] = []
+    # Stands in for the default action (which would end the test run) if the worker
+    # left SIGTERM unhandled while starting.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: signals.append(signum))
+    try:
+        worker = _StoppedWhileStarting(connection=redis_client)
+        worked = worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert signals == []
+    assert worked is False
+    assert done(redis_client) == []
+    assert TenantQueue.for_tenant("a", redis_client).count == 1

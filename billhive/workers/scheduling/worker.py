@@ -12,8 +12,10 @@ spinning.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Sequence
+from types import FrameType
 from typing import Any
 
 import redis.exceptions
@@ -47,6 +49,7 @@ class DispatchingMixin:
     job_monitoring_interval: int
     log: Any
     name: str
+    _stop_requested: bool
 
     def __init__(
         self,
@@ -69,6 +72,21 @@ class DispatchingMixin:
         self._next_recovery = 0.0
 
     # -- RQ hooks ---------------------------------------------------------------------
+
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        """RQ's start-up, with SIGTERM and SIGINT deferred until the work loop runs.
+
+        RQ installs its stop handlers only after registering the worker and starting its
+        scheduler; a stop asked for in that window (a deploy, a supervisor) killed the
+        process by the default action instead of ending it cleanly.
+        """
+        signal.signal(signal.SIGTERM, self._stop_before_loop)
+        signal.signal(signal.SIGINT, self._stop_before_loop)
+        super().bootstrap(*args, **kwargs)  # type: ignore[misc]
+
+    def _stop_before_loop(self, signum: int, frame: FrameType | None) -> None:
+        # The loop checks this flag before its first dequeue, so no job is taken.
+        self._stop_requested = True
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """RQ's TTL with a configurable grace instead of its fixed 60 s."""
