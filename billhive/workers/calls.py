@@ -288,7 +288,8 @@ def _record(session: Session, calls: Sequence[Call]) -> list[Call]:
 
     Returns the stored calls. One call is inserted by a single ``INSERT ... SELECT`` that
     also checks the tenant: enqueueing one call is the API's hot path, and this saves a
-    round trip and a query. Several calls are checked once and inserted in one
+    round trip and a query, and runs in autocommit when the session has not begun.
+    Several calls are checked once and inserted in one
     multi-row INSERT (whose RETURNING order SQLAlchemy guarantees).
     """
     tenant_id = calls[0].tenant_id
@@ -298,6 +299,10 @@ def _record(session: Session, calls: Sequence[Call]) -> list[Call]:
         session.commit()
         return list(calls)
     call = calls[0]
+    if not session.in_transaction():
+        # One statement needs no transaction around it: autocommit saves the BEGIN and
+        # COMMIT round trips on the API's hot path (the INSERT is atomic by itself).
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     stored: Call | None = session.scalars(
         _insert_if_open(),
         {

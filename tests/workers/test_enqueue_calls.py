@@ -9,6 +9,7 @@ from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from billhive.db import Database
 from billhive.platform.api.models import ApiToken
 from billhive.tenants.models import TenantStatus
 from billhive.workers.calls import (
@@ -253,3 +254,43 @@ def test_calls_whose_jobs_redis_refuses_are_marked_failed_not_left_queued(
     assert len(calls) == count
     assert {c.status for c in calls} == {CallStatus.FAILED}
     assert all(c.error == "could not be queued: ConnectionError" for c in calls)
+
+
+def test_a_call_is_queued_after_redis_lost_its_script_cache(
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+) -> None:
+    tenant = make_tenant()
+    enqueue_call(tenant, "orders.get", {"id": 1}, session=db_session, redis=redis_client)
+    redis_client.script_flush()  # as after a Redis restart
+    call = enqueue_call(tenant, "orders.get", {"id": 2}, session=db_session, redis=redis_client)
+    assert TenantQueue.for_tenant(str(tenant), redis_client).job_ids[-1] == call.job_id
+
+
+def test_a_call_enqueued_by_a_fresh_session_is_committed_for_every_reader(
+    db: Database, db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+) -> None:
+    call = enqueue_call(
+        make_tenant(), "orders.get", {"id": 1}, session=db_session, redis=redis_client
+    )
+    with db.session() as other:
+        assert other.get(Call, call.id) is not None
+
+
+def test_a_call_enqueued_inside_an_open_transaction_commits_it_too(
+    db: Database, db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+) -> None:
+    tenant = make_tenant()
+    token = ApiToken(public_id="bh_open", secret_hash="0" * 64, name="erp", all_tenants=True)
+    db_session.add(token)
+    db_session.flush()  # the session's transaction has begun
+    call = enqueue_call(
+        tenant,
+        "orders.get",
+        {"id": 1},
+        session=db_session,
+        redis=redis_client,
+        origin_token_id=token.id,
+    )
+    with db.session() as other:
+        assert other.get(Call, call.id) is not None
+        assert other.get(ApiToken, token.id) is not None

@@ -13,6 +13,7 @@ import time
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from redis import Redis
 from redis.client import Pipeline
@@ -173,6 +174,11 @@ class Dispatcher:
             RQ_JOB_KEY_PREFIX,
             "" if now is None else f"{now:.6f}",
         ]
+        if isinstance(client, Pipeline):
+            # A registered script in a pipeline costs a SCRIPT EXISTS round trip on every
+            # execute (redis-py checks the cache first); EVAL sends the body instead, which
+            # Redis hashes and finds in its cache, and can never fail with NOSCRIPT.
+            return client.eval(cast(str, script.script), 0, *base, *args)
         return script(keys=[], args=[*base, *args], client=client or self.connection)
 
     # -- enqueue side -----------------------------------------------------------------
