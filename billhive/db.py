@@ -6,6 +6,7 @@ Alembic (``migrations/``) is the only way the schema is made: see :func:`upgrade
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -82,9 +84,39 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: Seconds a pooled connection may sit unused before it is pinged when next checked out.
+PING_AFTER_IDLE = 5.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Ping a pooled connection before use only if it sat idle for a while.
+
+    A ping on every checkout (``pool_pre_ping``) is a database round trip on every request.
+    Connections in steady use need none: if the server drops one, its first error
+    invalidates the whole pool. Idle ones are where a restart or a firewall's timeout
+    goes unnoticed.
+    """
+
+    def note_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("checked_in_at", None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool discards this connection and checks out another.
+            raise DisconnectionError(str(exc)) from exc
+
+    event.listen(engine, "checkin", note_checkin)
+    event.listen(engine, "checkout", ping_if_idle)
+
+
 def make_engine(url: str, *, pool: bool = True) -> Engine:
     """An engine for ``url`` with the per-backend settings billhive relies on."""
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -95,6 +127,8 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    elif pool:
+        _ping_idle_connections(engine)
     return engine
 
 
