@@ -16,6 +16,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
+from limits import parse_many
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -139,6 +140,17 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_instance(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("api_rate_limit")
+    @classmethod
+    def _parseable_rate_limit(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a rate limit such as '100 per second;3000 per minute'"
+            ) from None
+        return value
 
     # -- derived values -------------------------------------------------------------
 

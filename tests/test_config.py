@@ -116,3 +116,11 @@ def test_an_invalid_value_is_refused_with_the_setting_name(
     clean_env.setenv("BILLHIVE_WEB_PORT", "eighty")
     with pytest.raises(ValueError, match="web_port"):
         Settings()
+
+
+def test_an_unparseable_api_rate_limit_is_refused_naming_the_setting(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    clean_env.setenv("BILLHIVE_API_RATE_LIMIT", "lots per second")
+    with pytest.raises(ValueError, match="api_rate_limit"):
+        Settings()

@@ -110,9 +110,9 @@ def token_id_or_none() -> int | None:
 
 
 def rate_limit_key() -> str:
-    """Flask-Limiter key: the token's public id (never the token), else the address.
+    """The rate-limit key: the token's public id (never the token), else the address.
 
-    The limiter runs before authentication, so a forged token with someone's public id
+    The limit is counted before authentication, so a forged token with someone's public id
     counts against that id; it gains nothing but the forger's own 429s and 401s.
     """
     public_id = public_id_of(bearer_token() or "")

@@ -18,10 +18,12 @@ from billhive.platform.api.auth import (
     token_id_or_none,
 )
 from billhive.platform.api.errors import register_error_handlers
+from billhive.platform.api.ratelimit import TokenRateLimit, parse_rate_limit
 
-#: Requests per token (Flask-Limiter syntax); ``API_RATE_LIMIT`` in the app config wins.
+#: Requests per token (``limits`` syntax); ``API_RATE_LIMIT`` in the app config wins.
 DEFAULT_RATE_LIMIT = "100 per second;3000 per minute"
 CONFIG_RATE_LIMIT = "API_RATE_LIMIT"
+_RATE_LIMIT_EXTENSION = "billhive_api_rate_limit"
 API_PREFIX = "/api/v1"
 
 log = get_logger("billhive.api")
@@ -37,6 +39,9 @@ register_error_handlers(public_bp)
 @bp.before_request
 def _authenticate() -> None:
     g.api_started = time.perf_counter()
+    # Counted before the token is checked: a flood of bad tokens is limited too.
+    rate_limit: TokenRateLimit = current_app.extensions[_RATE_LIMIT_EXTENSION]
+    rate_limit.check(_rate_limit(), rate_limit_key())
     authenticate_request()
 
 
@@ -59,6 +64,10 @@ def _rate_limit() -> str:
     return limit
 
 
+def _is_api_request() -> bool:
+    return request.blueprint in (bp.name, public_bp.name)
+
+
 def init_app(app: Flask, limiter: Limiter) -> None:
     """Register the API on ``app``: routes, per-token rate limit, CSRF exemption."""
     # Imported for their routes on the blueprints.
@@ -70,8 +79,12 @@ def init_app(app: Flask, limiter: Limiter) -> None:
     )
 
     app.config.setdefault(CONFIG_RATE_LIMIT, DEFAULT_RATE_LIMIT)
+    parse_rate_limit(app.config[CONFIG_RATE_LIMIT])  # a bad limit fails at start-up
     init_token_cache(app)
-    limiter.limit(_rate_limit, key_func=rate_limit_key)(bp)
+    # Counted on the limiter's storage (app Redis), by the API itself (see ratelimit.py);
+    # Flask-Limiter's own evaluation skips the API's requests.
+    app.extensions[_RATE_LIMIT_EXTENSION] = TokenRateLimit(limiter.storage)
+    limiter.request_filter(_is_api_request)
     csrf = app.extensions["csrf"]
     csrf.exempt(bp)
     csrf.exempt(public_bp)

@@ -1,7 +1,7 @@
 """API errors: JSON ``{"error": {"code", "message", "field"}}`` with a stable code.
 
 Views raise :class:`ApiError`; the blueprint's handlers turn it, and every HTTP error
-werkzeug or Flask-Limiter raises inside the API, into that shape. Codes are part of the
+werkzeug raises inside the API, into that shape. Codes are part of the
 contract (listed in the OpenAPI document); messages may be reworded.
 """
 
@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
-from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
 #: Stable codes for werkzeug's HTTP errors raised inside the API.
@@ -51,7 +50,15 @@ ERROR_CODES: dict[str, int] = {
 class ApiError(Exception):
     """An answer other than success: HTTP status, stable code, message, offending field."""
 
-    def __init__(self, status: int, code: str, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         if code not in ERROR_CODES:
             raise ValueError(f"undocumented API error code {code!r}")
@@ -59,6 +66,7 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.field = field
+        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         """The JSON body of the answer."""
@@ -69,6 +77,7 @@ def error_response(error: ApiError) -> ResponseReturnValue:
     """The Flask response for ``error``."""
     response = jsonify(error.body())
     response.status_code = error.status
+    response.headers.update(error.headers)
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="billhive"'
     return response
@@ -78,10 +87,7 @@ def from_http_exception(exc: HTTPException) -> ApiError:
     """The API error for a werkzeug HTTP error (404 of a route, 405, 413, 429 ...)."""
     status = exc.code or 500
     code = HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
-    message = exc.description or exc.name
-    if status == 429:
-        message = f"Rate limit exceeded ({exc.description}); retry later."
-    return ApiError(status, code, message)
+    return ApiError(status, code, exc.description or exc.name)
 
 
 def register_error_handlers(bp: Blueprint) -> None:
@@ -93,18 +99,4 @@ def register_error_handlers(bp: Blueprint) -> None:
 
     @bp.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> ResponseReturnValue:
-        response = error_response(from_http_exception(exc))
-        retry_after = _retry_after(exc)
-        if retry_after is not None:
-            response.headers["Retry-After"] = str(retry_after)  # type: ignore[union-attr]
-        return response
-
-
-def _retry_after(exc: HTTPException) -> int | None:
-    """Seconds until the exceeded rate-limit window is over (Flask-Limiter's 429 only)."""
-    if not isinstance(exc, RateLimitExceeded):
-        return None
-    try:
-        return max(1, int(exc.limit.limit.get_expiry()))
-    except (AttributeError, TypeError, ValueError):
-        return 1
+        return error_response(from_http_exception(exc))
