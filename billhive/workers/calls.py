@@ -276,7 +276,11 @@ def _insert_if_open() -> ExecutableReturnsRows:
         bindparam("params", type_=JSON),
         bindparam("body", type_=JSON),
         bindparam("origin_token_id", type_=Integer),
-    ).where(Tenant.id == bindparam("tenant_id"), Tenant.status.not_in(CLOSED_STATUSES))
+    ).where(
+        Tenant.id == bindparam("tenant_id"),
+        # One plain comparison per status: an IN list would be expanded on every execution.
+        *(Tenant.status != status for status in sorted(CLOSED_STATUSES)),
+    )
     table = cast(Table, Call.__table__)
     columns = ["tenant_id", "operation", "params", "body", "origin_token_id"]
     return select(Call).from_statement(insert(table).from_select(columns, row).returning(*table.c))
