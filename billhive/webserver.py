@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +24,11 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
                 self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        return self.factory()
+        app = self.factory()
+        # Everything built so far lives as long as the worker: keep it out of the cyclic
+        # garbage collector, whose full passes over it stalled a worker for ~100 ms.
+        gc.freeze()
+        return app
 
 
 def serve(

@@ -10,6 +10,7 @@ enough calls in flight (``--concurrency``); RQ's WorkerPool supervises them.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from rq import Queue
@@ -22,6 +23,15 @@ from billhive.workers.scheduling.worker import SimpleTenantWorker, TenantWorker
 
 #: The queue of platform housekeeping jobs (verification, re-verification, cleanup).
 SYSTEM_QUEUE = "billhive:system"
+#: The modules of every job billhive enqueues, loaded before the workers start so the
+#: start-up heap each worker freezes (TenantWorker.bootstrap) holds them; RQ would load
+#: them at the first job, doubling what the garbage collector keeps walking.
+JOB_MODULES = (
+    "billhive.workers.jobs",
+    "billhive.workers.reverify",
+    "billhive.workers.verification",
+    "billhive.platform.api.delivery",
+)
 
 
 def worker_class_for(settings: Settings, *, fork: bool) -> type[Any]:
@@ -52,6 +62,8 @@ def run_worker(
     SIGTERM (and Ctrl-C) let the current job finish; a job of a worker killed outright is
     re-queued at the head of its tenant's queue once its heartbeat expires.
     """
+    for module in JOB_MODULES:
+        importlib.import_module(module)
     connection = redis_from_settings(settings)
     worker_class = worker_class_for(settings, fork=fork)
     if concurrency <= 1:

@@ -3,6 +3,7 @@ retries in order, and no job lost when a worker is killed with SIGKILL."""
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
@@ -252,3 +253,14 @@ def test_a_worker_told_to_stop_while_starting_exits_cleanly_and_takes_no_job(
     assert worked is False
     assert done(redis_client) == []
     assert TenantQueue.for_tenant("a", redis_client).count == 1
+
+
+def test_a_started_worker_keeps_its_start_up_objects_out_of_the_collector(
+    redis_client: Redis,
+):
+    gc.unfreeze()
+    try:
+        SimpleTenantWorker(connection=redis_client).work(burst=True, logging_level="WARNING")
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -10,10 +10,14 @@ from collections.abc import Callable, Iterator
 import pytest
 from worker_helpers import start_worker_process, stop_worker_process
 
-from billhive.workers.calls import enqueue_call
+from billhive.platform.api.delivery import deliver_callback
+from billhive.workers.calls import CALL_JOB, STOCK_JOB, enqueue_call
 from billhive.workers.control import workers_alive
 from billhive.workers.models import Call, CallStatus
+from billhive.workers.process import JOB_MODULES
+from billhive.workers.reverify import reverify_tenant
 from billhive.workers.runtime import Runtime
+from billhive.workers.verification import verify_tenant
 
 
 @pytest.fixture
@@ -62,3 +66,10 @@ def test_sigterm_stops_the_worker_cleanly(
     assert workers_alive(runtime.redis) == 0
     output = worker_process.stdout.read().decode() if worker_process.stdout else ""
     assert "Traceback" not in output
+
+
+def test_every_job_billhive_enqueues_is_loaded_before_the_workers_start() -> None:
+    paths = [CALL_JOB, STOCK_JOB]
+    functions = [deliver_callback, reverify_tenant, verify_tenant]
+    modules = {p.rsplit(".", 1)[0] for p in paths} | {f.__module__ for f in functions}
+    assert modules <= set(JOB_MODULES)
