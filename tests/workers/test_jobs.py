@@ -1,12 +1,15 @@
 """Calls run end to end: enqueue, a real worker, the sandbox over HTTP, recorded outcomes."""
 
 from collections.abc import Callable
+from typing import Any
 
 import httpx
-from sqlalchemy import select
+import pytest
+from sqlalchemy import event, select
 from worker_helpers import API_KEY, PASSWORD, account_username, work
 
 from billhive.tenants.models import Tenant, TenantStatus
+from billhive.workers import jobs
 from billhive.workers.calls import enqueue_call
 from billhive.workers.control import queue_depth
 from billhive.workers.models import Call, CallStatus, UsageDay
@@ -183,3 +186,32 @@ def test_calls_of_a_pending_tenant_wait_and_run_once_it_is_verified(
     )
     work(runtime)
     assert _call(runtime, call_id).status is CallStatus.SUCCEEDED
+
+
+def test_a_call_is_sent_after_one_read_and_one_write_of_the_database(
+    runtime: Runtime, signed_up: Callable[[int], int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = signed_up(1)
+    work(runtime)  # the signup's verification, out of the way
+    call_id = _enqueue(runtime, tenant, "orders.list", {"page": 1})
+    statements: list[str] = []
+    before_send: list[str] = []
+    real_send = jobs.send
+
+    def send_noting_statements(*args: Any, **kwargs: Any) -> Any:
+        before_send.extend(statements)
+        return real_send(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "send", send_noting_statements)
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement.split(maxsplit=1)[0].upper())
+
+    event.listen(runtime.database.engine, "before_cursor_execute", note)
+    try:
+        work(runtime)
+    finally:
+        event.remove(runtime.database.engine, "before_cursor_execute", note)
+    assert _call(runtime, call_id).status is CallStatus.SUCCEEDED
+    # The call, its tenant and the sealed credentials in one SELECT; "running" in one UPDATE.
+    assert before_send == ["SELECT", "UPDATE"]
