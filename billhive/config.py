@@ -122,7 +122,7 @@ class Settings(BaseSettings):
     leave_link_days: int = Field(30, ge=1, description="Days a leave link stays valid.")
     api_rate_limit: str = Field(
         "100 per second;3000 per minute",
-        description="JSON API requests allowed per token (Flask-Limiter syntax).",
+        description="JSON API requests allowed per token, all endpoints together (limits syntax).",
     )
     api_token_cache_seconds: float = Field(
         5.0, ge=0, description="Seconds a web process trusts a checked API token (revocation lag)."
