@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     dispatch_key_headroom: int = Field(
         0, ge=0, le=49, description="Calls per second kept free in the key-wide 50/s budget."
     )
+    dispatch_lead_ms: float = Field(
+        30.0,
+        ge=0,
+        le=1000,
+        description="Milliseconds before a limit slot frees that a worker may take its job "
+        "(it prepares the call meanwhile and sends when the slot frees); 0 waits for the slot.",
+    )
     worker_concurrency: int = Field(
         8, ge=1, le=256, description="Processes of `billhive worker` (calls in flight at once)."
     )

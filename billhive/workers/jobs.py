@@ -9,6 +9,7 @@ puts it back at the head of the tenant's queue, so later calls never overtake it
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -80,11 +81,11 @@ def send(
 
     Right before sending, the job's entries in its limit buckets move to the send time, so
     the variable start-up of the job cannot make calls arrive closer together at Billbee
-    than the buckets allowed.
+    than the buckets allowed; a job dispatched ahead of its slot waits for it here.
     """
     job = get_current_job()
     if job is not None:
-        rt.dispatcher.restamp(job.id)
+        rt.dispatcher.restamp_when_due(job.id, sleep=time.sleep)
     try:
         return Attempt(client.call(operation, params, body), None, True)
     except InvalidCall as exc:

@@ -41,12 +41,18 @@ def worker_class_for(settings: Settings, *, fork: bool) -> type[Any]:
     """
     base: type[Any] = TenantWorker if fork else SimpleTenantWorker
     jitter, headroom = settings.dispatch_jitter_ms / 1000, settings.dispatch_key_headroom
+    lead = settings.dispatch_lead_ms / 1000
 
     class ConfiguredWorker(base):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs.setdefault(
                 "dispatcher",
-                Dispatcher(kwargs["connection"], jitter_allowance=jitter, shared_headroom=headroom),
+                Dispatcher(
+                    kwargs["connection"],
+                    jitter_allowance=jitter,
+                    shared_headroom=headroom,
+                    lead=lead,
+                ),
             )
             super().__init__(*args, **kwargs)
 

@@ -4,6 +4,7 @@ any window of the period, checked against a reference over the recorded dispatch
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 
 import pytest
@@ -11,7 +12,7 @@ from redis import Redis
 from test_dispatch_support import add_jobs, window_violations
 
 from billhive.billbee.limits import Bucket
-from billhive.workers.scheduling.dispatcher import Dispatched, Dispatcher
+from billhive.workers.scheduling.dispatcher import Dispatched, Dispatcher, Wait
 
 T0 = 1_800_000_000.0
 
@@ -77,9 +78,11 @@ def test_the_jitter_allowance_widens_every_window(redis_client: Redis):
     assert isinstance(dispatcher.pop(now=T0 + 1.06), Dispatched)
 
 
-@pytest.mark.parametrize("threads", [8])
-def test_concurrent_pops_never_exceed_any_nested_limit(redis_client: Redis, threads: int):
-    dispatcher = Dispatcher(redis_client)
+@pytest.mark.parametrize(("threads", "lead"), [(8, 0.0), (8, 0.05)])
+def test_concurrent_pops_never_exceed_any_nested_limit(
+    redis_client: Redis, threads: int, lead: float
+):
+    dispatcher = Dispatcher(redis_client, lead=lead)
     period = 0.25
     key = Bucket("key", "key:k", 10, period)
     for n in range(12):
@@ -134,7 +137,74 @@ def test_restamping_moves_a_jobs_log_entries_to_the_send_time(redis_client: Redi
     dispatcher.push("t1", "job-a", now=100.0)
     popped = dispatcher.pop(now=100.0)
     assert popped.job_id == "job-a"  # type: ignore[union-attr]
-    assert dispatcher.restamp("job-a", now=100.25) == 1
+    assert dispatcher.restamp("job-a", now=100.25).moved == 1
     log = redis_client.zrange(dispatcher.key("b:" + bucket.key), 0, -1, withscores=True)
     assert [score for _, score in log] == [100.25]
-    assert dispatcher.restamp("job-a", now=100.1) == 0  # never moves an entry earlier
+    assert dispatcher.restamp("job-a", now=100.3).moved == 1
+    assert dispatcher.restamp("job-a", now=100.1).moved == 0  # never moves an entry earlier
+
+
+def _key_bucket_full_at_t0(redis_client: Redis, dispatcher: Dispatcher) -> None:
+    """One call a second on the key; tenant a used it at T0, tenant b waits with a job."""
+    bucket = Bucket("key", "key:k", 1, 1.0)
+    add_jobs(redis_client, dispatcher, "a", ["a1"], [bucket], now=T0)
+    add_jobs(redis_client, dispatcher, "b", ["b1"], [bucket], now=T0)
+    first = dispatcher.pop(now=T0)
+    assert isinstance(first, Dispatched) and first.at == T0
+
+
+def test_a_job_whose_slot_frees_within_the_lead_is_dispatched_for_that_time(
+    redis_client: Redis,
+):
+    dispatcher = Dispatcher(redis_client, jitter_allowance=0.0, lead=0.05)
+    _key_bucket_full_at_t0(redis_client, dispatcher)
+    early = dispatcher.pop(now=T0 + 0.96)
+    assert isinstance(early, Dispatched) and early.job_id == "b1"
+    assert early.at == pytest.approx(T0 + 1.0, abs=1e-5)
+
+
+def test_without_a_lead_the_same_job_waits_for_its_slot(redis_client: Redis):
+    dispatcher = Dispatcher(redis_client, jitter_allowance=0.0, lead=0.0)
+    _key_bucket_full_at_t0(redis_client, dispatcher)
+    waiting = dispatcher.pop(now=T0 + 0.96)
+    assert isinstance(waiting, Wait)
+    assert waiting.until == pytest.approx(T0 + 1.0, abs=1e-5)
+
+
+def test_a_wait_ends_one_lead_before_the_slot_frees(redis_client: Redis):
+    dispatcher = Dispatcher(redis_client, jitter_allowance=0.0, lead=0.05)
+    _key_bucket_full_at_t0(redis_client, dispatcher)
+    waiting = dispatcher.pop(now=T0 + 0.5)
+    assert isinstance(waiting, Wait)
+    assert waiting.until == pytest.approx(T0 + 0.95, abs=1e-5)
+
+
+def test_a_reserved_call_is_told_to_wait_until_its_slot_and_then_restamped(
+    redis_client: Redis,
+):
+    dispatcher = Dispatcher(redis_client, jitter_allowance=0.0, lead=0.05)
+    _key_bucket_full_at_t0(redis_client, dispatcher)
+    assert isinstance(dispatcher.pop(now=T0 + 0.96), Dispatched)
+    too_early = dispatcher.restamp("b1", now=T0 + 0.97)
+    assert (too_early.moved, too_early.wait) == (0, pytest.approx(0.03, abs=1e-5))
+    assert dispatcher.restamp("b1", now=T0 + 1.01).moved == 1
+
+
+def test_restamp_when_due_sleeps_out_a_reservation_on_redis_time(redis_client: Redis):
+    dispatcher = Dispatcher(redis_client, jitter_allowance=0.0, lead=1.0)
+    bucket = Bucket("key", "key:k", 1, 0.3)
+    add_jobs(redis_client, dispatcher, "a", ["a1"], [bucket])
+    add_jobs(redis_client, dispatcher, "b", ["b1"], [bucket])
+    first, second = dispatcher.pop(), dispatcher.pop()
+    assert isinstance(first, Dispatched) and isinstance(second, Dispatched)
+    assert second.at == pytest.approx(first.at + 0.3, abs=0.01)
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    assert dispatcher.restamp_when_due("b1", sleep=sleep) == 1
+    assert 0.2 < sum(slept) <= 0.31
+    log = redis_client.zrange(dispatcher.key("b:" + bucket.key), 0, -1, withscores=True)
+    assert log[-1][1] >= second.at

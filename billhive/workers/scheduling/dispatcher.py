@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -108,6 +108,14 @@ def scored_members(raw: object) -> list[tuple[str, float]]:
     return [(_text(member), float(score)) for member, score in raw]
 
 
+@dataclass(frozen=True)
+class Restamp:
+    """What a restamp did: log entries moved, or seconds to wait before sending."""
+
+    moved: int
+    wait: float
+
+
 class Dispatcher:
     """Atomic scheduler operations on one Redis (see docs/scheduling.md).
 
@@ -117,6 +125,9 @@ class Dispatcher:
     ``shared_headroom``: calls kept free in every shared (key-wide) bucket: the key's
     window is where all tenants meet, so a call delayed on its way (a busy machine between
     the send-time stamp and the socket) must not make it overflow.
+    ``lead``: seconds ahead a job may be dispatched for a slot that is about to free (its
+    call reserved at that time; :meth:`restamp` says how long to wait), so the job's
+    start-up overlaps the end of the previous call's window instead of following it.
     The ``now`` argument of the methods replaces Redis ``TIME`` (tests and simulations).
     """
 
@@ -128,6 +139,7 @@ class Dispatcher:
         candidates: int = DEFAULT_CANDIDATES,
         jitter_allowance: float = DEFAULT_JITTER_ALLOWANCE,
         shared_headroom: int = DEFAULT_SHARED_HEADROOM,
+        lead: float = 0.0,
     ) -> None:
         if candidates < 1:
             raise ValueError("candidates must be at least 1")
@@ -135,11 +147,14 @@ class Dispatcher:
             raise ValueError("jitter_allowance must not be negative")
         if shared_headroom < 0:
             raise ValueError("shared_headroom must not be negative")
+        if lead < 0:
+            raise ValueError("lead must not be negative")
         self.connection = connection
         self.prefix = f"{namespace}:d:"
         self.candidates = candidates
         self.jitter_allowance = jitter_allowance
         self.shared_headroom = shared_headroom
+        self.lead = lead
         self._push = connection.register_script(scripts.PUSH)
         self._pop = connection.register_script(scripts.POP)
         self._release = connection.register_script(scripts.RELEASE)
@@ -215,6 +230,7 @@ class Dispatcher:
             self.candidates,
             f"{self.jitter_allowance:.6f}",
             self.shared_headroom,
+            f"{self.lead:.6f}",
             now=now,
         )
         assert isinstance(reply, list)
@@ -310,12 +326,21 @@ class Dispatcher:
         assert isinstance(reply, bytes | str)
         return float(_text(reply))
 
-    def restamp(self, job_id: str, *, now: float | None = None) -> int:
+    def restamp(self, job_id: str, *, now: float | None = None) -> Restamp:
         """Record the job's call in its bucket logs at the send time instead of the pop
-        time (call it right before sending); returns how many log entries moved."""
+        time (call it right before sending). If the pop reserved a slot that has not
+        freed yet, nothing moves and ``wait`` says how long to wait before calling again."""
         reply = self._run(self._restamp, job_id, now=now)
-        assert isinstance(reply, int)
-        return reply
+        assert isinstance(reply, list)
+        return Restamp(moved=int(reply[0]), wait=float(_text(reply[1])))
+
+    def restamp_when_due(self, job_id: str, *, sleep: Callable[[float], None]) -> int:
+        """:meth:`restamp`, waiting out a reserved slot first; returns the entries moved."""
+        while True:
+            stamped = self.restamp(job_id)
+            if stamped.wait <= 0:
+                return stamped.moved
+            sleep(stamped.wait)
 
     # -- inspection -------------------------------------------------------------------
 

@@ -179,14 +179,17 @@ return fmt(untl)
 #: Move a dispatched job's entries in its bucket logs to the current time, just before its
 #: call is sent. Between the pop and the send lie a few milliseconds of job start-up whose
 #: length varies with load; Billbee counts arrivals, so the logs should hold send times.
-#: Only ever moves an entry later. ARGV[5] job id. Returns how many entries moved.
+#: Only ever moves an entry later. ARGV[5] job id. Returns {moved, wait}: how many entries
+#: moved, or, when the pop reserved a slot that is not free yet (see POP's lead), nothing
+#: moved and the seconds until it is: send no earlier.
 RESTAMP = (
     _PRELUDE
     + """
 local job = ARGV[5]
 local spec = redis.call('HGET', JP .. job, 'billhive_buckets') or ''
 local suffix = '|' .. job
-local moved = 0
+local entries = {}
+local wait = 0
 for line in string.gmatch(spec, '[^\\n]+') do
   local key = string.match(line, '^(.-)\\t')
   if key then
@@ -194,31 +197,42 @@ for line in string.gmatch(spec, '[^\\n]+') do
     for _, m in ipairs(redis.call('ZREVRANGE', log, 0, -1)) do
       if string.sub(m, -#suffix) == suffix then
         local at = tonumber(redis.call('ZSCORE', log, m))
-        if now > at then
-          redis.call('ZREM', log, m)
-          redis.call('ZADD', log, fmt(now), fmt(now) .. suffix)
-          moved = moved + 1
-        end
+        if at > now and at - now > wait then wait = at - now end
+        entries[#entries + 1] = {log, m, at}
         break
       end
     end
   end
 end
-return moved
+if wait > 0 then return {0, fmt(wait)} end
+local moved = 0
+for _, e in ipairs(entries) do
+  if now > e[3] then
+    redis.call('ZREM', e[1], e[2])
+    redis.call('ZADD', e[1], fmt(now), fmt(now) .. suffix)
+    moved = moved + 1
+  end
+end
+return {moved, '0'}
 """
 )
 
 #: Choose the next job. ARGV[5] K (candidates tried at most), ARGV[6] jitter allowance in
 #: seconds (added to every bucket's period), ARGV[7] headroom: calls kept free in every
-#: shared (key-wide) bucket.
+#: shared (key-wide) bucket, ARGV[8] lead in seconds: a job whose buckets free within the
+#: lead is dispatched now with its call reserved at the time they free (``at``), so the
+#: worker prepares it while the slot is still taken and sends at ``at`` (RESTAMP says
+#: when); waits end ``lead`` early for the same reason.
 #:
-#: Returns {"go", tenant, job id, token, now} after consuming every bucket of the job,
-#: {"wait", until, now} when nothing may start before ``until`` (``until == now``: more
-#: candidates than K were blocked, pop again), or {"idle", "", now} when no tenant has work.
+#: Returns {"go", tenant, job id, token, at} after consuming every bucket of the job at
+#: ``at`` (now, or up to ``lead`` later), {"wait", until, now} when nothing may start
+#: before ``until`` (``until == now``: more candidates than K were blocked, pop again), or
+#: {"idle", "", now} when no tenant has work.
 POP = (
     _PRELUDE
     + """
 local K, pad, headroom = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local lead = tonumber(ARGV[8] or '0')
 
 -- The buckets of a job: lines "key TAB limit TAB period TAB shared".
 local function parse(spec)
@@ -258,16 +272,16 @@ local function check(buckets)
   return free, not own
 end
 
-local function consume(buckets, job)
+local function consume(buckets, job, at)
   for _, b in ipairs(buckets) do
     local log = P .. 'b:' .. b[1]
-    redis.call('ZADD', log, fmt(now), fmt(now) .. '|' .. job)
-    redis.call('PEXPIRE', log, math.ceil(b[3] * 1000) + 1000)
+    redis.call('ZADD', log, fmt(at), fmt(at) .. '|' .. job)
+    redis.call('PEXPIRE', log, math.ceil((at - now + b[3]) * 1000) + 1000)
   end
 end
 
 -- Tenants whose buckets have freed come back with the start tag they had.
-local due = redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', fmt(now), 'LIMIT', 0, 2 * K)
+local due = redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', fmt(now + lead), 'LIMIT', 0, 2 * K)
 for _, t in ipairs(due) do
   redis.call('ZREM', P .. 'delayed', t)
   local tag = redis.call('HGET', P .. 'held', t) or '0'
@@ -293,8 +307,12 @@ for i = 1, #cands, 2 do
       if free == nil or not_before > free then free = not_before end
       shared_only = false
     end
+    local at = now
+    if free ~= nil and free <= now + lead then
+      at, free = free, nil
+    end
     if free == nil then
-      consume(buckets, job)
+      consume(buckets, job, at)
       redis.call('LPOP', q)
       redis.call('ZREM', P .. 'ready', t)
       local seq = redis.call('INCR', P .. 'seq')
@@ -304,9 +322,9 @@ for i = 1, #cands, 2 do
       local v = tonumber(redis.call('GET', P .. 'vclock') or '0')
       if tag > v then redis.call('SET', P .. 'vclock', fmt(tag)) end
       redis.call('HSET', P .. 'finish', t, fmt(tag + 1))
-      return {'go', t, job, token, fmt(now)}
+      return {'go', t, job, token, fmt(at)}
     elseif shared_only then
-      return {'wait', fmt(free), fmt(now)}
+      return {'wait', fmt(free - lead), fmt(now)}
     else
       redis.call('ZREM', P .. 'ready', t)
       redis.call('ZADD', P .. 'delayed', fmt(free), t)
@@ -316,7 +334,7 @@ for i = 1, #cands, 2 do
 end
 if redis.call('ZCARD', P .. 'ready') > 0 then return {'wait', fmt(now), fmt(now)} end
 local d = redis.call('ZRANGE', P .. 'delayed', 0, 0, 'WITHSCORES')
-if #d > 0 then return {'wait', d[2], fmt(now)} end
+if #d > 0 then return {'wait', fmt(tonumber(d[2]) - lead), fmt(now)} end
 return {'idle', '', fmt(now)}
 """
 )
