@@ -100,10 +100,26 @@ def test_env_example_lists_every_setting() -> None:
     assert missing == []
 
 
+def _readme() -> str:
+    return (ROOT / "README.md").read_text()
+
+
 def test_readme_documents_every_setting() -> None:
-    text = (ROOT / "README.md").read_text()
+    text = _readme()
     missing = [name for name in _setting_names() if f"`{name}`" not in text]
     assert missing == []
+
+
+def test_the_readme_states_each_settings_default_as_the_code_has_it() -> None:
+    rows = re.findall(r"^\| `(BILLHIVE_[A-Z_]+)` \| `([^`]*)` \|", _readme(), re.MULTILINE)
+    wrong = []
+    for name, stated in rows:
+        default = Settings.model_fields[name[len(ENV_PREFIX) :].lower()].default
+        shown = str(default).lower() if isinstance(default, bool) else str(default)
+        if name != "BILLHIVE_INSTANCE_PATH" and shown != stated:
+            wrong.append((name, stated, shown))
+    assert len(rows) > 20
+    assert wrong == []
 
 
 def test_env_example_values_load_as_settings(monkeypatch: pytest.MonkeyPatch) -> None:
