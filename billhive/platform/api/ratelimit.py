@@ -3,8 +3,8 @@
 The counting is the ``limits`` library's (the one Flask-Limiter is built on), on the same
 storage as the app's Flask-Limiter, so every web worker process shares the counts. The API
 calls it directly: it has exactly one limit string, applied per token to every request,
-and Flask-Limiter's generic evaluation of app, blueprint and route limits cost about a
-tenth of an enqueue request's CPU (docs/api.md, Performance).
+and Flask-Limiter's generic evaluation of app, blueprint and route limits cost about 7%
+of an enqueue request's instructions (docs/api.md, Performance).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ log = get_logger(__name__)
 
 
 class RateLimited(ApiError):
-    """429: the token used up one of its limits; ``retry_after`` is in whole seconds."""
+    """429: the token used up one of its limits; ``Retry-After`` says in whole seconds
+    when the oldest counted request leaves that limit's window."""
 
     def __init__(self, item: RateLimitItem, retry_after: int) -> None:
         super().__init__(
