@@ -71,7 +71,8 @@ def tenant_of_queue(queue_name: str) -> str | None:
 
 @dataclass(frozen=True)
 class Dispatched:
-    """A job that may start now: its buckets were consumed at ``at`` (Redis time, seconds).
+    """A job that may start now: its buckets were consumed at ``at`` (Redis time, seconds):
+    now, or up to the dispatcher's lead later, when its call may be sent.
 
     ``token`` identifies this dispatch; pass it to :meth:`Dispatcher.release`.
     """
