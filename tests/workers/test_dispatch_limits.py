@@ -144,59 +144,72 @@ def test_restamping_moves_a_jobs_log_entries_to_the_send_time(redis_client: Redi
     assert dispatcher.restamp("job-a", now=100.1).moved == 0  # never moves an entry earlier
 
 
-def _key_bucket_full_at_t0(redis_client: Redis, dispatcher: Dispatcher) -> None:
-    """One call a second on the key; tenant a used it at T0, tenant b waits with a job."""
-    bucket = Bucket("key", "key:k", 1, 1.0)
-    add_jobs(redis_client, dispatcher, "a", ["a1"], [bucket], now=T0)
-    add_jobs(redis_client, dispatcher, "b", ["b1"], [bucket], now=T0)
+def _endpoint_used_at_t0(redis_client: Redis, dispatcher: Dispatcher) -> None:
+    """One call a second on a tenant's endpoint: a1 used it at T0, a2 waits behind it."""
+    bucket = Bucket("endpoint", "endpoint:k:a:orders.get", 1, 1.0)
+    add_jobs(redis_client, dispatcher, "a", ["a1", "a2"], [bucket], now=T0)
     first = dispatcher.pop(now=T0)
     assert isinstance(first, Dispatched) and first.at == T0
+    dispatcher.release(first.tenant_id, first.token, now=T0)
 
 
-def test_a_job_whose_slot_frees_within_the_lead_is_dispatched_for_that_time(
+def test_a_job_whose_own_slot_frees_within_the_lead_is_dispatched_for_that_time(
     redis_client: Redis,
 ):
     dispatcher = Dispatcher(redis_client, jitter_allowance=0.0, lead=0.05)
-    _key_bucket_full_at_t0(redis_client, dispatcher)
+    _endpoint_used_at_t0(redis_client, dispatcher)
     early = dispatcher.pop(now=T0 + 0.96)
-    assert isinstance(early, Dispatched) and early.job_id == "b1"
+    assert isinstance(early, Dispatched) and early.job_id == "a2"
     assert early.at == pytest.approx(T0 + 1.0, abs=1e-5)
 
 
 def test_without_a_lead_the_same_job_waits_for_its_slot(redis_client: Redis):
     dispatcher = Dispatcher(redis_client, jitter_allowance=0.0, lead=0.0)
-    _key_bucket_full_at_t0(redis_client, dispatcher)
+    _endpoint_used_at_t0(redis_client, dispatcher)
     waiting = dispatcher.pop(now=T0 + 0.96)
     assert isinstance(waiting, Wait)
     assert waiting.until == pytest.approx(T0 + 1.0, abs=1e-5)
 
 
-def test_a_wait_ends_one_lead_before_the_slot_frees(redis_client: Redis):
+def test_a_tenant_held_by_its_own_bucket_is_woken_one_lead_early(redis_client: Redis):
     dispatcher = Dispatcher(redis_client, jitter_allowance=0.0, lead=0.05)
-    _key_bucket_full_at_t0(redis_client, dispatcher)
+    _endpoint_used_at_t0(redis_client, dispatcher)
     waiting = dispatcher.pop(now=T0 + 0.5)
     assert isinstance(waiting, Wait)
     assert waiting.until == pytest.approx(T0 + 0.95, abs=1e-5)
+
+
+def test_the_key_wide_window_is_never_taken_ahead(redis_client: Redis):
+    dispatcher = Dispatcher(redis_client, jitter_allowance=0.0, lead=0.05)
+    key = Bucket("key", "key:k", 1, 1.0)
+    add_jobs(redis_client, dispatcher, "a", ["a1"], [key], now=T0)
+    add_jobs(redis_client, dispatcher, "b", ["b1"], [key], now=T0)
+    assert isinstance(dispatcher.pop(now=T0), Dispatched)
+    waiting = dispatcher.pop(now=T0 + 0.96)
+    assert isinstance(waiting, Wait)
+    assert waiting.until == pytest.approx(T0 + 1.0, abs=1e-5)
 
 
 def test_a_reserved_call_is_told_to_wait_until_its_slot_and_then_restamped(
     redis_client: Redis,
 ):
     dispatcher = Dispatcher(redis_client, jitter_allowance=0.0, lead=0.05)
-    _key_bucket_full_at_t0(redis_client, dispatcher)
+    _endpoint_used_at_t0(redis_client, dispatcher)
     assert isinstance(dispatcher.pop(now=T0 + 0.96), Dispatched)
-    too_early = dispatcher.restamp("b1", now=T0 + 0.97)
+    too_early = dispatcher.restamp("a2", now=T0 + 0.97)
     assert (too_early.moved, too_early.wait) == (0, pytest.approx(0.03, abs=1e-5))
-    assert dispatcher.restamp("b1", now=T0 + 1.01).moved == 1
+    assert dispatcher.restamp("a2", now=T0 + 1.01).moved == 1
 
 
 def test_restamp_when_due_sleeps_out_a_reservation_on_redis_time(redis_client: Redis):
     dispatcher = Dispatcher(redis_client, jitter_allowance=0.0, lead=1.0)
-    bucket = Bucket("key", "key:k", 1, 0.3)
-    add_jobs(redis_client, dispatcher, "a", ["a1"], [bucket])
-    add_jobs(redis_client, dispatcher, "b", ["b1"], [bucket])
-    first, second = dispatcher.pop(), dispatcher.pop()
-    assert isinstance(first, Dispatched) and isinstance(second, Dispatched)
+    bucket = Bucket("endpoint", "endpoint:k:a:orders.get", 1, 0.3)
+    add_jobs(redis_client, dispatcher, "a", ["a1", "a2"], [bucket])
+    first = dispatcher.pop()
+    assert isinstance(first, Dispatched)
+    dispatcher.release(first.tenant_id, first.token)
+    second = dispatcher.pop()
+    assert isinstance(second, Dispatched)
     assert second.at == pytest.approx(first.at + 0.3, abs=0.01)
     slept: list[float] = []
 
@@ -204,7 +217,7 @@ def test_restamp_when_due_sleeps_out_a_reservation_on_redis_time(redis_client: R
         slept.append(seconds)
         time.sleep(seconds)
 
-    assert dispatcher.restamp_when_due("b1", sleep=sleep) == 1
+    assert dispatcher.restamp_when_due("a2", sleep=sleep) == 1
     assert 0.2 < sum(slept) <= 0.31
     log = redis_client.zrange(dispatcher.key("b:" + bucket.key), 0, -1, withscores=True)
     assert log[-1][1] >= second.at
