@@ -18,7 +18,7 @@ from billhive.platform.api.auth import (
     token_id_or_none,
 )
 from billhive.platform.api.errors import register_error_handlers
-from billhive.platform.api.ratelimit import TokenRateLimit, parse_rate_limit
+from billhive.platform.api.ratelimit import TokenRateLimit
 
 #: Requests per token (``limits`` syntax); ``API_RATE_LIMIT`` in the app config wins.
 DEFAULT_RATE_LIMIT = "100 per second;3000 per minute"
@@ -79,7 +79,6 @@ def init_app(app: Flask, limiter: Limiter) -> None:
     )
 
     app.config.setdefault(CONFIG_RATE_LIMIT, DEFAULT_RATE_LIMIT)
-    parse_rate_limit(app.config[CONFIG_RATE_LIMIT])  # a bad limit fails at start-up
     init_token_cache(app)
     # Counted on the limiter's storage (app Redis), by the API itself (see ratelimit.py);
     # Flask-Limiter's own evaluation skips the API's requests.
