@@ -12,7 +12,7 @@ from redis import Redis
 from test_dispatch_support import add_jobs, window_violations
 
 from billhive.billbee.limits import Bucket
-from billhive.workers.scheduling.dispatcher import Dispatched, Dispatcher, Wait
+from billhive.workers.scheduling.dispatcher import Dispatched, Dispatcher, Restamp, Wait
 
 T0 = 1_800_000_000.0
 
@@ -221,3 +221,85 @@ def test_restamp_when_due_sleeps_out_a_reservation_on_redis_time(redis_client: R
     assert 0.2 < sum(slept) <= 0.31
     log = redis_client.zrange(dispatcher.key("b:" + bucket.key), 0, -1, withscores=True)
     assert log[-1][1] >= second.at
+
+
+def _key_bucket_used_by_a_slow_starter(redis_client: Redis, dispatcher: Dispatcher) -> Bucket:
+    """Key bucket of 1 call/s: 'slow' is dispatched at T0 but reaches its send only at
+    T0 + 1.5 (its entry has left the window); 'quick' was dispatched at T0 + 1.2."""
+    key = Bucket("key", "key:k", 1, 1.0)
+    add_jobs(redis_client, dispatcher, "a", ["slow"], [key], now=T0)
+    add_jobs(redis_client, dispatcher, "b", ["quick"], [key], now=T0)
+    assert isinstance(dispatcher.pop(now=T0), Dispatched)
+    quick = dispatcher.pop(now=T0 + 1.2)
+    assert isinstance(quick, Dispatched) and quick.job_id == "quick"
+    return key
+
+
+def test_a_job_whose_slot_expired_before_its_send_waits_for_a_new_one(redis_client: Redis):
+    dispatcher = Dispatcher(redis_client, jitter_allowance=0.0)
+    _key_bucket_used_by_a_slow_starter(redis_client, dispatcher)
+    late = dispatcher.restamp("slow", now=T0 + 1.5)
+    assert (late.moved, late.wait) == (0, pytest.approx(0.7, abs=1e-5))
+
+
+def test_the_new_slot_is_reserved_so_later_jobs_queue_behind_it(redis_client: Redis):
+    dispatcher = Dispatcher(redis_client, jitter_allowance=0.0)
+    key = _key_bucket_used_by_a_slow_starter(redis_client, dispatcher)
+    dispatcher.restamp("slow", now=T0 + 1.5)
+    add_jobs(redis_client, dispatcher, "other", ["other"], [key], now=T0 + 1.5)
+    waiting = dispatcher.pop(now=T0 + 2.1)
+    assert isinstance(waiting, Wait)
+    assert waiting.until == pytest.approx(T0 + 3.2, abs=1e-5)
+    assert dispatcher.restamp("slow", now=T0 + 2.25).moved == 1
+    log = redis_client.zrange(dispatcher.key("b:" + key.key), 0, -1, withscores=True)
+    assert [score for _, score in log] == [T0 + 1.2, T0 + 2.25]
+
+
+def test_a_job_whose_slot_expired_is_sent_at_once_when_its_bucket_has_room(
+    redis_client: Redis,
+):
+    dispatcher = Dispatcher(redis_client, jitter_allowance=0.0)
+    key = Bucket("key", "key:k", 2, 1.0)
+    add_jobs(redis_client, dispatcher, "slow", ["slow"], [key], now=T0)
+    assert isinstance(dispatcher.pop(now=T0), Dispatched)
+    assert dispatcher.restamp("slow", now=T0 + 1.5) == Restamp(moved=1, wait=0.0)
+    log = redis_client.zrange(dispatcher.key("b:" + key.key), 0, -1, withscores=True)
+    assert [score for _, score in log] == [T0 + 1.5]
+
+
+def test_the_jitter_allowance_counts_when_an_expired_slot_is_replaced(redis_client: Redis):
+    dispatcher = Dispatcher(redis_client, jitter_allowance=0.1)
+    _key_bucket_used_by_a_slow_starter(redis_client, dispatcher)
+    assert dispatcher.restamp("slow", now=T0 + 1.5).wait == pytest.approx(0.8, abs=1e-5)
+
+
+def test_slow_job_starts_never_break_a_window_however_late_they_send(redis_client: Redis):
+    """Simulated load: jobs are popped as soon as the key's window lets them and send after
+    a start-up of 0-2 s; the send times (restamped) never exceed the limit."""
+    import random
+
+    rng = random.Random(7)
+    dispatcher = Dispatcher(redis_client, jitter_allowance=0.0)
+    key = Bucket("key", "key:k", 5, 1.0)
+    for tenant in range(40):
+        add_jobs(redis_client, dispatcher, f"t{tenant}", [f"j{tenant}"], [key], now=T0)
+    pending: list[tuple[float, str]] = []  # (when the job tries to send, job id)
+    sent: list[float] = []
+    replaced = 0  # restamps that had to wait for a new slot
+    now = T0
+    while now < T0 + 30 and len(sent) < 40:
+        popped = dispatcher.pop(now=now)
+        if isinstance(popped, Dispatched):
+            pending.append((now + rng.choice([0.0, 0.01, 0.3, 1.2, 2.0]), popped.job_id))
+        for item in sorted(p for p in pending if p[0] <= now):
+            pending.remove(item)
+            stamped = dispatcher.restamp(item[1], now=now)
+            if stamped.wait > 0:
+                replaced += 1
+                pending.append((now + stamped.wait, item[1]))
+            else:
+                sent.append(now)
+        now += 0.005
+    assert len(sent) == 40
+    assert window_violations(sent, 5, 1.0) == []
+    assert replaced > 0

@@ -330,9 +330,17 @@ class Dispatcher:
 
     def restamp(self, job_id: str, *, now: float | None = None) -> Restamp:
         """Record the job's call in its bucket logs at the send time instead of the pop
-        time (call it right before sending). If the pop reserved a slot that has not
-        freed yet, nothing moves and ``wait`` says how long to wait before calling again."""
-        reply = self._run(self._restamp, job_id, now=now)
+        time (call it right before sending). If the job holds a slot that has not freed
+        yet (reserved by the pop's lead, or because its start-up outlasted a window and a
+        new slot had to be reserved), nothing moves and ``wait`` says how long to wait
+        before calling again."""
+        reply = self._run(
+            self._restamp,
+            job_id,
+            f"{self.jitter_allowance:.6f}",
+            self.shared_headroom,
+            now=now,
+        )
         assert isinstance(reply, list)
         return Restamp(moved=int(reply[0]), wait=float(_text(reply[1])))
 

@@ -66,6 +66,71 @@ local function finish_running(t)
 end
 """
 
+#: What POP and RESTAMP share: a job's buckets, their check and their consumption.
+_BUCKETS = """
+-- The buckets of a job: lines "key TAB limit TAB period TAB shared". A bucket is
+-- {key, limit, window, shared}: shared (key-wide) limits keep ``headroom`` calls free,
+-- every window is the period plus the jitter allowance ``pad``.
+local function parse(spec, pad, headroom)
+  local out = {}
+  for line in string.gmatch(spec, '[^\\n]+') do
+    local key, limit, period, shared = string.match(line, '^(.-)\\t(%d+)\\t([%d.]+)\\t([01])$')
+    if key then
+      local n = tonumber(limit)
+      if shared == '1' then n = math.max(1, n - headroom) end
+      out[#out + 1] = {key, n, tonumber(period) + pad, shared == '1'}
+    end
+  end
+  return out
+end
+
+-- Sliding log per bucket: call times inside (now - window, now]. Returns nil when every
+-- bucket has room, else the time all blocked buckets free, whether only shared (key
+-- wide) buckets block, and whether any shared bucket blocks.
+local function check(buckets)
+  local free, own, shared = nil, false, false
+  for _, b in ipairs(buckets) do
+    local log = P .. 'b:' .. b[1]
+    redis.call('ZREMRANGEBYSCORE', log, '-inf', fmt(now - b[3]))
+    local n = redis.call('ZCARD', log)
+    local f = nil
+    if n >= b[2] then
+      local e = redis.call('ZRANGE', log, n - b[2], n - b[2], 'WITHSCORES')
+      f = tonumber(e[2]) + b[3] + 0.000001
+    end
+    local pen = tonumber(redis.call('GET', P .. 'pen:' .. b[1]) or '0')
+    if pen > now and (f == nil or pen > f) then f = pen end
+    if f then
+      if free == nil or f > free then free = f end
+      if b[4] then shared = true else own = true end
+    end
+  end
+  return free, not own, shared
+end
+
+-- Record the job's call at ``at`` (now, or a reserved time at most one window ahead).
+-- The log outlives its latest entry's window even when a later call, stamped nearer
+-- now, sets the expiry: hence one window more than that entry needs.
+local function consume(buckets, job, at)
+  for _, b in ipairs(buckets) do
+    local log = P .. 'b:' .. b[1]
+    redis.call('ZADD', log, fmt(at), fmt(at) .. '|' .. job)
+    redis.call('PEXPIRE', log, math.ceil((at - now + 2 * b[3]) * 1000) + 1000)
+  end
+end
+
+-- The job's latest entry in a log: member and time, or nil.
+local function own_entry(log, job)
+  local suffix = '|' .. job
+  for _, m in ipairs(redis.call('ZREVRANGE', log, 0, -1)) do
+    if string.sub(m, -#suffix) == suffix then
+      return m, tonumber(redis.call('ZSCORE', log, m))
+    end
+  end
+  return nil, nil
+end
+"""
+
 #: Append a job id to a tenant's queue (or put it at the head) and make the tenant ready.
 #: ARGV[5] tenant, ARGV[6] job id, ARGV[7] "1" for the head. A job that is its tenant's
 #: in-flight job (a retry, a requeue) always goes back to the head and ends the flight, so
@@ -179,37 +244,44 @@ return fmt(untl)
 #: Move a dispatched job's entries in its bucket logs to the current time, just before its
 #: call is sent. Between the pop and the send lie a few milliseconds of job start-up whose
 #: length varies with load; Billbee counts arrivals, so the logs should hold send times.
-#: Only ever moves an entry later. ARGV[5] job id. Returns {moved, wait}: how many entries
-#: moved, or, when the pop reserved a slot that is not free yet (see POP's lead), nothing
-#: moved and the seconds until it is: send no earlier.
+#: Only ever moves an entry later, which keeps every window within its limit as long as
+#: the entry is still inside its window: the calls admitted meanwhile counted it. An entry
+#: that has left its window (a start-up longer than the period: a cold worker, a stalled
+#: machine) no longer counted for anyone, so its call needs a slot again: it gets one now
+#: if the bucket has room, else one is reserved for when the bucket frees.
+#: ARGV[5] job id, ARGV[6] jitter allowance, ARGV[7] shared headroom (as for POP).
+#: Returns {moved, wait}: how many entries moved to now, or, when the job holds a slot
+#: that is not free yet (reserved by POP's lead or just now), nothing moved and the
+#: seconds until it is: send no earlier.
 RESTAMP = (
     _PRELUDE
+    + _BUCKETS
     + """
 local job = ARGV[5]
-local spec = redis.call('HGET', JP .. job, 'billhive_buckets') or ''
-local suffix = '|' .. job
-local entries = {}
-local wait = 0
-for line in string.gmatch(spec, '[^\\n]+') do
-  local key = string.match(line, '^(.-)\\t')
-  if key then
-    local log = P .. 'b:' .. key
-    for _, m in ipairs(redis.call('ZREVRANGE', log, 0, -1)) do
-      if string.sub(m, -#suffix) == suffix then
-        local at = tonumber(redis.call('ZSCORE', log, m))
-        if at > now and at - now > wait then wait = at - now end
-        entries[#entries + 1] = {log, m, at}
-        break
-      end
-    end
-  end
+local buckets = parse(redis.call('HGET', JP .. job, 'billhive_buckets') or '',
+  tonumber(ARGV[6]), tonumber(ARGV[7]))
+local wait, stale, entries = 0, {}, {}
+for i, b in ipairs(buckets) do
+  local log = P .. 'b:' .. b[1]
+  local m, at = own_entry(log, job)
+  if at and at > now and at - now > wait then wait = at - now end
+  if not at or at <= now - b[3] then stale[#stale + 1] = b end
+  entries[i] = {log, m, at}
 end
 if wait > 0 then return {0, fmt(wait)} end
+if #stale > 0 then
+  local free = check(stale)  -- its trim drops the job's own expired entries
+  if free then
+    consume(stale, job, free)
+    return {0, fmt(free - now)}
+  end
+end
 local moved = 0
-for _, e in ipairs(entries) do
-  if now > e[3] then
-    redis.call('ZREM', e[1], e[2])
-    redis.call('ZADD', e[1], fmt(now), fmt(now) .. suffix)
+for i, b in ipairs(buckets) do
+  local log, m, at = entries[i][1], entries[i][2], entries[i][3]
+  if not at or now > at then
+    if m then redis.call('ZREM', log, m) end
+    consume({b}, job, now)
     moved = moved + 1
   end
 end
@@ -231,55 +303,10 @@ return {moved, '0'}
 #: {"idle", "", now} when no tenant has work.
 POP = (
     _PRELUDE
+    + _BUCKETS
     + """
 local K, pad, headroom = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local lead = tonumber(ARGV[8] or '0')
-
--- The buckets of a job: lines "key TAB limit TAB period TAB shared".
-local function parse(spec)
-  local out = {}
-  for line in string.gmatch(spec, '[^\\n]+') do
-    local key, limit, period, shared = string.match(line, '^(.-)\\t(%d+)\\t([%d.]+)\\t([01])$')
-    if key then
-      local n = tonumber(limit)
-      if shared == '1' then n = math.max(1, n - headroom) end
-      out[#out + 1] = {key, n, tonumber(period) + pad, shared == '1'}
-    end
-  end
-  return out
-end
-
--- Sliding log per bucket: call times inside (now - window, now]. Returns nil when every
--- bucket has room, else the time all blocked buckets free, whether only shared (key
--- wide) buckets block, and whether any shared bucket blocks.
-local function check(buckets)
-  local free, own, shared = nil, false, false
-  for _, b in ipairs(buckets) do
-    local log = P .. 'b:' .. b[1]
-    redis.call('ZREMRANGEBYSCORE', log, '-inf', fmt(now - b[3]))
-    local n = redis.call('ZCARD', log)
-    local f = nil
-    if n >= b[2] then
-      local e = redis.call('ZRANGE', log, n - b[2], n - b[2], 'WITHSCORES')
-      f = tonumber(e[2]) + b[3] + 0.000001
-    end
-    local pen = tonumber(redis.call('GET', P .. 'pen:' .. b[1]) or '0')
-    if pen > now and (f == nil or pen > f) then f = pen end
-    if f then
-      if free == nil or f > free then free = f end
-      if b[4] then shared = true else own = true end
-    end
-  end
-  return free, not own, shared
-end
-
-local function consume(buckets, job, at)
-  for _, b in ipairs(buckets) do
-    local log = P .. 'b:' .. b[1]
-    redis.call('ZADD', log, fmt(at), fmt(at) .. '|' .. job)
-    redis.call('PEXPIRE', log, math.ceil((at - now + b[3]) * 1000) + 1000)
-  end
-end
 
 -- Tenants whose buckets have freed come back with the start tag they had.
 local due = redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', fmt(now + lead), 'LIMIT', 0, 2 * K)
@@ -301,7 +328,7 @@ for i = 1, #cands, 2 do
   elseif redis.call('EXISTS', JP .. job) == 0 then
     redis.call('LPOP', q)  -- deleted while queued, as RQ skips it too
   else
-    local buckets = parse(redis.call('HGET', JP .. job, 'billhive_buckets') or '')
+    local buckets = parse(redis.call('HGET', JP .. job, 'billhive_buckets') or '', pad, headroom)
     local free, shared_only, shared_blocks = check(buckets)
     local not_before = tonumber(redis.call('HGET', JP .. job, 'billhive_not_before') or '0')
     if not_before > now then
