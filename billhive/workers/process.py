@@ -18,7 +18,7 @@ from rq.worker_pool import WorkerPool
 
 from billhive.config import Settings
 from billhive.redisconn import redis_from_settings
-from billhive.workers.scheduling.dispatcher import Dispatcher
+from billhive.workers.runtime import configured_dispatcher, warm_up
 from billhive.workers.scheduling.worker import SimpleTenantWorker, TenantWorker
 
 #: The queue of platform housekeeping jobs (verification, re-verification, cleanup).
@@ -40,21 +40,14 @@ def worker_class_for(settings: Settings, *, fork: bool) -> type[Any]:
     RQ's WorkerPool builds workers itself, so the options travel in a subclass.
     """
     base: type[Any] = TenantWorker if fork else SimpleTenantWorker
-    jitter, headroom = settings.dispatch_jitter_ms / 1000, settings.dispatch_key_headroom
-    lead = settings.dispatch_lead_ms / 1000
 
     class ConfiguredWorker(base):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs.setdefault(
-                "dispatcher",
-                Dispatcher(
-                    kwargs["connection"],
-                    jitter_allowance=jitter,
-                    shared_headroom=headroom,
-                    lead=lead,
-                ),
-            )
+            kwargs.setdefault("dispatcher", configured_dispatcher(kwargs["connection"], settings))
             super().__init__(*args, **kwargs)
+
+        def prepare(self) -> None:
+            warm_up()
 
     ConfiguredWorker.__name__ = ConfiguredWorker.__qualname__ = base.__name__
     return ConfiguredWorker

@@ -13,13 +13,20 @@ from dataclasses import dataclass, field
 
 import httpx
 from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import configure_mappers
 
 from billhive.config import Settings, load_settings
 from billhive.db import Database
+from billhive.logs import get_logger
 from billhive.redisconn import redis_from_settings
 from billhive.tenants.vault import Vault
 from billhive.workers.outcomes import RetryPolicy
 from billhive.workers.scheduling.dispatcher import Dispatcher
+
+log = get_logger(__name__)
 
 
 class SharedTransport(httpx.BaseTransport):
@@ -70,7 +77,7 @@ class Runtime:
     def dispatcher(self) -> Dispatcher:
         """The dispatcher on this runtime's Redis (built once: jobs use it on every call)."""
         if self._dispatcher is None:
-            self._dispatcher = Dispatcher(self.redis)
+            self._dispatcher = configured_dispatcher(self.redis, self.settings)
         return self._dispatcher
 
     def close(self) -> None:
@@ -78,6 +85,17 @@ class Runtime:
         self.database.dispose()
         self.transport.shutdown()
         self.redis.close()
+
+
+def configured_dispatcher(connection: Redis, settings: Settings) -> Dispatcher:
+    """A dispatcher with the settings' allowance, headroom and lead: the workers' pops and
+    their jobs' restamps must read the buckets' windows alike."""
+    return Dispatcher(
+        connection,
+        jitter_allowance=settings.dispatch_jitter_ms / 1000,
+        shared_headroom=settings.dispatch_key_headroom,
+        lead=settings.dispatch_lead_ms / 1000,
+    )
 
 
 _runtime: Runtime | None = None
@@ -100,6 +118,25 @@ def get_runtime() -> Runtime:
         os.register_at_fork(after_in_child=_after_fork_in_child)
         _fork_hook_installed = True
     return _runtime
+
+
+def warm_up() -> None:
+    """Build this process's runtime and open its database and Redis connections now.
+
+    A worker calls it before taking its first job: a cold first job (settings, vault,
+    mapper configuration, connections) took 0.25 s on an idle machine and up to 2 s while
+    a dozen workers started at once, all of it between the job's dispatch and its send.
+    A database or Redis that is not up yet is left for the first job to report.
+    """
+    rt = get_runtime()
+    rt.dispatcher  # noqa: B018 - builds the dispatcher (and hashes its scripts) now
+    configure_mappers()
+    try:
+        with rt.database.session() as session:
+            session.execute(select(1))
+        rt.redis.ping()
+    except (SQLAlchemyError, RedisError) as exc:
+        log.warning("worker_warm_up_incomplete", error=type(exc).__name__)
 
 
 def set_runtime(runtime: Runtime | None) -> None:

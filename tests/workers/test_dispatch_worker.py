@@ -3,6 +3,7 @@ retries in order, and no job lost when a worker is killed with SIGKILL."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import signal
@@ -264,3 +265,55 @@ def test_a_started_worker_keeps_its_start_up_objects_out_of_the_collector(
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+class _Preparing(SimpleTenantWorker):
+    """Notes when it prepared, in the same list the jobs record into."""
+
+    def prepare(self) -> None:
+        self.connection.rpush("done", "prepared")
+
+
+def test_a_worker_prepares_before_it_takes_its_first_job(redis_client: Redis):
+    enqueue(redis_client, "a", "record", "first")
+    _Preparing(connection=redis_client).work(burst=True, logging_level="WARNING")
+    assert done(redis_client) == ["prepared", "first"]
+
+
+STOPPED_WHILE_PREPARING = """
+import os, signal, sys, time
+from redis import Redis
+from rq import Queue
+from billhive.workers.scheduling.worker import SimpleTenantWorker
+
+class Worker(SimpleTenantWorker):
+    def prepare(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+# Forked processes start slowly (the job runtime's fork hook does real work), so the
+# worker's stop reaches its scheduler before the scheduler installs its own handlers.
+os.register_at_fork(after_in_child=lambda: time.sleep(1.0))
+connection = Redis.from_url(sys.argv[1])
+Worker([Queue("billhive:system", connection=connection)], connection=connection).work(
+    with_scheduler=True, logging_level="WARNING"
+)
+"""
+
+
+def test_a_worker_stopped_while_preparing_also_stops_its_new_scheduler(
+    redis_url: str, tmp_path: Path
+) -> None:
+    # The scheduler process is forked after the stop and told to end at once, before it
+    # installs its own handlers: it must not outlive the worker's wait for it.
+    script = tmp_path / "stopped.py"
+    script.write_text(STOPPED_WHILE_PREPARING)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, str(script), redis_url], env=env, cwd=ROOT, start_new_session=True
+    )
+    try:
+        assert process.wait(timeout=30) == 0
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

@@ -13,6 +13,7 @@ spinning.
 from __future__ import annotations
 
 import gc
+import os
 import signal
 import time
 from collections.abc import Sequence
@@ -71,6 +72,7 @@ class DispatchingMixin:
         self.sweep_batch = sweep_batch
         self._tokens: dict[str, tuple[str, str]] = {}
         self._next_recovery = 0.0
+        self._starting_pid = os.getpid()
 
     # -- RQ hooks ---------------------------------------------------------------------
 
@@ -82,15 +84,32 @@ class DispatchingMixin:
         scheduler; a stop asked for in that window (a deploy, a supervisor) killed the
         process by the default action instead of ending it cleanly.
         """
+        self._starting_pid = os.getpid()
         signal.signal(signal.SIGTERM, self._stop_before_loop)
         signal.signal(signal.SIGINT, self._stop_before_loop)
         super().bootstrap(*args, **kwargs)  # type: ignore[misc]
+        self.prepare()
         # The modules and objects loaded so far live as long as the worker: keep them out
         # of the cyclic garbage collector, whose full passes over them (~50 ms here) could
         # stall a worker between taking a job and sending its call.
         gc.freeze()
 
+    def prepare(self) -> None:
+        """Make the jobs' resources ready before the first dequeue (override it).
+
+        A job is dispatched with its slot in every bucket taken; whatever the job must still
+        set up before it can send (connections, first-use work) delays the send, and the
+        slot's window runs meanwhile. Nothing here by default.
+        """
+
     def _stop_before_loop(self, signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != self._starting_pid:
+            # A process forked meanwhile (RQ's scheduler) inherits this handler until it
+            # installs its own; a stop sent to it in between must end it, as it would have
+            # without the handler, or the worker waits for it for ever.
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         # The loop checks this flag before its first dequeue, so no job is taken.
         self._stop_requested = True
 
