@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 from pathlib import Path
 
@@ -11,9 +10,6 @@ import click
 from billhive import __version__
 from billhive.config import ConfigError, Settings, ensure_dev_secrets, load_settings
 from billhive.logs import configure_logging
-
-#: Allocations between young-generation collections in the sandbox process.
-SANDBOX_GC_THRESHOLD = 200_000
 
 
 class Context:
@@ -172,11 +168,6 @@ def sandbox(
         raise click.BadParameter(str(exc), param_hint="--latency") from exc
 
     def build() -> Flask:
-        # The sandbox stands in for Billbee's servers and keeps every account's data in one
-        # long-lived heap. Default garbage-collection thresholds stop every thread for
-        # 100+ ms now and then, and the calls queued meanwhile reach the throttle together,
-        # as if sent together; rarer collections keep its admission times true.
-        gc.set_threshold(SANDBOX_GC_THRESHOLD, 100, 1000)
         return create_sandbox_app(
             api_keys=keys,
             accounts=demo_accounts() if demo else [],

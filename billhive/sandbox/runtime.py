@@ -36,8 +36,18 @@ class SandboxRuntime:
     def build(
         cls, registry: AccountRegistry, *, state_file: str | None = None, **knobs: object
     ) -> SandboxRuntime:
-        """A runtime whose accounts are seeded with the demo data on first use."""
-        return cls(registry, StateStore(seed_account, state_file), **knobs)  # type: ignore[arg-type]
+        """A runtime whose accounts hold their demo data from the start.
+
+        Accounts added later are seeded on first use. Seeding the known ones now keeps the
+        sandbox's heap still while it serves: data created on first use kept the garbage
+        collector walking a growing heap, stopping every thread for 100-240 ms at a time
+        (the web server freezes what exists when the app is built, see webserver.py), and
+        the calls that arrived meanwhile reached the throttle together, as if sent so.
+        """
+        runtime = cls(registry, StateStore(seed_account, state_file), **knobs)  # type: ignore[arg-type]
+        for account in registry.all():
+            runtime.store.for_account(account)
+        return runtime
 
     def reset_throttle(self) -> None:
         """Forget every recorded call time (tests start from empty windows)."""

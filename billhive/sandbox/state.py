@@ -137,6 +137,10 @@ class StateStore:
         if self._file is not None and self._file.exists():
             self._states = _load(self._file)
 
+    def __contains__(self, account_id: object) -> bool:
+        """Whether the account's state exists yet (seeded or loaded)."""
+        return account_id in self._states
+
     def for_account(self, account: Account) -> AccountState:
         """The account's state, created and seeded on first use."""
         state = self._states.get(account.id)

@@ -11,6 +11,7 @@ from sandbox_helpers import MERCHANT, ManualClock, Sandbox, data_of
 
 from billhive.sandbox import SeedError, demo_accounts, load_seed_file
 from billhive.sandbox.accounts import Account, AccountRegistry
+from billhive.sandbox.runtime import SandboxRuntime
 
 SHOP = {"username": "seeded@example.com", "password": "Seeded#Pass2025", "name": "Seeded Shop"}
 
@@ -135,3 +136,18 @@ def test_an_unreadable_state_file_is_reported_by_name(
     state_file.write_text("[{}]", encoding="utf-8")
     with pytest.raises(SeedError, match=r"state\.json is unreadable"):
         sandbox_factory(state_file=str(state_file))
+
+
+def test_known_accounts_hold_their_data_before_the_first_call() -> None:
+    accounts = [Account.from_dict({**SHOP, "id": 3}), *demo_accounts()]
+    runtime = SandboxRuntime.build(AccountRegistry(["key"], accounts))
+    assert all(account.id in runtime.store for account in accounts)
+
+
+def test_an_account_added_later_gets_its_data_on_first_use() -> None:
+    runtime = SandboxRuntime.build(AccountRegistry(["key"], []))
+    late = Account.from_dict({**SHOP, "id": 9})
+    runtime.registry.add(late)
+    assert late.id not in runtime.store
+    assert runtime.store.for_account(late).orders
+    assert late.id in runtime.store
