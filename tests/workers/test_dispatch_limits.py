@@ -179,15 +179,28 @@ def test_a_tenant_held_by_its_own_bucket_is_woken_one_lead_early(redis_client: R
     assert waiting.until == pytest.approx(T0 + 0.95, abs=1e-5)
 
 
-def test_the_key_wide_window_is_never_taken_ahead(redis_client: Redis):
-    dispatcher = Dispatcher(redis_client, jitter_allowance=0.0, lead=0.05)
+def _key_used_at_t0(redis_client: Redis, dispatcher: Dispatcher) -> None:
+    """A key-wide bucket of one call a second, used by tenant a at T0; b waits for it."""
     key = Bucket("key", "key:k", 1, 1.0)
     add_jobs(redis_client, dispatcher, "a", ["a1"], [key], now=T0)
     add_jobs(redis_client, dispatcher, "b", ["b1"], [key], now=T0)
     assert isinstance(dispatcher.pop(now=T0), Dispatched)
-    waiting = dispatcher.pop(now=T0 + 0.96)
+
+
+def test_the_key_wide_window_is_taken_ahead_within_the_lead(redis_client: Redis):
+    dispatcher = Dispatcher(redis_client, jitter_allowance=0.0, lead=0.05)
+    _key_used_at_t0(redis_client, dispatcher)
+    early = dispatcher.pop(now=T0 + 0.96)
+    assert isinstance(early, Dispatched) and early.job_id == "b1"
+    assert early.at == pytest.approx(T0 + 1.0, abs=1e-5)
+
+
+def test_workers_waiting_for_the_key_wide_window_come_back_one_lead_early(redis_client: Redis):
+    dispatcher = Dispatcher(redis_client, jitter_allowance=0.0, lead=0.05)
+    _key_used_at_t0(redis_client, dispatcher)
+    waiting = dispatcher.pop(now=T0 + 0.5)
     assert isinstance(waiting, Wait)
-    assert waiting.until == pytest.approx(T0 + 1.0, abs=1e-5)
+    assert waiting.until == pytest.approx(T0 + 0.95, abs=1e-5)
 
 
 def test_a_reserved_call_is_told_to_wait_until_its_slot_and_then_restamped(

@@ -126,10 +126,10 @@ class Dispatcher:
     ``shared_headroom``: calls kept free in every shared (key-wide) bucket: the key's
     window is where all tenants meet, so a call delayed on its way (a busy machine between
     the send-time stamp and the socket) must not make it overflow.
-    ``lead``: seconds ahead a job may be dispatched for a slot of its own (tenant,
-    endpoint) buckets that is about to free (its call reserved at that time;
-    :meth:`restamp` says how long to wait), so the job's start-up overlaps the end of the
-    previous call's window instead of following it. Never for shared buckets.
+    ``lead``: seconds ahead a job may be dispatched for a slot that is about to free in
+    its buckets (its call reserved at that time; :meth:`restamp` says how long to wait),
+    so the job's start-up overlaps the end of the previous call's window instead of
+    following it: the slots of the key's 50 calls/s are reused as they free.
     The ``now`` argument of the methods replaces Redis ``TIME`` (tests and simulations).
     """
 

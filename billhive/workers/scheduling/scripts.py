@@ -85,10 +85,10 @@ local function parse(spec, pad, headroom)
 end
 
 -- Sliding log per bucket: call times inside (now - window, now]. Returns nil when every
--- bucket has room, else the time all blocked buckets free, whether only shared (key
--- wide) buckets block, and whether any shared bucket blocks.
+-- bucket has room, else the time all blocked buckets free and whether only shared (key
+-- wide) buckets block.
 local function check(buckets)
-  local free, own, shared = nil, false, false
+  local free, own = nil, false
   for _, b in ipairs(buckets) do
     local log = P .. 'b:' .. b[1]
     redis.call('ZREMRANGEBYSCORE', log, '-inf', fmt(now - b[3]))
@@ -102,10 +102,10 @@ local function check(buckets)
     if pen > now and (f == nil or pen > f) then f = pen end
     if f then
       if free == nil or f > free then free = f end
-      if b[4] then shared = true else own = true end
+      if not b[4] then own = true end
     end
   end
-  return free, not own, shared
+  return free, not own
 end
 
 -- Record the job's call at ``at`` (now, or a reserved time at most one window ahead).
@@ -291,11 +291,11 @@ return {moved, '0'}
 
 #: Choose the next job. ARGV[5] K (candidates tried at most), ARGV[6] jitter allowance in
 #: seconds (added to every bucket's period), ARGV[7] headroom: calls kept free in every
-#: shared (key-wide) bucket, ARGV[8] lead in seconds: a job whose own (tenant, endpoint)
-#: buckets free within the lead, with no shared bucket blocking, is dispatched now with its
-#: call reserved at the time they free (``at``), so the worker prepares it while the slot
-#: is still taken and sends at ``at`` (RESTAMP says when); tenants delayed by their own
-#: buckets come back ``lead`` early for the same reason.
+#: shared (key-wide) bucket, ARGV[8] lead in seconds: a job whose buckets all free within
+#: the lead is dispatched now with its call reserved at the time they free (``at``), so
+#: the worker prepares it while the slot is still taken and sends at ``at`` (RESTAMP says
+#: when) instead of starting only then; workers waiting for the key-wide window and
+#: tenants delayed by their own buckets come back ``lead`` early for the same reason.
 #:
 #: Returns {"go", tenant, job id, token, at} after consuming every bucket of the job at
 #: ``at`` (now, or up to ``lead`` later), {"wait", until, now} when nothing may start
@@ -329,16 +329,14 @@ for i = 1, #cands, 2 do
     redis.call('LPOP', q)  -- deleted while queued, as RQ skips it too
   else
     local buckets = parse(redis.call('HGET', JP .. job, 'billhive_buckets') or '', pad, headroom)
-    local free, shared_only, shared_blocks = check(buckets)
+    local free, shared_only = check(buckets)
     local not_before = tonumber(redis.call('HGET', JP .. job, 'billhive_not_before') or '0')
     if not_before > now then
       if free == nil or not_before > free then free = not_before end
       shared_only = false
     end
-    -- Only a tenant's own buckets are taken ahead: in the key-wide window, where every
-    -- tenant's calls meet, a reservation would spend the margin the allowance keeps.
     local at = now
-    if free ~= nil and free <= now + lead and not shared_blocks then
+    if free ~= nil and free <= now + lead then
       at, free = free, nil
     end
     if free == nil then
@@ -354,7 +352,7 @@ for i = 1, #cands, 2 do
       redis.call('HSET', P .. 'finish', t, fmt(tag + 1))
       return {'go', t, job, token, fmt(at)}
     elseif shared_only then
-      return {'wait', fmt(free), fmt(now)}
+      return {'wait', fmt(free - lead), fmt(now)}
     else
       redis.call('ZREM', P .. 'ready', t)
       redis.call('ZADD', P .. 'delayed', fmt(free), t)
