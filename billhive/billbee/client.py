@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -48,6 +48,8 @@ class BillbeeClient:
     ``base_url`` is the API root including ``/api/v1`` (``https://api.billbee.io/api/v1``,
     or the sandbox's). TLS certificates are always verified. Use it as a context manager
     or call :meth:`close`. Its repr and every error it raises are free of the credentials.
+    ``before_send`` runs right before each request goes out, after it is built (the
+    workers record the send time in their rate-limit windows there).
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class BillbeeClient:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         user_agent: str | None = None,
+        before_send: Callable[[], None] | None = None,
     ) -> None:
         for label, value in (("API key", api_key), ("username", username), ("password", password)):
             if not value:
@@ -80,6 +83,7 @@ class BillbeeClient:
             transport=transport,
             verify=True,
             follow_redirects=False,
+            event_hooks={"request": [lambda _request: before_send()]} if before_send else None,
         )
 
     def __repr__(self) -> str:

@@ -10,10 +10,13 @@ puts it back at the head of the tenant's queue, so later calls never overtake it
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from redis import Redis
+from redis.client import Pipeline
 from rq import get_current_job
 from sqlalchemy import select
 from sqlalchemy.orm import Session, contains_eager
@@ -30,7 +33,7 @@ from billhive.tenants.service import open_credentials
 from billhive.workers.calls import KEY_ID
 from billhive.workers.models import FINAL_STATUSES, Call, CallStatus
 from billhive.workers.outcomes import Decision, Verdict, decide
-from billhive.workers.recording import cap_result, count_usage, finish_call
+from billhive.workers.recording import cap_result, count_usage, finish_call, job_events
 from billhive.workers.runtime import Runtime, get_runtime
 from billhive.workers.stats import record_outcome
 
@@ -55,6 +58,22 @@ def tenant_bucket(tenant_id: int) -> str:
     return f"user:{KEY_ID}:{tenant_id}"
 
 
+def _restamper(rt: Runtime) -> Callable[[], None] | None:
+    """What to run right before the current job's request goes out: its entries in its
+    limit buckets move to the send time, so the variable start-up of the job cannot make
+    calls arrive closer together at Billbee than the buckets allowed; a job dispatched
+    ahead of its slot waits for it there. None outside a job."""
+    job = get_current_job()
+    if job is None:
+        return None
+    job_id = job.id
+
+    def restamp() -> None:
+        rt.dispatcher.restamp_when_due(job_id, sleep=time.sleep)
+
+    return restamp
+
+
 @contextmanager
 def scoped_client(rt: Runtime, session: Session, tenant_id: int) -> Any:
     """A client with the tenant's credentials, opened from the vault for this job only."""
@@ -66,6 +85,7 @@ def scoped_client(rt: Runtime, session: Session, tenant_id: int) -> Any:
         base_url=rt.settings.billbee_base_url,
         timeout=rt.settings.billbee_timeout,
         transport=rt.transport,
+        before_send=_restamper(rt),
     )
     del credentials
     try:
@@ -74,18 +94,8 @@ def scoped_client(rt: Runtime, session: Session, tenant_id: int) -> Any:
         client.close()
 
 
-def send(
-    rt: Runtime, client: BillbeeClient, operation: Operation, params: Any, body: Any
-) -> Attempt:
-    """Make the call; never raises for a Billbee failure (it is part of the attempt).
-
-    Right before sending, the job's entries in its limit buckets move to the send time, so
-    the variable start-up of the job cannot make calls arrive closer together at Billbee
-    than the buckets allowed; a job dispatched ahead of its slot waits for it here.
-    """
-    job = get_current_job()
-    if job is not None:
-        rt.dispatcher.restamp_when_due(job.id, sleep=time.sleep)
+def send(client: BillbeeClient, operation: Operation, params: Any, body: Any) -> Attempt:
+    """Make the call; never raises for a Billbee failure (it is part of the attempt)."""
     try:
         return Attempt(client.call(operation, params, body), None, True)
     except InvalidCall as exc:
@@ -149,28 +159,32 @@ def apply_decision(
     *,
     attempt: Attempt,
     decision: Decision,
+    events: Redis | Pipeline,
 ) -> dict[str, Any]:
-    """Record one attempt's decision on the call; raises CallDeferred when it must wait."""
+    """Record one attempt's decision on the call; raises CallDeferred when it must wait.
+
+    Counters and the call's announcement go to ``events`` (see recording.job_events).
+    """
     error = attempt.error
     status_code = attempt.response.status_code if attempt.response else None
     if error is not None:
         status_code = getattr(error, "status_code", None)
     call.http_status = status_code
-    record_outcome(rt.redis, decision.verdict.value)
+    record_outcome(events, decision.verdict.value)
     if decision.verdict is Verdict.SUCCEEDED:
         assert attempt.response is not None
         data, truncated = cap_result(attempt.response.data)
         call.result, call.result_truncated = data, truncated
         call.error = call.error_name = None
         call.error_code = None
-        finish_call(session, rt.redis, call, CallStatus.SUCCEEDED)
+        finish_call(session, events, call, CallStatus.SUCCEEDED)
         return {"call_id": call.id, "status": "succeeded"}
     call.error = str(error) if error is not None else decision.reason
     call.error_code = getattr(error, "error_code", None)
     call.error_name = getattr(error, "error_name", None)
     if decision.verdict in (Verdict.FAILED, Verdict.UNKNOWN_OUTCOME):
         final = CallStatus(decision.verdict.value)
-        finish_call(session, rt.redis, call, final, error=call.error)
+        finish_call(session, events, call, final, error=call.error)
         return {"call_id": call.id, "status": final.value, "reason": decision.reason}
     call.status = CallStatus.QUEUED
     if decision.verdict is Verdict.THROTTLED:
@@ -197,12 +211,15 @@ def run_call(call_id: int) -> dict[str, Any]:
         operation = get_operation(call.operation)
         with scoped_client(rt, session, tenant.id) as client:
             session.commit()  # marks it running; no transaction stays open during the call
-            attempt = send(rt, client, operation, call.params, call.body)
-        count_usage(
-            session, rt.redis, tenant.id, reached=attempt.reached_billbee, error=attempt.error
-        )
-        decision = decide(attempt.error, operation, call.attempts, rt.policy)
-        return apply_decision(rt, session, call, tenant, attempt=attempt, decision=decision)
+            attempt = send(client, operation, call.params, call.body)
+        with job_events(rt.redis) as events:
+            count_usage(
+                session, events, tenant.id, reached=attempt.reached_billbee, error=attempt.error
+            )
+            decision = decide(attempt.error, operation, call.attempts, rt.policy)
+            return apply_decision(
+                rt, session, call, tenant, attempt=attempt, decision=decision, events=events
+            )
 
 
 def run_stock_update(call_id: int) -> dict[str, Any]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from redis import Redis
+from redis.client import Pipeline
 from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -25,8 +28,25 @@ def cap_result(data: Any) -> tuple[Any, bool]:
     return {"truncated_json": text[:RESULT_MAX_CHARS]}, True
 
 
+@contextmanager
+def job_events(redis: Redis) -> Iterator[Pipeline]:
+    """Collect a job's counters and announcements; send them in one round trip when the
+    job's block ends, after the commits they follow (a worker's Redis round trips delay
+    its next job)."""
+    events = redis.pipeline(transaction=False)
+    try:
+        yield events
+    finally:
+        events.execute()
+
+
 def finish_call(
-    session: Session, redis: Redis, call: Call, status: CallStatus, *, error: str | None = None
+    session: Session,
+    redis: Redis | Pipeline,
+    call: Call,
+    status: CallStatus,
+    *,
+    error: str | None = None,
 ) -> None:
     """Give the call its final status, commit, and announce it."""
     call.status = status
@@ -48,7 +68,7 @@ def _upsert(session: Session) -> Any:
 
 def count_usage(
     session: Session,
-    redis: Redis,
+    redis: Redis | Pipeline,
     tenant_id: int,
     *,
     reached: bool,

@@ -102,7 +102,7 @@ def reverify_tenant(tenant_id: int) -> dict[str, Any]:
             return {"tenant_id": tenant_id, "status": "skipped"}
         with scoped_client(rt, session, tenant_id) as client:
             session.commit()
-            attempt = send(rt, client, get_operation(VERIFY_OPERATION), VERIFY_PARAMS, None)
+            attempt = send(client, get_operation(VERIFY_OPERATION), VERIFY_PARAMS, None)
         count_usage(
             session, rt.redis, tenant_id, reached=attempt.reached_billbee, error=attempt.error
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.client import Pipeline
 from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,7 +34,7 @@ from billhive.workers.jobs import (
 from billhive.workers.models import Call, CallStatus, job_id_for
 from billhive.workers.outcomes import decide
 from billhive.workers.queues import TenantQueue
-from billhive.workers.recording import count_usage, finish_call
+from billhive.workers.recording import count_usage, finish_call, job_events
 from billhive.workers.runtime import Runtime
 from billhive.workers.stats import record_outcome
 
@@ -101,6 +102,7 @@ def _record_batch(
     *,
     superseded: dict[int, int],
     batch_job_id: str,
+    events: Pipeline,
 ) -> None:
     """Give every call of the batch its own outcome and take the joined jobs off the queue."""
     items = response.data if isinstance(response.data, list) else []
@@ -128,8 +130,8 @@ def _record_batch(
             call.attempts += 1
             queue.remove(job_id_for(call.id))
             Job(job_id_for(call.id), connection=rt.redis).delete(remove_from_queue=False)
-        record_outcome(rt.redis, status.value)
-        finish_call(session, rt.redis, call, status)
+        record_outcome(events, status.value)
+        finish_call(session, events, call, status)
 
 
 def run_stock_batch(rt: Runtime, call_id: int) -> dict[str, Any]:
@@ -145,20 +147,24 @@ def run_stock_batch(rt: Runtime, call_id: int) -> dict[str, Any]:
         operation = get_operation(STOCK_BATCH_OPERATION)
         with scoped_client(rt, session, tenant.id) as client:
             session.commit()
-            attempt: Attempt = send(rt, client, operation, {}, bodies)
-        count_usage(
-            session, rt.redis, tenant.id, reached=attempt.reached_billbee, error=attempt.error
-        )
-        decision = decide(attempt.error, operation, head.attempts, rt.policy)
-        if attempt.response is None:
-            # The whole batch waits or fails with the head; followers stay queued behind it.
-            return apply_decision(rt, session, head, tenant, attempt=attempt, decision=decision)
-        _record_batch(
-            rt,
-            session,
-            batch,
-            attempt.response,
-            superseded=superseded,
-            batch_job_id=job_id_for(head.id),
-        )
+            attempt: Attempt = send(client, operation, {}, bodies)
+        with job_events(rt.redis) as events:
+            count_usage(
+                session, events, tenant.id, reached=attempt.reached_billbee, error=attempt.error
+            )
+            decision = decide(attempt.error, operation, head.attempts, rt.policy)
+            if attempt.response is None:
+                # The whole batch waits or fails with the head; followers stay queued.
+                return apply_decision(
+                    rt, session, head, tenant, attempt=attempt, decision=decision, events=events
+                )
+            _record_batch(
+                rt,
+                session,
+                batch,
+                attempt.response,
+                superseded=superseded,
+                batch_job_id=job_id_for(head.id),
+                events=events,
+            )
         return {"call_id": call_id, "status": "batched", "calls": len(batch), "sent": len(bodies)}

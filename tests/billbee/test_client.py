@@ -303,3 +303,23 @@ def test_the_client_closes_as_a_context_manager(
         client.orders.list()
     with pytest.raises(RuntimeError):
         client.orders.list()
+
+
+def test_before_send_runs_once_per_request_before_it_reaches_the_server(
+    client_factory: Callable[..., BillbeeClient], fake_billbee: FakeBillbee
+) -> None:
+    seen: list[int] = []
+    client = client_factory(before_send=lambda: seen.append(len(fake_billbee.requests)))
+    client.call("orders.list", {"page": 1})
+    client.call("orders.list", {"page": 2})
+    assert seen == [0, 1]
+
+
+def test_before_send_does_not_run_for_a_call_refused_before_sending(
+    client_factory: Callable[..., BillbeeClient],
+) -> None:
+    seen: list[str] = []
+    client = client_factory(before_send=lambda: seen.append("sent"))
+    with pytest.raises(InvalidCall):
+        client.call("orders.get", {})
+    assert seen == []
