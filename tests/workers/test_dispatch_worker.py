@@ -317,3 +317,21 @@ def test_a_worker_stopped_while_preparing_also_stops_its_new_scheduler(
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def test_a_heartbeat_costs_one_round_trip(
+    redis_client: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = SimpleTenantWorker(connection=redis_client)
+    single_commands: list[object] = []
+    send_one = redis_client.execute_command
+
+    def counting(*args: object, **options: object) -> object:
+        single_commands.append(args[0])
+        return send_one(*args, **options)
+
+    monkeypatch.setattr(redis_client, "execute_command", counting)
+    worker.heartbeat()
+    assert single_commands == []
+    assert redis_client.hget(worker.key, "last_heartbeat") is not None
+    assert redis_client.ttl(worker.key) > 0

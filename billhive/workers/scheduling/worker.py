@@ -22,12 +22,17 @@ from typing import Any
 
 import redis.exceptions
 from rq import Queue, SimpleWorker, Worker
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
+from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 
 from billhive.workers.queues import TenantQueue
 from billhive.workers.scheduling.dispatcher import Dispatched, Dispatcher, tenant_queue_name
 from billhive.workers.scheduling.recovery import recover_abandoned, sweep_tenant_queues
+
+#: Seconds between the heartbeats a waiting worker sends.
+HEARTBEAT_EVERY = 1.0
 
 
 class DispatchingMixin:
@@ -113,6 +118,15 @@ class DispatchingMixin:
         # The loop checks this flag before its first dequeue, so no job is taken.
         self._stop_requested = True
 
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """RQ's heartbeat, in one round trip (RQ sends its three commands one by one)."""
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline=pipeline)  # type: ignore[misc]
+            return
+        with self.connection.pipeline() as pipe:
+            super().heartbeat(timeout, pipeline=pipe)  # type: ignore[misc]
+            pipe.execute()
+
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """RQ's TTL with a configurable grace instead of its fixed 60 s."""
         interval = self.job_monitoring_interval
@@ -147,7 +161,7 @@ class DispatchingMixin:
                 backoff = min(backoff * 2, 60.0)
                 continue
             if result is not False:
-                self.heartbeat()  # type: ignore[attr-defined]
+                # No heartbeat here: RQ sends one with the job's start-up bookkeeping.
                 return result  # type: ignore[return-value]
 
     # -- the dequeue step -------------------------------------------------------------
@@ -156,7 +170,7 @@ class DispatchingMixin:
         self, timeout: int | None, max_idle_time: int | None, started: float
     ) -> tuple[Job, Queue] | bool | None:
         """One round: a job, None (give up: burst or idle limit) or False (try again)."""
-        self.heartbeat()  # type: ignore[attr-defined]
+        self._heartbeat_if_due()
         if self.should_run_maintenance_tasks:  # type: ignore[attr-defined]
             self.run_maintenance_tasks()  # type: ignore[attr-defined]
         self._maybe_recover()
@@ -182,6 +196,13 @@ class DispatchingMixin:
             return self._fixed_queue_job(*item) or False
         return False
 
+    def _heartbeat_if_due(self) -> None:
+        # Rounds come as often as slots free (tens a second across the workers); the
+        # worker's key lives for minutes, so one heartbeat a second says it is alive.
+        last = getattr(self, "last_heartbeat", None)
+        if last is None or (rq_now() - last).total_seconds() >= HEARTBEAT_EVERY:
+            self.heartbeat()
+
     def _fixed_queues_job_now(self) -> tuple[Job, Queue] | None:
         """A job of the fixed queues if one is waiting (RQ's own non-blocking dequeue)."""
         if not self.queues:
@@ -203,12 +224,13 @@ class DispatchingMixin:
             job_class=self.job_class,
             serializer=self.serializer,
         )
-        if not self.job_class.exists(decision.job_id, self.connection):
+        try:
+            job = self.job_class.fetch(
+                decision.job_id, connection=self.connection, serializer=self.serializer
+            )
+        except NoSuchJobError:
             self.dispatcher.release(decision.tenant_id, decision.token)
             return None
-        job = self.job_class.fetch(
-            decision.job_id, connection=self.connection, serializer=self.serializer
-        )
         self._tokens[job.id] = (decision.tenant_id, decision.token)
         self.log.info("Worker %s: %s: %s", self.name, queue.name, job.id)
         return job, queue
