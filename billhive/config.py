@@ -84,12 +84,12 @@ class Settings(BaseSettings):
         0, ge=0, le=49, description="Calls per second kept free in the key-wide 50/s budget."
     )
     dispatch_lead_ms: float = Field(
-        30.0,
+        60.0,
         ge=0,
         le=1000,
-        description="Milliseconds before a tenant's own limit slot frees that a worker may take "
-        "its job (it prepares the call meanwhile and sends when the slot frees); 0 waits for "
-        "the slot.",
+        description="Milliseconds before a limit slot frees that a worker may take the job "
+        "waiting for it (it prepares the call meanwhile and sends when the slot frees); 0 "
+        "waits for the slot.",
     )
     worker_concurrency: int = Field(
         8, ge=1, le=256, description="Processes of `billhive worker` (calls in flight at once)."
