@@ -122,9 +122,10 @@ end
 -- The job's latest entry in a log: member and time, or nil.
 local function own_entry(log, job)
   local suffix = '|' .. job
-  for _, m in ipairs(redis.call('ZREVRANGE', log, 0, -1)) do
-    if string.sub(m, -#suffix) == suffix then
-      return m, tonumber(redis.call('ZSCORE', log, m))
+  local scored = redis.call('ZREVRANGE', log, 0, -1, 'WITHSCORES')
+  for i = 1, #scored, 2 do
+    if string.sub(scored[i], -#suffix) == suffix then
+      return scored[i], tonumber(scored[i + 1])
     end
   end
   return nil, nil

@@ -56,7 +56,9 @@ class DispatchingMixin:
     job_monitoring_interval: int
     log: Any
     name: str
+    last_heartbeat: Any
     _stop_requested: bool
+    _starting_pid: int
 
     def __init__(
         self,
@@ -77,7 +79,6 @@ class DispatchingMixin:
         self.sweep_batch = sweep_batch
         self._tokens: dict[str, tuple[str, str]] = {}
         self._next_recovery = 0.0
-        self._starting_pid = os.getpid()
 
     # -- RQ hooks ---------------------------------------------------------------------
 
@@ -199,7 +200,7 @@ class DispatchingMixin:
     def _heartbeat_if_due(self) -> None:
         # Rounds come as often as slots free (tens a second across the workers); the
         # worker's key lives for minutes, so one heartbeat a second says it is alive.
-        last = getattr(self, "last_heartbeat", None)
+        last = self.last_heartbeat
         if last is None or (rq_now() - last).total_seconds() >= HEARTBEAT_EVERY:
             self.heartbeat()
 
