@@ -154,7 +154,6 @@ def sandbox(
     max_stock_batch: int | None,
 ) -> None:
     """Serve the local Billbee sandbox under /api/v1 (see docs/sandbox.md)."""
-    from flask import Flask
 
     from billhive.sandbox import SeedError, create_sandbox_app, demo_accounts
     from billhive.sandbox.faults import KnobError, LatencySpec
@@ -167,8 +166,10 @@ def sandbox(
     except KnobError as exc:
         raise click.BadParameter(str(exc), param_hint="--latency") from exc
 
-    def build() -> Flask:
-        return create_sandbox_app(
+    try:
+        # Built once, here: a bad seed file is reported before gunicorn starts, and the
+        # workers fork with the accounts already seeded (the app holds no connections).
+        app = create_sandbox_app(
             api_keys=keys,
             accounts=demo_accounts() if demo else [],
             seed_file=seed_file or settings.sandbox_seed_file or None,
@@ -178,13 +179,10 @@ def sandbox(
             max_stock_batch=max_stock_batch or settings.stock_batch_size,
             state_file=state_file,
         )
-
-    try:
-        build()  # report a bad seed file here, not in every gunicorn worker
     except SeedError as exc:
         raise click.ClickException(str(exc)) from exc
     serve(
-        build,
+        lambda: app,
         host or settings.sandbox_host,
         port or settings.sandbox_port,
         workers,
