@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 import pytest
 from redis import Redis
@@ -144,22 +145,41 @@ def test_restamping_moves_a_jobs_log_entries_to_the_send_time(redis_client: Redi
     assert dispatcher.restamp("job-a", now=100.1).moved == 0  # never moves an entry earlier
 
 
-def _endpoint_used_at_t0(redis_client: Redis, dispatcher: Dispatcher) -> None:
+def _endpoint_used_at_t0(redis_client: Redis, dispatcher: Dispatcher) -> str:
     """One call a second on a tenant's endpoint: a1 used it at T0, a2 waits behind it."""
     bucket = Bucket("endpoint", "endpoint:k:a:orders.get", 1, 1.0)
     add_jobs(redis_client, dispatcher, "a", ["a1", "a2"], [bucket], now=T0)
     first = dispatcher.pop(now=T0)
     assert isinstance(first, Dispatched) and first.at == T0
     dispatcher.release(first.tenant_id, first.token, now=T0)
+    return "a2"
 
 
-def test_a_job_whose_own_slot_frees_within_the_lead_is_dispatched_for_that_time(
-    redis_client: Redis,
+def _key_used_at_t0(redis_client: Redis, dispatcher: Dispatcher) -> str:
+    """A key-wide bucket of one call a second, used by tenant a at T0; b waits for it."""
+    key = Bucket("key", "key:k", 1, 1.0)
+    add_jobs(redis_client, dispatcher, "a", ["a1"], [key], now=T0)
+    add_jobs(redis_client, dispatcher, "b", ["b1"], [key], now=T0)
+    assert isinstance(dispatcher.pop(now=T0), Dispatched)
+    return "b1"
+
+
+#: Both kinds of bucket are taken ahead alike: a tenant's own and the key-wide one.
+EITHER_BUCKET = pytest.mark.parametrize(
+    "slot_used_at_t0",
+    [_endpoint_used_at_t0, _key_used_at_t0],
+    ids=["tenant's own bucket", "key-wide bucket"],
+)
+
+
+@EITHER_BUCKET
+def test_a_job_whose_slot_frees_within_the_lead_is_dispatched_for_that_time(
+    redis_client: Redis, slot_used_at_t0: Callable[[Redis, Dispatcher], str]
 ):
     dispatcher = Dispatcher(redis_client, jitter_allowance=0.0, lead=0.05)
-    _endpoint_used_at_t0(redis_client, dispatcher)
+    waiting_job = slot_used_at_t0(redis_client, dispatcher)
     early = dispatcher.pop(now=T0 + 0.96)
-    assert isinstance(early, Dispatched) and early.job_id == "a2"
+    assert isinstance(early, Dispatched) and early.job_id == waiting_job
     assert early.at == pytest.approx(T0 + 1.0, abs=1e-5)
 
 
@@ -171,33 +191,12 @@ def test_without_a_lead_the_same_job_waits_for_its_slot(redis_client: Redis):
     assert waiting.until == pytest.approx(T0 + 1.0, abs=1e-5)
 
 
-def test_a_tenant_held_by_its_own_bucket_is_woken_one_lead_early(redis_client: Redis):
+@EITHER_BUCKET
+def test_a_pop_held_back_by_a_slot_comes_back_one_lead_early(
+    redis_client: Redis, slot_used_at_t0: Callable[[Redis, Dispatcher], str]
+):
     dispatcher = Dispatcher(redis_client, jitter_allowance=0.0, lead=0.05)
-    _endpoint_used_at_t0(redis_client, dispatcher)
-    waiting = dispatcher.pop(now=T0 + 0.5)
-    assert isinstance(waiting, Wait)
-    assert waiting.until == pytest.approx(T0 + 0.95, abs=1e-5)
-
-
-def _key_used_at_t0(redis_client: Redis, dispatcher: Dispatcher) -> None:
-    """A key-wide bucket of one call a second, used by tenant a at T0; b waits for it."""
-    key = Bucket("key", "key:k", 1, 1.0)
-    add_jobs(redis_client, dispatcher, "a", ["a1"], [key], now=T0)
-    add_jobs(redis_client, dispatcher, "b", ["b1"], [key], now=T0)
-    assert isinstance(dispatcher.pop(now=T0), Dispatched)
-
-
-def test_the_key_wide_window_is_taken_ahead_within_the_lead(redis_client: Redis):
-    dispatcher = Dispatcher(redis_client, jitter_allowance=0.0, lead=0.05)
-    _key_used_at_t0(redis_client, dispatcher)
-    early = dispatcher.pop(now=T0 + 0.96)
-    assert isinstance(early, Dispatched) and early.job_id == "b1"
-    assert early.at == pytest.approx(T0 + 1.0, abs=1e-5)
-
-
-def test_workers_waiting_for_the_key_wide_window_come_back_one_lead_early(redis_client: Redis):
-    dispatcher = Dispatcher(redis_client, jitter_allowance=0.0, lead=0.05)
-    _key_used_at_t0(redis_client, dispatcher)
+    slot_used_at_t0(redis_client, dispatcher)
     waiting = dispatcher.pop(now=T0 + 0.5)
     assert isinstance(waiting, Wait)
     assert waiting.until == pytest.approx(T0 + 0.95, abs=1e-5)
