@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -68,6 +68,15 @@ def string_enum(enum_cls: type[StrEnum], name: str, length: int = 32) -> Enum:
         values_callable=lambda enum: [member.value for member in enum],
         validate_strings=True,
     )
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database could not be reached or dropped the connection
+    (down, restarting, failing over, busy), as opposed to refusing a statement: worth
+    waiting for and trying again."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 def utcnow() -> datetime:

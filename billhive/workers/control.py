@@ -141,7 +141,12 @@ def purge_tenant(session: Session, redis: Redis, tenant_id: int) -> int:
     cancelled = session.execute(
         update(Call)
         .where(Call.tenant_id == tenant_id, Call.status == CallStatus.QUEUED)
-        .values(status=CallStatus.CANCELLED, finished_at=utcnow(), error="tenant deleted")
+        .values(
+            status=CallStatus.CANCELLED,
+            finished_at=utcnow(),
+            error="tenant deleted",
+            version=Call.version + 1,
+        )
     ).rowcount  # type: ignore[attr-defined]
     session.commit()
     key = _queue_key(tenant_id)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -47,6 +48,21 @@ FINAL_STATUSES = frozenset(
     {CallStatus.SUCCEEDED, CallStatus.FAILED, CallStatus.UNKNOWN_OUTCOME, CallStatus.CANCELLED}
 )
 
+#: Seconds an attempt may still be alive after it was claimed: RQ kills a job after its
+#: timeout (``calls.JOB_TIMEOUT``, 120 s), so an attempt older than this has ended, whether
+#: or not it could record how. Until then a second worker must not start the call again.
+ATTEMPT_LEASE_SECONDS = 135
+
+#: The outbox of call announcements: final calls enqueued by a token and not yet turned
+#: into callback deliveries. The partial index ``ix_calls_unannounced`` keeps the
+#: collector's query small however many calls were ever made; the collector uses this very
+#: text, with the statuses spelled out, so the planners can match the index's predicate.
+UNANNOUNCED = text(
+    "announced_at IS NULL AND origin_token_id IS NOT NULL AND status IN ("
+    + ", ".join(f"'{status.value}'" for status in sorted(FINAL_STATUSES))
+    + ")"
+)
+
 
 def job_id_for(call_id: int) -> str:
     """The RQ job id of a call (deterministic, so a re-push is idempotent)."""
@@ -65,6 +81,12 @@ class Call(Base):
         Index("ix_calls_tenant_id_id", "tenant_id", "id"),
         Index("ix_calls_status_id", "status", "id"),
         Index("ix_calls_operation_id", "operation", "id"),
+        Index(
+            "ix_calls_unannounced",
+            "id",
+            postgresql_where=UNANNOUNCED,
+            sqlite_where=UNANNOUNCED,
+        ),
     )
 
     id: Mapped[int] = mapped_column(CallId, primary_key=True, autoincrement=True)
@@ -93,6 +115,17 @@ class Call(Base):
     #: to the API package, which a process working calls need not load (tokens are
     #: revoked, never deleted).
     origin_token_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: When the latest attempt was claimed (see ATTEMPT_LEASE_SECONDS); None before the first.
+    attempt_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: How often an operator queued the call again; each round is announced on its own.
+    requeues: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: When the final status was turned into callback deliveries (the outbox's mark).
+    announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: Optimistic lock: every UPDATE of the row checks and bumps it, so two workers (or a
+    #: worker and a cancel) can never both move a call on from the same state.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
     @property
     def job_id(self) -> str:
@@ -117,3 +150,27 @@ class UsageDay(Base):
 
     def __repr__(self) -> str:
         return f"<UsageDay tenant_id={self.tenant_id} {self.day} calls={self.calls}>"
+
+
+class ReconcilerState(Base):
+    """What the reconciler knows between runs (one row, id 1): see workers/reconcile.py.
+
+    ``marker`` is the token it last wrote to Redis: finding another there (or none) means
+    Redis lost writes since, and every queued or running call is checked again from
+    ``cursor`` 0. Otherwise only calls with an id above ``cursor`` are new to it.
+    """
+
+    __tablename__ = "reconciler_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    marker: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    cursor: Mapped[int] = mapped_column(CallId, default=0)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: When a run last found that Redis had lost writes.
+    last_loss_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    recovered_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_recovered: Mapped[int] = mapped_column(Integer, default=0)
+    last_recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    def __repr__(self) -> str:
+        return f"<ReconcilerState cursor={self.cursor} recovered_total={self.recovered_total}>"

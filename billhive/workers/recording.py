@@ -1,4 +1,8 @@
-"""Writing outcomes: final call states, the size-capped result, per-day Billbee usage."""
+"""Writing outcomes: final call states, the size-capped result, per-day Billbee usage.
+
+A final status needs no separate announcement: the call row itself is the outbox (see
+``Call.announced_at``), so committing the status is what announces it.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,18 @@ from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
+from redis.exceptions import RedisError
 from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from billhive.billbee.errors import Throttled
 from billhive.db import utcnow
-from billhive.workers.events import notify_call_finished
+from billhive.logs import get_logger
 from billhive.workers.models import RESULT_MAX_CHARS, Call, CallStatus, UsageDay
 from billhive.workers.stats import record_billbee_call
+
+log = get_logger(__name__)
 
 
 def cap_result(data: Any) -> tuple[Any, bool]:
@@ -30,31 +37,32 @@ def cap_result(data: Any) -> tuple[Any, bool]:
 
 @contextmanager
 def job_events(redis: Redis) -> Iterator[Pipeline]:
-    """Collect a job's counters and announcements; send them in one round trip when the
-    job's block ends, after the commits they follow (a worker's Redis round trips delay
-    its next job)."""
+    """Collect a job's live counters; send them in one round trip when the job's block
+    ends, after the commits they follow (a worker's Redis round trips delay its next job).
+
+    The counters feed the dashboard's gauges only: if Redis cannot take them (it is
+    restarting), they are dropped with a warning rather than failing a recorded call.
+    """
     events = redis.pipeline(transaction=False)
     try:
         yield events
     finally:
-        events.execute()
+        try:
+            events.execute()
+        except RedisError as exc:
+            log.warning("job_counters_dropped", error=type(exc).__name__)
 
 
 def finish_call(
-    session: Session,
-    redis: Redis | Pipeline,
-    call: Call,
-    status: CallStatus,
-    *,
-    error: str | None = None,
+    session: Session, call: Call, status: CallStatus, *, error: str | None = None
 ) -> None:
-    """Give the call its final status, commit, and announce it."""
+    """Give the call its final status and commit (which announces it: the row is the
+    outbox the callback collector reads)."""
     call.status = status
     call.finished_at = utcnow()
     if error is not None:
         call.error = error
     session.commit()
-    notify_call_finished(redis, call.id)
 
 
 def _upsert(session: Session) -> Any:

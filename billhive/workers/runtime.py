@@ -9,6 +9,7 @@ credentials are never cached: each job opens them from the vault and drops them 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 
 import httpx
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import configure_mappers
 
+from billhive.billbee.limits import KEY_PERIOD
 from billhive.config import Settings, load_settings
 from billhive.db import Database
 from billhive.logs import get_logger
@@ -58,6 +60,8 @@ class Runtime:
     transport: SharedTransport = field(default_factory=SharedTransport)
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     _dispatcher: Dispatcher | None = field(default=None, init=False, repr=False)
+    _outage_until: float = field(default=0.0, init=False, repr=False)
+    _outage_backoff: float = field(default=0.0, init=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -80,6 +84,22 @@ class Runtime:
             self._dispatcher = configured_dispatcher(self.redis, self.settings)
         return self._dispatcher
 
+    def note_database_outage(self) -> float:
+        """A job found the database unreachable: the worker pauses before its next job,
+        0.5 s at first and doubling up to 10 s while the outage lasts (every job would
+        fail the same way, and each would spend a limit slot). Returns the pause."""
+        self._outage_backoff = min(max(self._outage_backoff * 2, 0.5), 10.0)
+        self._outage_until = time.monotonic() + self._outage_backoff
+        return self._outage_backoff
+
+    def note_database_available(self) -> None:
+        """A job reached the database: no more pauses."""
+        self._outage_backoff = 0.0
+
+    def outage_wait(self) -> float:
+        """Seconds the worker should still pause before taking a job (0: none)."""
+        return max(0.0, self._outage_until - time.monotonic())
+
     def close(self) -> None:
         """Release pools (tests, shutdown)."""
         self.database.dispose()
@@ -89,12 +109,15 @@ class Runtime:
 
 def configured_dispatcher(connection: Redis, settings: Settings) -> Dispatcher:
     """A dispatcher with the settings' allowance, headroom and lead: the workers' pops and
-    their jobs' restamps must read the buckets' windows alike."""
+    their jobs' restamps must read the buckets' windows alike. After Redis restarted empty
+    (or failed) it holds dispatching for the key's one-second window and the allowance."""
+    jitter = settings.dispatch_jitter_ms / 1000
     return Dispatcher(
         connection,
-        jitter_allowance=settings.dispatch_jitter_ms / 1000,
+        jitter_allowance=jitter,
         shared_headroom=settings.dispatch_key_headroom,
         lead=settings.dispatch_lead_ms / 1000,
+        cold_start_hold=KEY_PERIOD + jitter,
     )
 
 

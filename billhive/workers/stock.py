@@ -27,6 +27,8 @@ from billhive.workers.calls import STOCK_BATCH_OPERATION, STOCK_OPERATION
 from billhive.workers.jobs import (
     Attempt,
     apply_decision,
+    claim,
+    database_outage,
     scoped_client,
     send,
     start_call,
@@ -131,18 +133,21 @@ def _record_batch(
             queue.remove(job_id_for(call.id))
             Job(job_id_for(call.id), connection=rt.redis).delete(remove_from_queue=False)
         record_outcome(events, status.value)
-        finish_call(session, events, call, status)
+        finish_call(session, call, status)
 
 
 def run_stock_batch(rt: Runtime, call_id: int) -> dict[str, Any]:
     """Send the stock call ``call_id`` and the stock calls queued right behind it."""
     with rt.database.session() as session:
-        started = start_call(rt, session, call_id)
-        if started is None:
-            return {"call_id": call_id, "status": "skipped"}
-        head, tenant = started
-        session.commit()
-        batch = [head, *_followers(rt, session, head, rt.settings.stock_batch_size - 1)]
+        with database_outage(rt, job_id_for(call_id)):
+            started = start_call(rt, session, call_id)
+            if started is None:
+                return {"call_id": call_id, "status": "skipped"}
+            head, tenant = started
+            if not claim(session):
+                return {"call_id": call_id, "status": "skipped"}
+            batch = [head, *_followers(rt, session, head, rt.settings.stock_batch_size - 1)]
+        rt.note_database_available()
         bodies, superseded = merge(batch)
         operation = get_operation(STOCK_BATCH_OPERATION)
         with scoped_client(rt, session, tenant.id) as client:
@@ -156,7 +161,7 @@ def run_stock_batch(rt: Runtime, call_id: int) -> dict[str, Any]:
             if attempt.response is None:
                 # The whole batch waits or fails with the head; followers stay queued.
                 return apply_decision(
-                    rt, session, head, tenant, attempt=attempt, decision=decision, events=events
+                    rt, session, head, attempt=attempt, decision=decision, events=events
                 )
             _record_batch(
                 rt,

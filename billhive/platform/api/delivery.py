@@ -1,15 +1,21 @@
 """Telling a token's callback URL that a call it enqueued has finished.
 
-Workers push finished call ids onto a Redis list (``billhive.workers.events``).
-:func:`collect_finished` takes them, writes one delivery-log row per call whose token has
-a callback, and puts one :func:`deliver_callback` job per row on the system queue. The job
-POSTs the signed outcome; any answer but 2xx (or no answer) raises, so RQ retries it with
-backoff for a little over a day, then the delivery is marked failed.
+The calls table is the outbox: a call of a token that reached a final status (succeeded,
+failed, unknown outcome, cancelled by anyone) and has no ``announced_at`` is waiting to be
+announced. :func:`collect_finished` reads a batch of them, writes one delivery-log row per
+call whose token has a callback and marks the calls announced, in one transaction, and only
+then puts one :func:`deliver_callback` job per row on the system queue. A collector killed
+anywhere leaves either nothing done (the next run does it) or committed rows whose jobs
+:func:`requeue_lost_deliveries` queues again; two collectors meet on the delivery log's
+unique key. The job POSTs the signed outcome; any answer but 2xx (or no answer) raises, so
+RQ retries it with backoff for a little over a day, then the delivery is marked failed.
+Delivery is at least once: a receiver deduplicates by the delivery id header.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -18,7 +24,8 @@ from redis import Redis
 from rq import Queue, Retry
 from rq.cron import CronScheduler
 from rq.job import Job
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from billhive.config import Settings
@@ -34,8 +41,7 @@ from billhive.platform.api.signing import (
     signature_header,
     signing_secret,
 )
-from billhive.workers.events import give_back_finished, take_finished
-from billhive.workers.models import FINAL_STATUSES, Call
+from billhive.workers.models import FINAL_STATUSES, UNANNOUNCED, Call
 from billhive.workers.process import SYSTEM_QUEUE
 from billhive.workers.runtime import get_runtime
 
@@ -49,7 +55,10 @@ EVENT = "call.finished"
 COLLECT_INTERVAL_SECONDS = 5
 USER_AGENT = "billhive-callbacks/1"
 #: A pending delivery without a job this long after its row was made is queued again.
-LOST_AFTER = timedelta(minutes=5)
+LOST_AFTER = timedelta(minutes=2)
+#: Calls announced per batch; a run takes batches until none is left (or its time is up).
+COLLECT_BATCH = 500
+COLLECT_BUDGET_SECONDS = 30.0
 
 log = get_logger(__name__)
 
@@ -58,49 +67,60 @@ class CallbackFailed(RuntimeError):
     """The receiver did not accept a delivery; raised so RQ tries again later."""
 
 
-def collect_finished(session: Session, redis: Redis, *, limit: int = 500) -> list[int]:
-    """Turn finished call ids into delivery rows and jobs; returns the new delivery ids."""
-    call_ids = take_finished(redis, limit)
-    if not call_ids:
-        return []
-    try:
-        deliveries = _new_deliveries(session, call_ids)
-    except BaseException:
-        session.rollback()
-        give_back_finished(redis, call_ids)  # taken but not recorded: the next run retries
-        raise
-    ids = [d.id for d in deliveries]
-    enqueue_deliveries(redis, ids)
-    return ids
+def collect_finished(
+    session: Session,
+    redis: Redis,
+    *,
+    limit: int = COLLECT_BATCH,
+    budget: float = COLLECT_BUDGET_SECONDS,
+) -> list[int]:
+    """Turn every unannounced final call into delivery rows and jobs, ``limit`` calls per
+    transaction until none is left or ``budget`` seconds passed; returns the new delivery
+    ids (their jobs are queued)."""
+    deadline = time.monotonic() + budget
+    made: list[int] = []
+    while time.monotonic() < deadline:
+        call_ids, deliveries = _announce_batch(session, limit)
+        enqueue_deliveries(redis, deliveries)
+        made.extend(deliveries)
+        if len(call_ids) < limit:
+            break
+    return made
 
 
-def _new_deliveries(session: Session, call_ids: list[int]) -> list[CallbackDelivery]:
-    """Commit one delivery row per finished call whose token has a callback (once)."""
+def _announce_batch(session: Session, limit: int) -> tuple[list[int], list[int]]:
+    """One transaction: the next ``limit`` unannounced calls get their delivery rows and
+    their mark. Returns (calls announced, delivery ids); nothing if another collector
+    announced the same calls first."""
     rows = session.execute(
-        select(Call.id.label("call_id"), ApiToken.id, ApiToken.callback_url)
-        .join(ApiToken, ApiToken.id == Call.origin_token_id)
-        .where(
-            Call.id.in_(call_ids),
-            ApiToken.callback_url.is_not(None),
-            ApiToken.revoked_at.is_(None),
-        )
+        select(Call.id, Call.requeues, ApiToken.id, ApiToken.callback_url, ApiToken.revoked_at)
+        .outerjoin(ApiToken, ApiToken.id == Call.origin_token_id)
+        .where(UNANNOUNCED)
+        .order_by(Call.id)
+        .limit(limit)
     ).all()
-    existing = {
-        (row.call_id, row.token_id)
-        for row in session.execute(
-            select(CallbackDelivery.call_id, CallbackDelivery.token_id).where(
-                CallbackDelivery.call_id.in_(call_ids)
-            )
-        )
-    }
+    if not rows:
+        session.rollback()
+        return [], []
+    call_ids = [row[0] for row in rows]
     deliveries = [
-        CallbackDelivery(call_id=call_id, token_id=token_id, url=url)
-        for call_id, token_id, url in rows
-        if (call_id, token_id) not in existing and url
+        CallbackDelivery(call_id=call_id, token_id=token_id, url=url, call_requeues=requeues)
+        for call_id, requeues, token_id, url, revoked_at in rows
+        if token_id is not None and url and revoked_at is None
     ]
     session.add_all(deliveries)
-    session.commit()
-    return deliveries
+    session.execute(
+        update(Call)
+        .where(Call.id.in_(call_ids), Call.announced_at.is_(None))
+        .values(announced_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return [], []
+    return call_ids, [d.id for d in deliveries]
 
 
 def delivery_job_id(delivery_id: int) -> str:
@@ -165,7 +185,7 @@ def purge_idempotency_keys() -> int:
 
 def register_cron(scheduler: CronScheduler, *, interval: int = COLLECT_INTERVAL_SECONDS) -> None:
     """The API's periodic jobs on the system queue: collect finished calls every
-    ``interval`` seconds, queue lost deliveries again every 10 minutes, purge old
+    ``interval`` seconds, queue lost deliveries again every minute, purge old
     idempotency keys daily.
 
     ``billhive scheduler`` calls this (the workers package may not import the platform).
@@ -175,7 +195,7 @@ def register_cron(scheduler: CronScheduler, *, interval: int = COLLECT_INTERVAL_
     )
     scheduler.register(purge_idempotency_keys, SYSTEM_QUEUE, cron="17 3 * * *", job_timeout=600)
     scheduler.register(
-        requeue_lost_callback_deliveries, SYSTEM_QUEUE, cron="*/10 * * * *", job_timeout=300
+        requeue_lost_callback_deliveries, SYSTEM_QUEUE, cron="* * * * *", job_timeout=300
     )
 
 

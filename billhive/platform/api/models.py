@@ -117,12 +117,18 @@ class CallbackDelivery(Base):
     __tablename__ = "api_callback_deliveries"
     __table_args__ = (
         Index("ix_api_callback_deliveries_token_id_id", "token_id", "id"),
-        UniqueConstraint("call_id", "token_id", name="uq_api_callback_deliveries_call_token"),
+        # One delivery per announcement: a call's final status, per token, per round (an
+        # operator's requeue starts a new round). Two collectors racing meet here.
+        UniqueConstraint(
+            "call_id", "token_id", "call_requeues", name="uq_api_callback_deliveries_announcement"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"))
     call_id: Mapped[int] = mapped_column(_CallId, ForeignKey("calls.id", ondelete="CASCADE"))
+    #: The call's ``requeues`` when it was announced (which round of the call this tells).
+    call_requeues: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     url: Mapped[str] = mapped_column(String(CALLBACK_URL_MAX))
     status: Mapped[DeliveryStatus] = mapped_column(
         string_enum(DeliveryStatus, "callback_delivery_status"), default=DeliveryStatus.PENDING

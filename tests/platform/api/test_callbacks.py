@@ -17,7 +17,7 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 from rq.cron import CronScheduler
 from rq.job import Job
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -39,8 +39,8 @@ from billhive.platform.api.delivery import (
 from billhive.platform.api.models import CallbackDelivery, DeliveryStatus
 from billhive.platform.api.tokens import revoke_token
 from billhive.tenants.models import Tenant
-from billhive.workers.events import notify_call_finished
-from billhive.workers.models import Call, CallStatus
+from billhive.workers.calls import requeue_calls
+from billhive.workers.models import UNANNOUNCED, Call, CallStatus
 from billhive.workers.process import SYSTEM_QUEUE
 from billhive.workers.runtime import get_runtime, set_runtime
 
@@ -95,7 +95,6 @@ def _finished_call(api: Callable[..., Any], tenant: Tenant, session: Session, re
     call.status, call.attempts, call.result = CallStatus.SUCCEEDED, 1, {"Data": []}
     call.finished_at = utcnow()
     session.commit()
-    notify_call_finished(redis, call_id)
     return call_id
 
 
@@ -226,7 +225,7 @@ def test_collect_queues_one_delivery_job_on_the_system_queue(
     assert jobs[0].retries_left == MAX_ATTEMPTS - 1
 
 
-def test_finished_calls_taken_while_the_database_fails_are_kept_for_the_next_run(
+def test_finished_calls_a_run_could_not_record_while_the_database_failed_go_with_the_next(
     api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis
 ) -> None:
     _register(api, "https://erp.example/hook")
@@ -393,4 +392,76 @@ def test_register_cron_collects_finished_calls_every_few_seconds(redis_client: R
     assert jobs[collect_finished_calls].queue_name == SYSTEM_QUEUE
     assert jobs[collect_finished_calls].interval == 5
     assert jobs[purge_idempotency_keys].cron == "17 3 * * *"
-    assert jobs[requeue_lost_callback_deliveries].cron == "*/10 * * * *"
+    assert jobs[requeue_lost_callback_deliveries].cron == "* * * * *"
+
+
+def test_a_call_cancelled_through_the_api_is_announced(
+    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis
+) -> None:
+    _register(api, "https://erp.example/hook")
+    call_id = api(
+        "POST", f"/api/v1/tenants/{tenant.id}/calls", json={"operation": "orders.list"}
+    ).json["id"]
+    assert api("POST", f"/api/v1/calls/{call_id}/cancel").status_code == 200
+    (delivery_id,) = collect_finished(session, redis_client)
+    delivery = session.get(CallbackDelivery, delivery_id)
+    assert delivery is not None
+    assert delivery.call_id == call_id
+
+
+def test_a_finished_call_is_announced_once_however_often_the_collector_runs(
+    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis
+) -> None:
+    _register(api, "https://erp.example/hook")
+    call_id = _finished_call(api, tenant, session, redis_client)
+    assert len(collect_finished(session, redis_client)) == 1
+    assert collect_finished(session, redis_client) == []
+    deliveries = session.scalars(select(CallbackDelivery)).all()
+    assert [d.call_id for d in deliveries] == [call_id]
+
+
+def test_a_requeued_call_is_announced_again_under_a_new_delivery_id(
+    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis
+) -> None:
+    _register(api, "https://erp.example/hook")
+    call_id = _finished_call(api, tenant, session, redis_client)
+    (first,) = collect_finished(session, redis_client)
+    call = session.get(Call, call_id)
+    assert call is not None
+    call.status = CallStatus.FAILED
+    session.commit()
+    assert requeue_calls([call_id], session=session, redis=redis_client) == 1
+    call = session.get(Call, call_id)
+    assert call is not None
+    call.status, call.finished_at = CallStatus.SUCCEEDED, utcnow()
+    session.commit()
+    (second,) = collect_finished(session, redis_client)
+    assert second != first
+    rounds = [
+        d.call_requeues
+        for d in session.scalars(select(CallbackDelivery).order_by(CallbackDelivery.id))
+    ]
+    assert rounds == [0, 1]
+
+
+def test_every_unannounced_call_is_collected_however_many_there_are(
+    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis
+) -> None:
+    _register(api, "https://erp.example/hook")
+    call_id = _finished_call(api, tenant, session, redis_client)
+    token_id = session.get(Call, call_id).origin_token_id  # type: ignore[union-attr]
+    session.add_all(
+        Call(
+            tenant_id=tenant.id,
+            operation="orders.list",
+            params={},
+            status=CallStatus.SUCCEEDED,
+            finished_at=utcnow(),
+            origin_token_id=token_id,
+        )
+        for _ in range(1_200)
+    )
+    session.commit()
+    made = collect_finished(session, redis_client, limit=500)
+    assert len(made) == 1_201
+    assert session.scalar(select(func.count()).select_from(Call).where(UNANNOUNCED)) == 0
