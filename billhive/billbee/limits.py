@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from billhive.billbee.operations import Operation, get_operation
+from billhive.billbee.operations import OPERATIONS, Operation, get_operation
 
 #: Calls per second for one API key, across every merchant using it.
 KEY_LIMIT = 50
@@ -150,6 +150,16 @@ def _extra_bucket(
             INVOICES_PAGE_PERIOD,
         )
     return None
+
+
+def operations_with_long_windows() -> frozenset[str]:
+    """Operations with a bucket of their own beyond the key, user and endpoint rules (the
+    per-order, per-page extras, whose windows run from a minute to an hour)."""
+    return frozenset(
+        op.name
+        for op in OPERATIONS.values()
+        if _extra_bucket(op, {}, key_id="k", user="k:u") is not None
+    )
 
 
 def longest_period() -> float:

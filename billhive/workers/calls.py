@@ -1,9 +1,9 @@
 """Enqueue, cancel and requeue Billbee calls: the one way work reaches a tenant's queue.
 
-A call is first committed as a ``Call`` row, then its job (id
-``call-<id>``, arguments: the call id only) is pushed onto the tenant's queue with the
-limit buckets it will consume. If the push fails the row is marked failed, so no call is
-ever left queued without a job.
+A call is first committed as a ``Call`` row, then its job (id ``call-<id>``, arguments:
+the call id only) is pushed onto the tenant's queue with the limit buckets it will
+consume. The row is the truth: if Redis refuses the push, or loses the job later, the
+call stays ``queued`` and the reconciler (``workers/reconcile.py``) pushes its job again.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from billhive.billbee.limits import Bucket, buckets_for
 from billhive.billbee.operations import Operation, UnknownOperation, get_operation
 from billhive.billbee.request import normalize_params
 from billhive.db import utcnow
+from billhive.logs import get_logger
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.workers.models import Call, CallStatus, job_id_for
 from billhive.workers.queues import TenantQueue, enqueue_for_tenant
@@ -49,6 +50,8 @@ RESULT_TTL = 24 * 3600
 #: Tenants whose calls are refused at enqueue time.
 CLOSED_STATUSES = frozenset({TenantStatus.DELETED, TenantStatus.DISABLED})
 MAX_SKU_LENGTH = 255
+
+log = get_logger(__name__)
 
 
 class CallRejected(ValueError):
@@ -132,6 +135,27 @@ def _checked(request: CallRequest, where: str) -> tuple[Operation, dict[str, Any
     return op, normalized
 
 
+def job_options(call: Call) -> dict[str, Any]:
+    """RQ's options for the job of ``call`` (the enqueue's and the reconciler's)."""
+    return {
+        "retry": Retry(max=RQ_RETRIES),
+        "timeout": JOB_TIMEOUT,
+        "result_ttl": RESULT_TTL,
+        "failure_ttl": 7 * 24 * 3600,
+        "description": f"{call.operation} for tenant {call.tenant_id} (call {call.id})",
+    }
+
+
+def job_plan(call: Call) -> tuple[str, list[Bucket]]:
+    """The job function and the limit buckets of a recorded call's job."""
+    if call.operation == STOCK_OPERATION:
+        # Sent inside updatestockmultiple, so the job consumes that endpoint's budget.
+        op = get_operation(STOCK_BATCH_OPERATION)
+        return STOCK_JOB, call_buckets(op, {}, call.tenant_id)
+    op = get_operation(call.operation)
+    return CALL_JOB, call_buckets(op, call.params or {}, call.tenant_id)
+
+
 def _push(redis: Redis, pipe: Pipeline, call: Call, func: str, buckets: Iterable[Bucket]) -> Job:
     return enqueue_for_tenant(
         redis,
@@ -141,37 +165,23 @@ def _push(redis: Redis, pipe: Pipeline, call: Call, func: str, buckets: Iterable
         buckets=buckets,
         job_id=job_id_for(call.id),
         pipeline=pipe,
-        retry=Retry(max=RQ_RETRIES),
-        timeout=JOB_TIMEOUT,
-        result_ttl=RESULT_TTL,
-        failure_ttl=7 * 24 * 3600,
-        description=f"{call.operation} for tenant {call.tenant_id} (call {call.id})",
+        **job_options(call),
     )
 
 
-def _push_or_fail(
-    session: Session, redis: Redis, calls: Sequence[tuple[Call, str, list[Bucket]]]
-) -> None:
-    """Push the committed calls' jobs in one MULTI/EXEC, in order; if Redis refuses, mark
-    the calls failed and raise (whether an interrupted EXEC applied is unknown, and a job
-    whose call is failed does nothing)."""
+def _push_all(redis: Redis, calls: Sequence[tuple[Call, str, list[Bucket]]]) -> None:
+    """Push the committed calls' jobs in one MULTI/EXEC, in order.
+
+    If Redis refuses, the calls stay queued and the reconciler pushes them once Redis
+    answers (job ids are derived from call ids, so a push that did apply is not doubled).
+    """
     try:
         with redis.pipeline() as pipe:
             for call, func, buckets in calls:
                 _push(redis, pipe, call, func, buckets)
             pipe.execute()
     except RedisError as exc:
-        session.execute(
-            update(Call)
-            .where(Call.id.in_([c.id for c, _, _ in calls]))
-            .values(
-                status=CallStatus.FAILED,
-                error=f"could not be queued: {type(exc).__name__}",
-                finished_at=utcnow(),
-            )
-        )
-        session.commit()
-        raise
+        log.warning("calls_push_deferred", calls=len(calls), error=type(exc).__name__)
 
 
 def enqueue_call(
@@ -262,7 +272,7 @@ def _enqueue(session: Session, redis: Redis, pending: Sequence[_Pending]) -> lis
     pushes = [
         (stored, func, buckets) for stored, (_, func, buckets) in zip(calls, pending, strict=True)
     ]
-    _push_or_fail(session, redis, pushes)
+    _push_all(redis, pushes)
     return calls
 
 
@@ -384,7 +394,12 @@ def cancel_call(call_id: int, *, session: Session, redis: Redis) -> bool:
     changed = session.execute(
         update(Call)
         .where(Call.id == call_id, Call.status == CallStatus.QUEUED)
-        .values(status=CallStatus.CANCELLED, finished_at=utcnow(), error="cancelled")
+        .values(
+            status=CallStatus.CANCELLED,
+            finished_at=utcnow(),
+            error="cancelled",
+            version=Call.version + 1,
+        )
     )
     session.commit()
     if not changed.rowcount:  # type: ignore[attr-defined]
@@ -405,7 +420,12 @@ def drop_job(redis: Redis, job_id: str) -> None:
 
 
 def requeue_calls(call_ids: Iterable[int], *, session: Session, redis: Redis) -> int:
-    """Queue failed or unknown-outcome calls again, at the tail; returns how many (commits)."""
+    """Queue failed or unknown-outcome calls again, at the tail; returns how many (commits).
+
+    Each requeue starts a new round of the call, announced again when it ends.
+    """
+    from billhive.workers.reconcile import recheck_from
+
     ids = list(call_ids)
     calls = session.scalars(
         select(Call).where(
@@ -416,17 +436,21 @@ def requeue_calls(call_ids: Iterable[int], *, session: Session, redis: Redis) ->
     for call in calls:
         call.status = CallStatus.QUEUED
         call.attempts = 0
+        call.requeues += 1
         call.error = call.error_name = None
         call.error_code = call.http_status = None
-        call.finished_at = None
-        if call.operation == STOCK_OPERATION:
-            op, func = get_operation(STOCK_BATCH_OPERATION), STOCK_JOB
-            params: Mapping[str, Any] = {}
-        else:
-            op, func, params = get_operation(call.operation), CALL_JOB, call.params
-        pushes.append((call, func, call_buckets(op, params, call.tenant_id)))
+        call.finished_at = call.announced_at = None
+        call.attempt_started_at = None
+        pushes.append((call, *job_plan(call)))
+    if pushes:
+        # These ids lie below the reconciler's cursor: make it look at them again.
+        recheck_from(session, min(call.id for call, _, _ in pushes))
     session.commit()
-    for call, _, _ in pushes:
-        drop_job(redis, job_id_for(call.id))
-    _push_or_fail(session, redis, pushes)
+    try:
+        for call, _, _ in pushes:
+            drop_job(redis, job_id_for(call.id))
+    except RedisError as exc:
+        log.warning("calls_push_deferred", calls=len(pushes), error=type(exc).__name__)
+        return len(pushes)
+    _push_all(redis, pushes)
     return len(pushes)

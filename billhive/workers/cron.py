@@ -1,19 +1,28 @@
 """Periodic jobs, run by RQ's own cron scheduler (``billhive scheduler``).
 
 Every job runs on the system queue and takes no arguments but plain data; RQ's
-CronScheduler enqueues them, a worker runs them.
+CronScheduler enqueues them, a worker runs them. Jobs with an interval run once as soon as
+the scheduler starts (the reconciler among them), then every interval.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 
+from redis.exceptions import RedisError
 from rq.cron import CronScheduler
+from rq.exceptions import StopRequested
 
 from billhive.config import Settings
+from billhive.logs import get_logger
 from billhive.redisconn import redis_from_settings
-from billhive.workers import demo, reverify
+from billhive.workers import demo, reconcile, reverify
 from billhive.workers.process import SYSTEM_QUEUE
+
+log = get_logger(__name__)
+#: Longest wait between attempts to reach Redis again.
+REDIS_RETRY_MAX_SECONDS = 5.0
 
 PENDING_SWEEP_SECONDS = 300
 RECONCILE_SECONDS = 30
@@ -53,10 +62,39 @@ def register_cron_jobs(scheduler: CronScheduler, settings: Settings) -> None:
         interval=RECONCILE_SECONDS,
         name="reconcile-paused-queues",
     )
+    scheduler.register(
+        reconcile.reconcile_calls,
+        SYSTEM_QUEUE,
+        interval=reconcile.RECONCILE_SECONDS,
+        name="reconcile-calls",
+        job_timeout=300,
+        result_ttl=600,
+    )
     if settings.demo_stream:
         scheduler.register(
             demo.demo_tick, SYSTEM_QUEUE, interval=demo.TICK_SECONDS, name="demo-stream"
         )
+
+
+class ResilientCronScheduler(CronScheduler):
+    """RQ's cron scheduler, riding through Redis outages: RQ's own loop ends the process
+    at the first connection error. This one waits for Redis and goes on; jobs that fell
+    due meanwhile are enqueued once it answers (each job's next time is kept in memory)."""
+
+    def start(self) -> None:
+        """Run until SIGINT/SIGTERM, starting RQ's loop again after each Redis failure."""
+        pause = 0.5
+        while True:
+            try:
+                super().start()  # type: ignore[no-untyped-call]
+                return
+            except RedisError as exc:
+                log.warning("cron_redis_unavailable", error=type(exc).__name__)
+            try:
+                time.sleep(pause)
+            except (StopRequested, KeyboardInterrupt):
+                return  # a stop asked for while waiting for Redis
+            pause = min(pause * 2, REDIS_RETRY_MAX_SECONDS)
 
 
 def run_cron(settings: Settings, extra: Iterable[Callable[[CronScheduler], None]] = ()) -> None:
@@ -65,8 +103,10 @@ def run_cron(settings: Settings, extra: Iterable[Callable[[CronScheduler], None]
     ``extra`` registers the jobs of parts above the workers (the API's callback delivery),
     which this package may not import.
     """
-    scheduler = CronScheduler(connection=redis_from_settings(settings), logging_level="WARNING")
+    scheduler = ResilientCronScheduler(
+        connection=redis_from_settings(settings), logging_level="WARNING"
+    )
     register_cron_jobs(scheduler, settings)
     for register in extra:
         register(scheduler)
-    scheduler.start()  # type: ignore[no-untyped-call]
+    scheduler.start()

@@ -18,7 +18,8 @@ from rq.worker_pool import WorkerPool
 
 from billhive.config import Settings
 from billhive.redisconn import redis_from_settings
-from billhive.workers.runtime import configured_dispatcher, warm_up
+from billhive.workers.queues import TenantJob
+from billhive.workers.runtime import configured_dispatcher, get_runtime, warm_up
 from billhive.workers.scheduling.worker import SimpleTenantWorker, TenantWorker
 
 #: The queue of platform housekeeping jobs (verification, re-verification, cleanup).
@@ -28,6 +29,7 @@ SYSTEM_QUEUE = "billhive:system"
 #: them at the first job, doubling what the garbage collector keeps walking.
 JOB_MODULES = (
     "billhive.workers.jobs",
+    "billhive.workers.reconcile",
     "billhive.workers.reverify",
     "billhive.workers.verification",
     "billhive.platform.api.delivery",
@@ -49,6 +51,10 @@ def worker_class_for(settings: Settings, *, fork: bool) -> type[Any]:
         def prepare(self) -> None:
             warm_up()
 
+        def wait_before_dequeue(self) -> float:
+            # A job found the database unreachable: every next job would fail alike.
+            return get_runtime().outage_wait()
+
     ConfiguredWorker.__name__ = ConfiguredWorker.__qualname__ = base.__name__
     return ConfiguredWorker
 
@@ -59,17 +65,23 @@ def run_worker(
     """Work every tenant queue and the system queue until stopped.
 
     SIGTERM (and Ctrl-C) let the current job finish; a job of a worker killed outright is
-    re-queued at the head of its tenant's queue once its heartbeat expires.
+    re-queued at the head of its tenant's queue once its heartbeat expires. The workers run
+    under RQ's WorkerPool, which starts a new one for each that dies (a Redis failure in
+    RQ's own bookkeeping ends a worker); a single worker in burst mode runs by itself.
     """
     for module in JOB_MODULES:
         importlib.import_module(module)
     connection = redis_from_settings(settings)
     worker_class = worker_class_for(settings, fork=fork)
-    if concurrency <= 1:
+    if burst and concurrency <= 1:
         worker = worker_class([Queue(SYSTEM_QUEUE, connection=connection)], connection=connection)
         worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
         return
     pool = WorkerPool(
-        [SYSTEM_QUEUE], connection=connection, num_workers=concurrency, worker_class=worker_class
+        [SYSTEM_QUEUE],
+        connection=connection,
+        num_workers=max(1, concurrency),
+        worker_class=worker_class,
+        job_class=TenantJob,
     )
     pool.start(burst=burst, logging_level=settings.log_level)

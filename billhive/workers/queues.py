@@ -20,6 +20,7 @@ from redis.client import Pipeline
 from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry
+from rq.utils import decode_redis_hash
 
 from billhive.billbee.limits import Bucket
 from billhive.workers.scheduling.dispatcher import (
@@ -28,10 +29,41 @@ from billhive.workers.scheduling.dispatcher import (
     tenant_of_queue,
     tenant_queue_name,
 )
+from billhive.workers.scheduling.scripts import BUCKETS_FIELD
+
+
+class TenantJob(Job):
+    """An RQ job that keeps its limit buckets whenever RQ saves it.
+
+    The buckets live in a field of the job's hash that RQ does not know. RQ's own saves
+    (a retry re-queues a job by saving it whole) would not write it, so a job whose hash
+    Redis lost while it ran would come back without limits; this class carries the field
+    it was loaded with into every save.
+    """
+
+    _buckets: Any = None
+
+    def restore(self, raw_data: Any) -> Any:
+        """RQ's restore, keeping the buckets field."""
+        restored = super().restore(raw_data)
+        self._buckets = decode_redis_hash(raw_data).get(BUCKETS_FIELD)
+        return restored
+
+    def to_dict(self, include_meta: bool = True, include_result: bool = True) -> dict[str, Any]:
+        """RQ's fields plus the buckets this job was loaded with."""
+        fields: dict[str, Any] = super().to_dict(include_meta, include_result)
+        if self._buckets is not None:
+            fields[BUCKETS_FIELD] = self._buckets
+        return fields
 
 
 class TenantQueue(Queue):
-    """An RQ queue that belongs to one tenant; pushes go through the dispatcher."""
+    """An RQ queue that belongs to one tenant; pushes go through the dispatcher.
+
+    ``repair`` (the reconciler's): a job already queued or in flight is not pushed again.
+    """
+
+    repair = False
 
     @classmethod
     def for_tenant(cls, tenant_id: str, connection: Redis, **kwargs: Any) -> TenantQueue:
@@ -57,7 +89,9 @@ class TenantQueue(Queue):
         if tenant is None:
             super().push_job_id(job_id, pipeline=pipeline, at_front=at_front)
             return
-        self.dispatcher.push(tenant, job_id, at_front=at_front, pipeline=pipeline)
+        self.dispatcher.push(
+            tenant, job_id, at_front=at_front, if_absent=self.repair, pipeline=pipeline
+        )
 
 
 def enqueue_for_tenant(
@@ -85,6 +119,58 @@ def enqueue_for_tenant(
     for unsupported in ("depends_on", "unique", "rate_limit", "at_front"):
         if options.get(unsupported):
             raise ValueError(f"enqueue_for_tenant does not support {unsupported!r}")
+    return _enqueue(
+        TenantQueue.for_tenant(tenant_id, connection),
+        func,
+        args=args,
+        kwargs=kwargs,
+        buckets=buckets,
+        job_id=job_id or uuid.uuid4().hex,
+        pipeline=pipeline,
+        **options,
+    )
+
+
+def repair_for_tenant(
+    connection: Redis,
+    tenant_id: str,
+    func: str,
+    *,
+    job_id: str,
+    at_front: bool,
+    pipeline: Pipeline,
+    args: Iterable[Any] = (),
+    buckets: Iterable[Bucket] = (),
+    **options: Any,
+) -> Job:
+    """The reconciler's push of a job Redis lost: like :func:`enqueue_for_tenant`, at the
+    head (``at_front``: a call that was running) or the tail, and no second copy of a job
+    still queued or in flight. The caller executes ``pipeline``."""
+    queue = TenantQueue.for_tenant(tenant_id, connection)
+    queue.repair = True
+    return _enqueue(
+        queue,
+        func,
+        args=args,
+        buckets=buckets,
+        job_id=job_id,
+        pipeline=pipeline,
+        at_front=at_front,
+        **options,
+    )
+
+
+def _enqueue(
+    queue: TenantQueue,
+    func: str,
+    *,
+    args: Iterable[Any],
+    buckets: Iterable[Bucket],
+    job_id: str,
+    pipeline: Pipeline | None,
+    kwargs: dict[str, Any] | None = None,
+    **options: Any,
+) -> Job:
     retry = options.get("retry")
     if retry is not None and any(getattr(retry, "intervals", [])):
         # RQ's scheduler would re-enqueue at the tail, behind the tenant's later jobs.
@@ -92,8 +178,7 @@ def enqueue_for_tenant(
             "Retry intervals would reorder the tenant's jobs; retry at once and call "
             "Dispatcher.defer(job_id, seconds) for a backoff"
         )
-    queue = TenantQueue.for_tenant(tenant_id, connection)
-    job_id = job_id or uuid.uuid4().hex
+    connection = queue.connection
     with connection.pipeline() if pipeline is None else nullcontext(pipeline) as pipe:
         job: Job = queue.enqueue_call(
             func, args=tuple(args), kwargs=kwargs or {}, job_id=job_id, pipeline=pipe, **options

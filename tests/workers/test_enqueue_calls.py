@@ -1,10 +1,10 @@
 """Enqueueing calls: validation, the Call row and its job, cancel and requeue."""
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from redis import Redis
-from redis.exceptions import RedisError
 from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,6 +26,8 @@ from billhive.workers.calls import (
 from billhive.workers.control import queue_depth
 from billhive.workers.models import Call, CallStatus, job_id_for
 from billhive.workers.queues import TenantQueue
+from billhive.workers.reconcile import reconcile
+from billhive.workers.scheduling.dispatcher import Dispatcher
 
 
 def test_enqueue_records_a_queued_call_and_puts_its_job_on_the_tenants_queue(
@@ -242,18 +244,19 @@ def test_a_bad_request_in_a_batch_names_its_position_and_stores_none_of_the_batc
 
 
 @pytest.mark.parametrize("count", [1, 3])
-def test_calls_whose_jobs_redis_refuses_are_marked_failed_not_left_queued(
-    db_session: Session, make_tenant: Callable[..., int], count: int
+def test_calls_whose_jobs_redis_refuses_stay_queued_and_the_reconciler_pushes_them(
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], count: int
 ) -> None:
+    tenant = make_tenant()
     down = Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
     requests = [CallRequest("orders.get", {"id": n}) for n in range(count)]
-    with pytest.raises(RedisError):
-        enqueue_calls(make_tenant(), requests, session=db_session, redis=down)
+    calls = enqueue_calls(tenant, requests, session=db_session, redis=down)
     db_session.expire_all()
-    calls = db_session.scalars(select(Call)).all()
-    assert len(calls) == count
-    assert {c.status for c in calls} == {CallStatus.FAILED}
-    assert all(c.error == "could not be queued: ConnectionError" for c in calls)
+    assert {c.status for c in db_session.scalars(select(Call)).all()} == {CallStatus.QUEUED}
+    assert queue_depth(redis_client, tenant) == 0
+    reconcile(db_session, redis_client, Dispatcher(redis_client), grace=timedelta(0))
+    queued = redis_client.lrange(f"rq:queue:billhive:t:{tenant}", 0, -1)
+    assert queued == [job_id_for(c.id).encode() for c in calls]
 
 
 def test_a_call_is_queued_after_redis_lost_its_script_cache(
