@@ -114,11 +114,21 @@ def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url.rsplit("/", 1)[0] + f"/{db_number}"
 
 
+#: The dispatcher's epoch key: a Redis without it is one that lost the dispatcher's past,
+#: and the workers' dispatcher then holds every call for a second (docs/scheduling.md).
+DISPATCHER_EPOCH_KEY = "billhive:d:epoch"
+
+
 @pytest.fixture
 def redis_url(redis_server_url: str) -> Iterator[str]:
-    """The test's Redis URL; the database is flushed after the test."""
-    yield redis_server_url
+    """The test's Redis URL; the database is flushed after the test.
+
+    It starts as a Redis the dispatcher has used before (its epoch key set): the tests
+    of what happens after Redis lost its data delete the key themselves.
+    """
     client = Redis.from_url(redis_server_url)
+    client.set(DISPATCHER_EPOCH_KEY, "0")
+    yield redis_server_url
     client.flushdb()
     client.close()
 

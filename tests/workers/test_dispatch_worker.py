@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from redis import Redis
-from rq import Queue, Retry, get_current_job
+from rq import Queue, Retry, Worker, get_current_job
 from rq.job import Job, JobStatus
 from rq.registry import FinishedJobRegistry
 
@@ -323,6 +323,7 @@ def test_a_heartbeat_costs_one_round_trip(
     redis_client: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     worker = SimpleTenantWorker(connection=redis_client)
+    worker.register_birth()
     single_commands: list[object] = []
     send_one = redis_client.execute_command
 
@@ -335,3 +336,18 @@ def test_a_heartbeat_costs_one_round_trip(
     assert single_commands == []
     assert redis_client.hget(worker.key, "last_heartbeat") is not None
     assert redis_client.ttl(worker.key) > 0
+
+
+def test_a_worker_that_redis_forgot_registers_again_at_its_next_heartbeat(
+    redis_client: Redis,
+) -> None:
+    # Worker.count, not billhive's own helper: this module is imported by every forked work
+    # horse of these tests, and must stay light.
+    worker = SimpleTenantWorker(connection=redis_client)
+    worker.register_birth()
+    assert Worker.count(connection=redis_client) == 1
+    redis_client.flushdb()  # Redis restarted empty
+    assert Worker.count(connection=redis_client) == 0
+    worker.heartbeat()
+    assert Worker.count(connection=redis_client) == 1
+    assert redis_client.hget(worker.key, "birth") is not None

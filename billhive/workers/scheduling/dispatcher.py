@@ -21,7 +21,7 @@ from redis.commands.core import Script
 
 from billhive.billbee.limits import Bucket
 from billhive.workers.scheduling import scripts
-from billhive.workers.scheduling.buckets import encode_buckets
+from billhive.workers.scheduling.buckets import encode_bucket, encode_buckets
 
 #: Prefix of every tenant queue's name; RQ stores the list under ``rq:queue:<name>``.
 TENANT_QUEUE_PREFIX = "billhive:t:"
@@ -130,6 +130,11 @@ class Dispatcher:
     its buckets (its call reserved at that time; :meth:`restamp` says how long to wait),
     so the job's start-up overlaps the end of the previous call's window instead of
     following it: the slots of the key's 50 calls/s are reused as they free.
+    ``cold_start_hold``: seconds every dispatch waits when the pop finds Redis without
+    the dispatcher's epoch key (a new or an emptied Redis): Billbee still counts the calls
+    of the last window, which the empty bucket logs no longer show (docs/scheduling.md,
+    "When Redis loses data"). 0 (the default here) skips it; the workers' dispatcher uses
+    the longest one-second window with its allowance.
     The ``now`` argument of the methods replaces Redis ``TIME`` (tests and simulations).
     """
 
@@ -142,6 +147,7 @@ class Dispatcher:
         jitter_allowance: float = DEFAULT_JITTER_ALLOWANCE,
         shared_headroom: int = DEFAULT_SHARED_HEADROOM,
         lead: float = 0.0,
+        cold_start_hold: float = 0.0,
     ) -> None:
         if candidates < 1:
             raise ValueError("candidates must be at least 1")
@@ -151,12 +157,15 @@ class Dispatcher:
             raise ValueError("shared_headroom must not be negative")
         if lead < 0:
             raise ValueError("lead must not be negative")
+        if cold_start_hold < 0:
+            raise ValueError("cold_start_hold must not be negative")
         self.connection = connection
         self.prefix = f"{namespace}:d:"
         self.candidates = candidates
         self.jitter_allowance = jitter_allowance
         self.shared_headroom = shared_headroom
         self.lead = lead
+        self.cold_start_hold = cold_start_hold
         self._push = connection.register_script(scripts.PUSH)
         self._pop = connection.register_script(scripts.POP)
         self._release = connection.register_script(scripts.RELEASE)
@@ -166,6 +175,8 @@ class Dispatcher:
         self._penalize = connection.register_script(scripts.PENALIZE)
         self._defer = connection.register_script(scripts.DEFER)
         self._restamp = connection.register_script(scripts.RESTAMP)
+        self._hold = connection.register_script(scripts.HOLD)
+        self._remember = connection.register_script(scripts.REMEMBER)
 
     # -- keys -------------------------------------------------------------------------
 
@@ -213,15 +224,26 @@ class Dispatcher:
         job_id: str,
         *,
         at_front: bool = False,
+        if_absent: bool = False,
         pipeline: Pipeline | None = None,
         now: float | None = None,
     ) -> None:
         """Add a job id to the tenant's queue and make the tenant ready.
 
         The tenant's own in-flight job always goes back to the head (a retry or requeue).
+        ``if_absent`` (the reconciler's repairs): a job already in the queue or in flight
+        stays where it is.
         """
         check_tenant_id(tenant_id)
-        self._run(self._push, tenant_id, job_id, "1" if at_front else "0", now=now, client=pipeline)
+        self._run(
+            self._push,
+            tenant_id,
+            job_id,
+            "1" if at_front else "0",
+            "1" if if_absent else "0",
+            now=now,
+            client=pipeline,
+        )
 
     # -- worker side ------------------------------------------------------------------
 
@@ -233,6 +255,7 @@ class Dispatcher:
             f"{self.jitter_allowance:.6f}",
             self.shared_headroom,
             f"{self.lead:.6f}",
+            f"{self.cold_start_hold:.6f}",
             now=now,
         )
         assert isinstance(reply, list)
@@ -327,6 +350,29 @@ class Dispatcher:
         reply = self._run(self._defer, job_id, f"{seconds:.6f}", now=now)
         assert isinstance(reply, bytes | str)
         return float(_text(reply))
+
+    def hold(self, seconds: float, *, now: float | None = None) -> float:
+        """Let no call go out for ``seconds`` (a longer hold is kept); returns its end.
+
+        A worker calls it when Redis answers again after failing: writes of the last
+        moments before the failure (bucket entries among them) may be gone.
+        """
+        if seconds <= 0:
+            raise ValueError("a hold needs a positive number of seconds")
+        reply = self._run(self._hold, f"{seconds:.6f}", now=now)
+        assert isinstance(reply, bytes | str)
+        return float(_text(reply))
+
+    def remember(
+        self, bucket: Bucket, calls: Iterable[tuple[float, str]], *, now: float | None = None
+    ) -> int:
+        """Put calls made before Redis lost its data (``(time, job id)`` pairs) back into
+        ``bucket``'s log; those outside its window or already there are skipped.
+        Returns how many were added."""
+        pairs = [part for at, job_id in calls for part in (f"{at:.6f}", job_id)]
+        if not pairs:
+            return 0
+        return int(cast(int, self._run(self._remember, encode_bucket(bucket), *pairs, now=now)))
 
     def restamp(self, job_id: str, *, now: float | None = None) -> Restamp:
         """Record the job's call in its bucket logs at the send time instead of the pop

@@ -64,6 +64,14 @@ local function finish_running(t)
   redis.call('HDEL', P .. 'running', t)
   redis.call('ZREM', P .. 'leases', t)
 end
+
+-- Hold every dispatch until ``untl`` (a later hold already in place is kept).
+local function hold_until(untl)
+  local current = tonumber(redis.call('GET', P .. 'hold') or '0')
+  if current >= untl then return fmt(current) end
+  redis.call('SET', P .. 'hold', fmt(untl), 'PX', math.ceil((untl - now) * 1000) + 1000)
+  return fmt(untl)
+end
 """
 
 #: What POP and RESTAMP share: a job's buckets, their check and their consumption.
@@ -86,9 +94,11 @@ end
 
 -- Sliding log per bucket: call times inside (now - window, now]. Returns nil when every
 -- bucket has room, else the time all blocked buckets free and whether only shared (key
--- wide) buckets block.
+-- wide) buckets block. A hold (see HOLD) blocks every call, like a shared bucket.
 local function check(buckets)
   local free, own = nil, false
+  local hold = tonumber(redis.call('GET', P .. 'hold') or '0')
+  if hold > now then free = hold end
   for _, b in ipairs(buckets) do
     local log = P .. 'b:' .. b[1]
     redis.call('ZREMRANGEBYSCORE', log, '-inf', fmt(now - b[3]))
@@ -133,15 +143,21 @@ end
 """
 
 #: Append a job id to a tenant's queue (or put it at the head) and make the tenant ready.
-#: ARGV[5] tenant, ARGV[6] job id, ARGV[7] "1" for the head. A job that is its tenant's
-#: in-flight job (a retry, a requeue) always goes back to the head and ends the flight, so
-#: retries never overtake the tenant's later jobs. Returns 2 for that case, else 1.
+#: ARGV[5] tenant, ARGV[6] job id, ARGV[7] "1" for the head, ARGV[8] "1" for a repair
+#: (the reconciler's): then a job already queued or in flight is left alone (returns 0),
+#: so pushing a job again is harmless. A job that is its tenant's in-flight job (a retry,
+#: a requeue) always goes back to the head and ends the flight, so retries never overtake
+#: the tenant's later jobs. Returns 2 for that case, else 1.
 PUSH = (
     _PRELUDE
     + """
 local t, job, front = ARGV[5], ARGV[6], ARGV[7]
 local q = QP .. t
 local current = running_job(t)
+if ARGV[8] == '1' and (current == job or redis.call('LPOS', q, job)) then
+  activate(t)
+  return 0
+end
 if current == job then
   redis.call('LREM', q, 0, job)
   redis.call('LPUSH', q, job)
@@ -259,6 +275,8 @@ RESTAMP = (
     + _BUCKETS
     + """
 local job = ARGV[5]
+local hold = tonumber(redis.call('GET', P .. 'hold') or '0')
+if hold > now then return {0, fmt(hold - now)} end
 local buckets = parse(redis.call('HGET', JP .. job, 'billhive_buckets') or '',
   tonumber(ARGV[6]), tonumber(ARGV[7]))
 local wait, stale, entries = 0, {}, {}
@@ -290,9 +308,44 @@ return {moved, '0'}
 """
 )
 
+#: Hold every dispatch until ARGV[5] seconds from now (a longer hold is kept): after Redis
+#: was unreachable or lost data, the bucket logs may lack calls Billbee still counts.
+#: Returns the time the hold ends.
+HOLD = (
+    _PRELUDE
+    + """
+return hold_until(now + tonumber(ARGV[5]))
+"""
+)
+
+#: Put calls made before Redis lost its data back into one bucket's log, so limits with
+#: long windows (an order's 6 reads a minute, its invoice every 5 minutes) hold across
+#: the loss. ARGV[5] the bucket line (see buckets.encode_bucket), then pairs of ARGV:
+#: time, job id. A job that has an entry in the log already is skipped. Returns how many
+#: entries were added.
+REMEMBER = (
+    _PRELUDE
+    + _BUCKETS
+    + """
+local b = parse(ARGV[5], 0, 0)[1]
+if not b then return 0 end
+local log = P .. 'b:' .. b[1]
+local added = 0
+for i = 6, #ARGV, 2 do
+  local at, job = tonumber(ARGV[i]), ARGV[i + 1]
+  if at > now - b[3] and not own_entry(log, job) then
+    consume({b}, job, at)
+    added = added + 1
+  end
+end
+return added
+"""
+)
+
 #: Choose the next job. ARGV[5] K (candidates tried at most), ARGV[6] jitter allowance in
 #: seconds (added to every bucket's period), ARGV[7] headroom: calls kept free in every
-#: shared (key-wide) bucket, ARGV[8] lead in seconds: a job whose buckets all free within
+#: shared (key-wide) bucket, ARGV[9] the hold after a cold start (see below),
+#: ARGV[8] lead in seconds: a job whose buckets all free within
 #: the lead is dispatched now with its call reserved at the time they free (``at``), so
 #: the worker prepares it while the slot is still taken and sends at ``at`` (RESTAMP says
 #: when) instead of starting only then; workers waiting for the key-wide window and
@@ -308,6 +361,15 @@ POP = (
     + """
 local K, pad, headroom = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local lead = tonumber(ARGV[8] or '0')
+local cold = tonumber(ARGV[9] or '0')
+
+-- No epoch: this Redis holds none of the dispatcher's past (new, or restarted empty), so
+-- its bucket logs are empty although Billbee still counts the calls of the last window:
+-- hold every call for one window before the first goes out.
+if redis.call('EXISTS', P .. 'epoch') == 0 then
+  redis.call('SET', P .. 'epoch', fmt(now))
+  if cold > 0 then hold_until(now + cold) end
+end
 
 -- Tenants whose buckets have freed come back with the start tag they had.
 local due = redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', fmt(now + lead), 'LIMIT', 0, 2 * K)

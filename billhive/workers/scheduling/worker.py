@@ -27,12 +27,15 @@ from rq.job import Job
 from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 
-from billhive.workers.queues import TenantQueue
+from billhive.workers.queues import TenantJob, TenantQueue
 from billhive.workers.scheduling.dispatcher import Dispatched, Dispatcher, tenant_queue_name
 from billhive.workers.scheduling.recovery import recover_abandoned, sweep_tenant_queues
 
 #: Seconds between the heartbeats a waiting worker sends.
 HEARTBEAT_EVERY = 1.0
+#: Longest wait between attempts to reach Redis again: the dispatcher must be back within
+#: seconds of Redis, well inside the reconciler's detection bound.
+REDIS_RETRY_MAX_SECONDS = 5.0
 
 
 class DispatchingMixin:
@@ -46,6 +49,12 @@ class DispatchingMixin:
     is 60), ``lease_grace`` (seconds before an unreleased dispatch is examined),
     ``recovery_interval`` (seconds between looks for abandoned jobs and sweeps) and
     ``sweep_batch`` (tenant queues tidied per sweep, see recovery.sweep_tenant_queues).
+    Jobs are loaded as :class:`~billhive.workers.queues.TenantJob` (their limit buckets
+    survive RQ's saves) unless another job class is given.
+
+    When Redis fails and answers again, the worker holds every dispatch for
+    ``outage_hold`` seconds (the dispatcher's ``cold_start_hold`` by default): the writes
+    of its last moments may be lost, bucket entries among them.
     """
 
     connection: Any
@@ -69,10 +78,15 @@ class DispatchingMixin:
         lease_grace: float = 60.0,
         recovery_interval: float = 10.0,
         sweep_batch: int = 200,
+        outage_hold: float | None = None,
         **kwargs: Any,
     ) -> None:
+        if kwargs.get("job_class") in (None, Job):
+            kwargs["job_class"] = TenantJob
         super().__init__(list(queues), *args, **kwargs)  # type: ignore[call-arg]
         self.dispatcher = dispatcher or Dispatcher(self.connection)
+        self.outage_hold = self.dispatcher.cold_start_hold if outage_hold is None else outage_hold
+        self._redis_failed = False
         self.heartbeat_grace = heartbeat_grace
         self.lease_grace = lease_grace
         self.recovery_interval = recovery_interval
@@ -119,14 +133,30 @@ class DispatchingMixin:
         # The loop checks this flag before its first dequeue, so no job is taken.
         self._stop_requested = True
 
+    def wait_before_dequeue(self) -> float:
+        """Seconds to pause before taking the next job (override it; 0: none)."""
+        return 0.0
+
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
-        """RQ's heartbeat, in one round trip (RQ sends its three commands one by one)."""
+        """RQ's heartbeat, in one round trip (RQ sends its three commands one by one).
+
+        A Redis that restarted empty forgot the worker's registration; RQ's heartbeat
+        would only recreate part of its hash, leaving it invisible to ``rq info`` and the
+        dashboard, so the worker registers again.
+        """
         if pipeline is not None:
             super().heartbeat(timeout, pipeline=pipeline)  # type: ignore[misc]
             return
         with self.connection.pipeline() as pipe:
             super().heartbeat(timeout, pipeline=pipe)  # type: ignore[misc]
-            pipe.execute()
+            created = pipe.execute()[0]
+        if created:  # HSET made a new field: the worker's hash was gone
+            self._register_again()
+
+    def _register_again(self) -> None:
+        self.connection.delete(self.key)  # type: ignore[attr-defined]
+        self.register_birth()  # type: ignore[attr-defined]
+        self.log.warning("Worker %s: registered again (Redis had lost it)", self.name)
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """RQ's TTL with a configurable grace instead of its fixed 60 s."""
@@ -152,18 +182,28 @@ class DispatchingMixin:
         self.set_state(WorkerStatus.IDLE)  # type: ignore[attr-defined]
         self.procline("Dispatching tenant queues")  # type: ignore[attr-defined]
         started = time.monotonic()
-        backoff = 1.0
+        backoff = 0.5
         while True:
             try:
+                if self._redis_failed:
+                    self._hold_after_outage()
                 result = self._dequeue_once(timeout, max_idle_time, started)
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
                 self.log.error("Worker %s: Redis unavailable (%s), retrying", self.name, exc)
+                self._redis_failed = True
                 time.sleep(backoff)
-                backoff = min(backoff * 2, 60.0)
+                backoff = min(backoff * 2, REDIS_RETRY_MAX_SECONDS)
                 continue
             if result is not False:
                 # No heartbeat here: RQ sends one with the job's start-up bookkeeping.
                 return result  # type: ignore[return-value]
+
+    def _hold_after_outage(self) -> None:
+        """Redis answers again: hold dispatching one window, and be registered again."""
+        if self.outage_hold > 0:
+            self.dispatcher.hold(self.outage_hold)
+        self.heartbeat()
+        self._redis_failed = False
 
     # -- the dequeue step -------------------------------------------------------------
 
@@ -175,6 +215,10 @@ class DispatchingMixin:
         if self.should_run_maintenance_tasks:  # type: ignore[attr-defined]
             self.run_maintenance_tasks()  # type: ignore[attr-defined]
         self._maybe_recover()
+        pause = self.wait_before_dequeue()
+        if pause > 0:
+            time.sleep(min(pause, HEARTBEAT_EVERY))
+            return False
         # The fixed queues first: their housekeeping jobs are few, and tenants that keep
         # every worker busy must not starve them.
         plain = self._fixed_queues_job_now()
