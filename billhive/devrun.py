@@ -54,7 +54,8 @@ def _start_redis(supervisor: Supervisor, settings: Settings, env: dict[str, str]
     port = free_port()
     data_dir = settings.instance_path / "redis"
     data_dir.mkdir(parents=True, exist_ok=True)
-    argv = redis_command(find_redis_server(), port, data_dir)
+    # Persistent, so a newcomer's queued calls survive Ctrl-C and the next `make run`.
+    argv = redis_command(find_redis_server(), port, data_dir, persist=True)
     supervisor.start(Child("redis", argv, infrastructure=True))
     env["BILLHIVE_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
     wait_for_redis(env["BILLHIVE_REDIS_URL"])

@@ -46,8 +46,12 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def redis_command(binary: str, port: int, data_dir: Path) -> list[str]:
-    """The argv of an embedded, loopback-only, memory-only redis-server."""
+def redis_command(binary: str, port: int, data_dir: Path, *, persist: bool = False) -> list[str]:
+    """The argv of an embedded, loopback-only redis-server.
+
+    ``persist``: keep an append-only file in ``data_dir`` (fsync every second, as the
+    compose file's Redis does), so queued work survives a restart; else memory only.
+    """
     return [
         binary,
         "--port",
@@ -57,7 +61,9 @@ def redis_command(binary: str, port: int, data_dir: Path) -> list[str]:
         "--save",
         "",
         "--appendonly",
-        "no",
+        "yes" if persist else "no",
+        "--appendfsync",
+        "everysec",
         "--dir",
         str(data_dir),
         "--protected-mode",
@@ -87,9 +93,10 @@ def wait_for_redis(url: str, timeout: float = 10.0) -> None:
 class EmbeddedRedis:
     """Start and stop one redis-server child; use as a context manager."""
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, *, persist: bool = False) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
+        self.persist = persist
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -100,7 +107,7 @@ class EmbeddedRedis:
     def start(self) -> EmbeddedRedis:
         """Launch the server and wait until it answers."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        argv = redis_command(find_redis_server(), self.port, self.data_dir)
+        argv = redis_command(find_redis_server(), self.port, self.data_dir, persist=self.persist)
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL)  # noqa: S603
         wait_for_redis(self.url)
         return self

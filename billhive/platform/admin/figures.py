@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from billhive.db import utcnow
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.workers import control, stats
-from billhive.workers.models import Call, CallStatus, UsageDay
+from billhive.workers.models import Call, CallStatus, ReconcilerState, UsageDay
 
 #: Billbee's price for an integration: calls per month that are free, then per call.
 FREE_CALLS_PER_MONTH = 100_000
@@ -84,6 +84,11 @@ def calls_per_minute(redis: Redis, minutes: int = 60) -> list[tuple[str, dict[st
         (datetime.fromtimestamp(start, UTC).strftime("%H:%M"), counts)
         for start, counts in stats.outcomes_per_minute(redis, minutes)
     ]
+
+
+def reconciler_state(session: Session) -> ReconcilerState | None:
+    """What the reconciler last did (None before its first run)."""
+    return session.get(ReconcilerState, 1)
 
 
 def last_day_start() -> datetime:

@@ -14,12 +14,16 @@ Series:
 - ``billhive_call_wait_seconds``: histogram of the time from enqueue to start (running
   totals, a minute behind);
 - ``billhive_key_budget_in_use``: share (0..1) of the key's 50 calls/s used last second;
-- ``billhive_tenants{status}``.
+- ``billhive_tenants{status}``;
+- ``billhive_calls_recovered_total``: calls the reconciler pushed again after Redis lost
+  their jobs; ``billhive_calls_recovered_last_timestamp_seconds`` (0: never);
+  ``billhive_reconciler_last_run_timestamp_seconds``: when it last ran (alert if old).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 
 from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -35,6 +39,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from billhive.db import utcnow
+from billhive.platform.admin import figures
 from billhive.platform.admin import metrics_tally as tally
 from billhive.platform.admin.figures import tenants_per_status
 from billhive.platform.extensions import db_session, redis
@@ -143,6 +148,30 @@ class DashboardCollector:
             ),
         ]
 
+    def _recovery(self) -> Sequence[Metric]:
+        state = figures.reconciler_state(self.session)
+
+        def stamp(at: datetime | None) -> float:
+            return at.timestamp() if at is not None else 0.0
+
+        return [
+            CounterMetricFamily(
+                "billhive_calls_recovered",
+                "Calls the reconciler pushed again after Redis lost their jobs.",
+                value=state.recovered_total if state else 0,
+            ),
+            GaugeMetricFamily(
+                "billhive_calls_recovered_last_timestamp_seconds",
+                "When the reconciler last recovered calls (0: never).",
+                value=stamp(state.last_recovered_at if state else None),
+            ),
+            GaugeMetricFamily(
+                "billhive_reconciler_last_run_timestamp_seconds",
+                "When the reconciler last ran (0: never).",
+                value=stamp(state.last_run_at if state else None),
+            ),
+        ]
+
     def _tenants(self) -> Metric:
         family = GaugeMetricFamily("billhive_tenants", "Tenants by status.", labels=["status"])
         for status, count in tenants_per_status(self.session).items():
@@ -163,6 +192,7 @@ class DashboardCollector:
             sum_value=seconds,
         )
         yield self._tenants()
+        yield from self._recovery()
 
 
 @bp.route("/metrics")

@@ -10,6 +10,7 @@ from billhive.platform.admin import figures
 from billhive.platform.admin.blueprint import bp
 from billhive.platform.admin.charts import stacked_bars
 from billhive.platform.extensions import db_session, redis
+from billhive.workers.reconcile import RECONCILE_SECONDS
 
 MINUTE_SERIES = ("succeeded", "failed", "throttled")
 
@@ -28,6 +29,8 @@ def overview() -> ResponseReturnValue:
         bill=figures.estimated_bill(month_calls),
         live=figures.live_figures(redis()),
         chart=stacked_bars(figures.calls_per_minute(redis()), MINUTE_SERIES),
+        reconciler=figures.reconciler_state(session),
+        reconcile_seconds=RECONCILE_SECONDS,
     )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from billhive.db import utcnow
 from billhive.platform.admin import metrics_tally as tally
-from billhive.workers.models import CallStatus, UsageDay
+from billhive.workers.models import CallStatus, ReconcilerState, UsageDay
 
 
 def _scrape(client: Any) -> str:
@@ -93,3 +93,21 @@ def test_queue_and_budget_gauges_are_present(client: Any) -> None:
         "billhive_billbee_throttled_last_minute",
     ):
         assert f"# TYPE {name} gauge" in text, name
+
+
+def test_calls_the_reconciler_recovered_are_a_counter(client: Any, session: Session) -> None:
+    session.add(
+        ReconcilerState(
+            id=1,
+            cursor=0,
+            recovered_total=300,
+            last_recovered=300,
+            last_recovered_at=utcnow(),
+            last_run_at=utcnow(),
+        )
+    )
+    session.commit()
+    text = _scrape(client)
+    assert "billhive_calls_recovered_total 300.0" in text
+    assert "# TYPE billhive_reconciler_last_run_timestamp_seconds gauge" in text
+    assert "billhive_calls_recovered_last_timestamp_seconds 0.0" not in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +14,7 @@ from billhive.db import utcnow
 from billhive.platform.admin.figures import estimated_bill
 from billhive.tenants.models import TenantStatus
 from billhive.workers import stats
-from billhive.workers.models import CallStatus, UsageDay
+from billhive.workers.models import CallStatus, ReconcilerState, UsageDay
 
 
 def test_the_bill_is_zero_within_the_free_calls() -> None:
@@ -57,3 +58,24 @@ def test_the_live_figures_are_json(admin_client: Any) -> None:
 def test_the_overview_works_without_javascript(admin_client: Any) -> None:
     page = admin_client.get("/admin/").get_data(as_text=True)
     assert 'data-field="jobs_queued">0<' in page
+
+
+def test_the_overview_says_how_many_calls_were_recovered_and_when(
+    admin_client: Any, session: Session
+) -> None:
+    at = datetime(2026, 12, 2, 10, 30, 5, tzinfo=UTC)
+    session.add(
+        ReconcilerState(
+            id=1, cursor=0, recovered_total=1234, last_recovered=300, last_recovered_at=at
+        )
+    )
+    session.commit()
+    page = admin_client.get("/admin/").get_data(as_text=True)
+    assert "<strong>1,234</strong> calls pushed again" in page
+    assert "the last 300 at" in page
+    assert "2026-12-02 10:30:05 UTC" in page
+
+
+def test_the_overview_says_when_no_call_had_to_be_recovered(admin_client: Any) -> None:
+    page = admin_client.get("/admin/").get_data(as_text=True)
+    assert "No call had to be recovered" in page
