@@ -67,6 +67,13 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Per-operation attempts, JSON: `{"orders.get": 8}`.',
     )
+    call_lease_seconds: float = Field(
+        135.0,
+        ge=5,
+        description="Seconds a started attempt may still be running: a call found running "
+        "after that, with no worker on it, is sent again (idempotent) or marked "
+        "unknown_outcome. Keep above the job timeout (120 s).",
+    )
     reverify_interval_hours: float = Field(
         24.0, gt=0, description="Every active tenant's credentials are re-verified this often."
     )

@@ -43,7 +43,6 @@ from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.service import open_credentials
 from billhive.workers.calls import KEY_ID
 from billhive.workers.models import (
-    ATTEMPT_LEASE_SECONDS,
     FINAL_STATUSES,
     Call,
     CallStatus,
@@ -204,7 +203,8 @@ def _may_try_again(rt: Runtime, session: Session, call: Call) -> bool:
     a non-idempotent one is recorded ``unknown_outcome`` (False)."""
     started = call.attempt_started_at
     if started is not None:
-        remaining = (started + timedelta(seconds=ATTEMPT_LEASE_SECONDS) - utcnow()).total_seconds()
+        lease = timedelta(seconds=rt.settings.call_lease_seconds)
+        remaining = (started + lease - utcnow()).total_seconds()
         if remaining > 0:
             rt.dispatcher.defer(call.job_id, min(remaining, LEASE_RECHECK_SECONDS))
             raise CallDeferred(f"call {call.id}: an earlier attempt may still be running")

@@ -48,11 +48,6 @@ FINAL_STATUSES = frozenset(
     {CallStatus.SUCCEEDED, CallStatus.FAILED, CallStatus.UNKNOWN_OUTCOME, CallStatus.CANCELLED}
 )
 
-#: Seconds an attempt may still be alive after it was claimed: RQ kills a job after its
-#: timeout (``calls.JOB_TIMEOUT``, 120 s), so an attempt older than this has ended, whether
-#: or not it could record how. Until then a second worker must not start the call again.
-ATTEMPT_LEASE_SECONDS = 135
-
 #: The outbox of call announcements: final calls enqueued by a token and not yet turned
 #: into callback deliveries. The partial index ``ix_calls_unannounced`` keeps the
 #: collector's query small however many calls were ever made; the collector uses this very
@@ -115,7 +110,8 @@ class Call(Base):
     #: to the API package, which a process working calls need not load (tokens are
     #: revoked, never deleted).
     origin_token_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    #: When the latest attempt was claimed (see ATTEMPT_LEASE_SECONDS); None before the first.
+    #: When the latest attempt was claimed; the attempt may run for the lease
+    #: (BILLHIVE_CALL_LEASE_SECONDS) after it. None before the first attempt.
     attempt_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     #: How often an operator queued the call again; each round is announced on its own.
     requeues: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

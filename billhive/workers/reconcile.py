@@ -23,7 +23,7 @@ What it looks at stays small when nothing is missing, whatever the number of ten
   windows (an order's reads a minute, its invoice every five minutes), which the loss
   emptied; the one-second windows are covered by the dispatcher's hold (see
   ``Dispatcher.cold_start_hold`` and docs/scheduling.md).
-- **Running calls whose attempt lease ended** (``ATTEMPT_LEASE_SECONDS``) and whose job is
+- **Running calls whose attempt lease ended** (``BILLHIVE_CALL_LEASE_SECONDS``) and whose job is
   neither queued nor in flight: their worker is gone. Few by construction (at most one
   per worker in flight, plus the abandoned).
 
@@ -56,7 +56,6 @@ from billhive.logs import get_logger
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.workers.calls import call_buckets, drop_job, job_options, job_plan
 from billhive.workers.models import (
-    ATTEMPT_LEASE_SECONDS,
     Call,
     CallStatus,
     ReconcilerState,
@@ -75,6 +74,8 @@ LOCK_KEY = "billhive:reconcile:lock"
 #: A call younger than this may still be on its way to Redis (its enqueue pushes right
 #: after the commit): not looked at yet.
 GRACE = timedelta(seconds=10)
+#: BILLHIVE_CALL_LEASE_SECONDS's default (the cron job passes the setting).
+DEFAULT_LEASE = timedelta(seconds=135)
 #: Calls fetched per query.
 BATCH = 2000
 #: Seconds one run spends on a full check before leaving the rest to the next run.
@@ -126,6 +127,7 @@ def reconcile(
     batch: int = BATCH,
     budget: float = TIME_BUDGET,
     grace: timedelta = GRACE,
+    lease: timedelta = DEFAULT_LEASE,
     lock_seconds: float = 120.0,
 ) -> Report:
     """One run (see the module docstring); commits. One run at a time (a Redis lock)."""
@@ -134,7 +136,9 @@ def reconcile(
         report.locked_out = True
         return report
     try:
-        _run(session, redis, dispatcher, report, batch=batch, budget=budget, grace=grace)
+        _run(
+            session, redis, dispatcher, report, batch=batch, budget=budget, grace=grace, lease=lease
+        )
     finally:
         redis.delete(LOCK_KEY)
     if report.recovered or report.loss_detected:
@@ -157,6 +161,7 @@ def _run(
     batch: int,
     budget: float,
     grace: timedelta,
+    lease: timedelta,
 ) -> None:
     now = utcnow()
     state = load_state(session)
@@ -184,7 +189,7 @@ def _run(
             state.cursor = settled[-1].id
         if len(settled) < len(rows) or len(rows) < batch:
             break
-    abandoned = _abandoned(session, redis, dispatcher, now)
+    abandoned = _abandoned(session, redis, dispatcher, now - lease)
     report.recovered += repair(session, redis, dispatcher, abandoned)
     fresh = secrets.token_hex(16)
     # Redis first: if the commit below fails, the next run finds another marker and checks
@@ -226,10 +231,12 @@ def _lost(status: str | None) -> bool:
     return status is None or status in _ENDED
 
 
-def _abandoned(session: Session, redis: Redis, dispatcher: Dispatcher, now: datetime) -> list[int]:
-    """Running calls whose attempt lease ended and whose job is neither queued nor in
-    flight (its worker died, and Redis holds no trace that recovery could act on)."""
-    cutoff = now - timedelta(seconds=ATTEMPT_LEASE_SECONDS)
+def _abandoned(
+    session: Session, redis: Redis, dispatcher: Dispatcher, cutoff: datetime
+) -> list[int]:
+    """Running calls whose attempt began before ``cutoff`` (its lease ended) and whose job
+    is neither queued nor in flight (its worker died, and Redis holds no trace that
+    recovery could act on)."""
     rows = session.execute(
         select(Call.id, Call.tenant_id).where(
             Call.status == CallStatus.RUNNING, Call.attempt_started_at < cutoff
@@ -355,8 +362,9 @@ def reconcile_calls() -> dict[str, int | bool]:
     from billhive.workers.runtime import get_runtime
 
     rt = get_runtime()
+    lease = timedelta(seconds=rt.settings.call_lease_seconds)
     with rt.database.session() as session:
-        report = reconcile(session, rt.redis, rt.dispatcher)
+        report = reconcile(session, rt.redis, rt.dispatcher, lease=lease)
     return {
         "checked": report.checked,
         "recovered": report.recovered,

@@ -16,7 +16,7 @@ from billhive.db import utcnow
 from billhive.workers import jobs
 from billhive.workers.calls import cancel_call, enqueue_call
 from billhive.workers.jobs import CallDeferred, claim, start_call
-from billhive.workers.models import ATTEMPT_LEASE_SECONDS, Call, CallStatus
+from billhive.workers.models import Call, CallStatus
 from billhive.workers.runtime import Runtime
 
 
@@ -76,7 +76,7 @@ def test_an_idempotent_call_whose_attempt_lease_ended_is_sent_again(
         call = enqueue_call(
             tenant, "orders.list", {"page": 1}, session=session, redis=runtime.redis
         )
-    _interrupted(runtime, call.id, seconds_ago=ATTEMPT_LEASE_SECONDS + 1)
+    _interrupted(runtime, call.id, seconds_ago=runtime.settings.call_lease_seconds + 1)
     jobs.run_call(call.id)
     done = _call(runtime, call.id)
     assert (done.status, done.attempts) == (CallStatus.SUCCEEDED, 2)
@@ -95,7 +95,7 @@ def test_a_non_idempotent_call_whose_attempt_was_interrupted_is_never_sent_again
             session=session,
             redis=runtime.redis,
         )
-    _interrupted(runtime, call.id, seconds_ago=ATTEMPT_LEASE_SECONDS + 1)
+    _interrupted(runtime, call.id, seconds_ago=runtime.settings.call_lease_seconds + 1)
     assert jobs.run_call(call.id) == {"call_id": call.id, "status": "skipped"}
     done = _call(runtime, call.id)
     assert done.status is CallStatus.UNKNOWN_OUTCOME

@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 from billhive.db import Database, utcnow
 from billhive.tenants.models import TenantStatus
 from billhive.workers.calls import CallRequest, enqueue_call, enqueue_calls, requeue_calls
-from billhive.workers.models import ATTEMPT_LEASE_SECONDS, Call, CallStatus, job_id_for
+from billhive.workers.models import Call, CallStatus, job_id_for
 from billhive.workers.reconcile import MARKER_KEY, load_state, reconcile
 from billhive.workers.scheduling.dispatcher import Dispatched, Dispatcher
 
 NOW = timedelta(0)
+LEASE = 135
 
 
 def queue(redis: Redis, tenant: int) -> list[str]:
@@ -167,7 +168,7 @@ def test_a_running_call_whose_lease_ended_and_whose_job_ended_is_pushed_again(
     call = db_session.get(Call, call_id)
     assert call is not None
     call.status, call.attempts = CallStatus.RUNNING, 1
-    call.attempt_started_at = utcnow() - timedelta(seconds=ATTEMPT_LEASE_SECONDS + 1)
+    call.attempt_started_at = utcnow() - timedelta(seconds=LEASE + 1)
     db_session.commit()
     assert run(db_session, redis_client).recovered == 1
     assert queue(redis_client, tenant) == [job_id_for(call_id)]
@@ -183,7 +184,7 @@ def test_a_running_call_whose_job_is_in_flight_is_left_alone(
     call = db_session.get(Call, call_id)
     assert call is not None
     call.status, call.attempts = CallStatus.RUNNING, 1
-    call.attempt_started_at = utcnow() - timedelta(seconds=ATTEMPT_LEASE_SECONDS + 1)
+    call.attempt_started_at = utcnow() - timedelta(seconds=LEASE + 1)
     db_session.commit()
     assert run(db_session, redis_client).recovered == 0
     assert queue(redis_client, tenant) == []
