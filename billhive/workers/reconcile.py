@@ -56,6 +56,7 @@ from billhive.logs import get_logger
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.workers.calls import call_buckets, drop_job, job_options, job_plan
 from billhive.workers.models import (
+    FINAL_STATUSES,
     Call,
     CallStatus,
     ReconcilerState,
@@ -87,6 +88,7 @@ _ENDED = {
 #: RQ statuses of a job that waits in a queue (or for RQ's scheduler).
 _WAITING = {s.value for s in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)}
 _STATE_ID = 1
+CALL_JOB_PREFIX = job_id_for(0).removesuffix("0")
 #: The rules whose windows are a second: the dispatcher's hold covers them.
 _SHORT_RULES = SHARED_BUCKETS | {"user", "endpoint"}
 
@@ -99,6 +101,7 @@ class Report:
     recovered: int = 0
     loss_detected: bool = False
     remembered: int = 0
+    released: int = 0
     locked_out: bool = False
 
 
@@ -191,6 +194,7 @@ def _run(
             break
     abandoned = _abandoned(session, redis, dispatcher, now - lease)
     report.recovered += repair(session, redis, dispatcher, abandoned)
+    report.released = release_ended_flights(session, dispatcher)
     fresh = secrets.token_hex(16)
     # Redis first: if the commit below fails, the next run finds another marker and checks
     # everything, which is safe; the other order could trust a marker Redis never kept.
@@ -253,6 +257,29 @@ def _abandoned(
             continue  # the dispatcher's lease recovery, or the queue, carries it
         abandoned.append(row.id)
     return abandoned
+
+
+def release_ended_flights(session: Session, dispatcher: Dispatcher) -> int:
+    """End the dispatcher's in-flight entries of calls that are final in the database.
+
+    A Redis restored from a file or a replica may hold a tenant's flight whose release it
+    lost: the call ended, but the tenant would wait for the dispatcher's own recovery
+    (the job's heartbeat deadline, a minute and more). Returns how many were ended.
+    """
+    flights = {
+        tenant: token
+        for tenant, token in dispatcher.running().items()
+        if token.startswith(CALL_JOB_PREFIX)
+    }
+    ids = {
+        int(token.split("|", 1)[0].removeprefix(CALL_JOB_PREFIX)): t for t, token in flights.items()
+    }
+    if not ids:
+        return 0
+    ended = session.scalars(
+        select(Call.id).where(Call.id.in_(list(ids)), Call.status.in_(sorted(FINAL_STATUSES)))
+    ).all()
+    return sum(dispatcher.release(ids[call_id], flights[ids[call_id]]) for call_id in ended)
 
 
 def repair(session: Session, redis: Redis, dispatcher: Dispatcher, call_ids: Iterable[int]) -> int:

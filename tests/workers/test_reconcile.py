@@ -282,3 +282,33 @@ def test_calls_that_ended_are_never_pushed_again(
     lose_everything(redis_client)
     assert run(db_session, redis_client).recovered == 0
     assert queue(redis_client, tenant) == []
+
+
+def test_a_flight_redis_kept_for_a_call_that_ended_is_released(
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+) -> None:
+    """A Redis restored from its file kept the tenant's flight but lost its release."""
+    tenant = make_tenant()
+    first, second = enqueue(db_session, redis_client, tenant, 2)
+    dispatcher = Dispatcher(redis_client)
+    assert isinstance(dispatcher.pop(), Dispatched)
+    call = db_session.get(Call, first)
+    assert call is not None
+    call.status, call.finished_at = CallStatus.SUCCEEDED, utcnow()
+    db_session.commit()
+    report = run(db_session, redis_client)
+    assert report.released == 1
+    decision = dispatcher.pop()
+    assert isinstance(decision, Dispatched)
+    assert decision.job_id == job_id_for(second)
+
+
+def test_a_flight_of_a_call_still_queued_is_left_to_its_worker(
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+) -> None:
+    tenant = make_tenant()
+    enqueue(db_session, redis_client, tenant, 2)
+    dispatcher = Dispatcher(redis_client)
+    assert isinstance(dispatcher.pop(), Dispatched)  # its worker is starting it
+    assert run(db_session, redis_client).released == 0
+    assert str(tenant) in dispatcher.running()
