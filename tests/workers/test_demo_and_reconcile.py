@@ -62,7 +62,20 @@ def test_the_scheduler_registers_every_periodic_job(runtime: Runtime) -> None:
         "queue_due_reverifications",
         "sweep_pending_verifications",
         "reconcile_paused_queues",
+        "reconcile_calls",
         "demo_tick",
         "collect_finished_calls",
         "purge_idempotency_keys",
     }
+
+
+def test_the_reconciler_runs_as_soon_as_the_scheduler_starts(runtime: Runtime) -> None:
+    from rq.cron import CronScheduler
+
+    from billhive.workers.cron import register_cron_jobs
+
+    scheduler = CronScheduler(connection=runtime.redis)
+    register_cron_jobs(scheduler, runtime.settings)
+    (job,) = [j for j in scheduler.get_jobs() if j.name == "reconcile-calls"]  # type: ignore[no-untyped-call]
+    assert job.should_run()  # an interval job that never ran is due at once
+    assert job.interval == 15
