@@ -26,6 +26,10 @@ What it looks at stays small when nothing is missing, whatever the number of ten
 - **Running calls whose attempt lease ended** (``BILLHIVE_CALL_LEASE_SECONDS``) and whose job is
   neither queued nor in flight: their worker is gone. Few by construction (at most one
   per worker in flight, plus the abandoned).
+- **Flights nobody works on**: the dispatcher's in-flight entry of a call the database has
+  as final is ended, one of a call still queued 30 s after its dispatch (or running past
+  its lease) goes back to the head of its queue. A Redis restored from its file keeps
+  flights whose end it lost; without this the tenant waits for the heartbeat deadline.
 
 Repairs keep each tenant's order: a lost running call goes back to the head of its queue
 (its job decides, after the lease, whether to send it again or to record an unknown
@@ -77,6 +81,9 @@ LOCK_KEY = "billhive:reconcile:lock"
 GRACE = timedelta(seconds=10)
 #: BILLHIVE_CALL_LEASE_SECONDS's default (the cron job passes the setting).
 DEFAULT_LEASE = timedelta(seconds=135)
+#: A live worker claims the call of a job it was handed within milliseconds; a flight whose
+#: call is still queued this long after its dispatch has no worker.
+FLIGHT_GRACE = timedelta(seconds=30)
 #: Calls fetched per query.
 BATCH = 2000
 #: Seconds one run spends on a full check before leaving the rest to the next run.
@@ -101,7 +108,7 @@ class Report:
     recovered: int = 0
     loss_detected: bool = False
     remembered: int = 0
-    released: int = 0
+    settled: int = 0
     locked_out: bool = False
 
 
@@ -144,10 +151,11 @@ def reconcile(
         )
     finally:
         redis.delete(LOCK_KEY)
-    if report.recovered or report.loss_detected:
+    if report.recovered or report.loss_detected or report.settled:
         log.warning(
             "calls_reconciled",
             recovered=report.recovered,
+            settled=report.settled,
             checked=report.checked,
             loss_detected=report.loss_detected,
             remembered=report.remembered,
@@ -192,9 +200,10 @@ def _run(
             state.cursor = settled[-1].id
         if len(settled) < len(rows) or len(rows) < batch:
             break
+    report.settled, requeued = settle_flights(session, dispatcher, lease=lease)
+    report.recovered += requeued
     abandoned = _abandoned(session, redis, dispatcher, now - lease)
     report.recovered += repair(session, redis, dispatcher, abandoned)
-    report.released = release_ended_flights(session, dispatcher)
     fresh = secrets.token_hex(16)
     # Redis first: if the commit below fails, the next run finds another marker and checks
     # everything, which is safe; the other order could trust a marker Redis never kept.
@@ -259,27 +268,50 @@ def _abandoned(
     return abandoned
 
 
-def release_ended_flights(session: Session, dispatcher: Dispatcher) -> int:
-    """End the dispatcher's in-flight entries of calls that are final in the database.
+def settle_flights(
+    session: Session, dispatcher: Dispatcher, *, lease: timedelta
+) -> tuple[int, int]:
+    """Settle the dispatcher's in-flight entries that the database says nobody works on.
 
-    A Redis restored from a file or a replica may hold a tenant's flight whose release it
-    lost: the call ended, but the tenant would wait for the dispatcher's own recovery
-    (the job's heartbeat deadline, a minute and more). Returns how many were ended.
+    A Redis restored from a file or a replica may hold a tenant's flight whose end it lost,
+    and the tenant would wait for the dispatcher's own recovery (the job's heartbeat
+    deadline, a minute and more). The database knows better: a flight of a final call is
+    ended; one of a call still ``queued`` FLIGHT_GRACE after its dispatch (a live worker
+    claims its call within milliseconds), or of a ``running`` call whose attempt lease
+    ended, goes back to the head of its tenant's queue. Returns how many flights were
+    ended and how many calls went back to their queue.
     """
     flights = {
         tenant: token
         for tenant, token in dispatcher.running().items()
         if token.startswith(CALL_JOB_PREFIX)
     }
-    ids = {
-        int(token.split("|", 1)[0].removeprefix(CALL_JOB_PREFIX)): t for t, token in flights.items()
+    if not flights:
+        return 0, 0
+    by_call = {
+        int(token.split("|", 1)[0].removeprefix(CALL_JOB_PREFIX)): tenant
+        for tenant, token in flights.items()
     }
-    if not ids:
-        return 0
-    ended = session.scalars(
-        select(Call.id).where(Call.id.in_(list(ids)), Call.status.in_(sorted(FINAL_STATUSES)))
-    ).all()
-    return sum(dispatcher.release(ids[call_id], flights[ids[call_id]]) for call_id in ended)
+    stale = {
+        tenant
+        for tenant, _ in dispatcher.leases(
+            older_than=dispatcher.redis_time() - FLIGHT_GRACE.total_seconds()
+        )
+    }
+    expired = utcnow() - lease
+    ended = requeued = 0
+    for call_id, status, attempt_started_at in session.execute(
+        select(Call.id, Call.status, Call.attempt_started_at).where(Call.id.in_(list(by_call)))
+    ):
+        tenant = by_call[call_id]
+        if status in FINAL_STATUSES:
+            ended += dispatcher.release(tenant, flights[tenant])
+        elif tenant in stale and (
+            status is CallStatus.QUEUED
+            or (attempt_started_at is not None and attempt_started_at < expired)
+        ):
+            requeued += dispatcher.requeue_head(tenant, flights[tenant])
+    return ended, requeued
 
 
 def repair(session: Session, redis: Redis, dispatcher: Dispatcher, call_ids: Iterable[int]) -> int:
@@ -395,6 +427,7 @@ def reconcile_calls() -> dict[str, int | bool]:
     return {
         "checked": report.checked,
         "recovered": report.recovered,
+        "settled": report.settled,
         "loss_detected": report.loss_detected,
         "remembered": report.remembered,
     }

@@ -297,7 +297,7 @@ def test_a_flight_redis_kept_for_a_call_that_ended_is_released(
     call.status, call.finished_at = CallStatus.SUCCEEDED, utcnow()
     db_session.commit()
     report = run(db_session, redis_client)
-    assert report.released == 1
+    assert report.settled == 1
     decision = dispatcher.pop()
     assert isinstance(decision, Dispatched)
     assert decision.job_id == job_id_for(second)
@@ -310,5 +310,19 @@ def test_a_flight_of_a_call_still_queued_is_left_to_its_worker(
     enqueue(db_session, redis_client, tenant, 2)
     dispatcher = Dispatcher(redis_client)
     assert isinstance(dispatcher.pop(), Dispatched)  # its worker is starting it
-    assert run(db_session, redis_client).released == 0
+    assert run(db_session, redis_client).settled == 0
     assert str(tenant) in dispatcher.running()
+
+
+def test_a_flight_whose_call_nobody_claimed_for_long_goes_back_to_the_head(
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+) -> None:
+    """Redis kept the pop but its worker died (or Redis lost the rest) before the claim."""
+    tenant = make_tenant()
+    first, second = enqueue(db_session, redis_client, tenant, 2)
+    dispatcher = Dispatcher(redis_client)
+    assert isinstance(dispatcher.pop(), Dispatched)
+    redis_client.zadd("billhive:d:leases", {str(tenant): dispatcher.redis_time() - 31})
+    report = run(db_session, redis_client)
+    assert (report.settled, report.recovered) == (0, 1)
+    assert queue(redis_client, tenant) == [job_id_for(first), job_id_for(second)]
