@@ -65,11 +65,19 @@ local function finish_running(t)
   redis.call('ZREM', P .. 'leases', t)
 end
 
+-- The time until which every dispatch is held (0: none); read once per script.
+local held = nil
+local function current_hold()
+  if held == nil then held = tonumber(redis.call('GET', P .. 'hold') or '0') end
+  return held
+end
+
 -- Hold every dispatch until ``untl`` (a later hold already in place is kept).
 local function hold_until(untl)
-  local current = tonumber(redis.call('GET', P .. 'hold') or '0')
+  local current = current_hold()
   if current >= untl then return fmt(current) end
   redis.call('SET', P .. 'hold', fmt(untl), 'PX', math.ceil((untl - now) * 1000) + 1000)
+  held = untl
   return fmt(untl)
 end
 """
@@ -97,7 +105,7 @@ end
 -- wide) buckets block. A hold (see HOLD) blocks every call, like a shared bucket.
 local function check(buckets)
   local free, own = nil, false
-  local hold = tonumber(redis.call('GET', P .. 'hold') or '0')
+  local hold = current_hold()
   if hold > now then free = hold end
   for _, b in ipairs(buckets) do
     local log = P .. 'b:' .. b[1]
@@ -275,7 +283,7 @@ RESTAMP = (
     + _BUCKETS
     + """
 local job = ARGV[5]
-local hold = tonumber(redis.call('GET', P .. 'hold') or '0')
+local hold = current_hold()
 if hold > now then return {0, fmt(hold - now)} end
 local buckets = parse(redis.call('HGET', JP .. job, 'billhive_buckets') or '',
   tonumber(ARGV[6]), tonumber(ARGV[7]))
