@@ -24,7 +24,8 @@ whose calls started out of their enqueue order), ``recover_seconds`` (from the f
 until every call was final). Targets: lost 0, sent_twice 0, out_of_order 0.
 
     .venv/bin/python benchmarks/drill_durability.py [--drill all|redis-empty|...]
-        [--tenants 30] [--calls 10] [--database-url URL] [--lease 20] [--timeout 240]
+        [--tenants 30] [--calls 10] [--database-url URL] [--lease 20]
+        [--reconcile-every 15] [--timeout 240]
 
 Prints one JSON document: ``{"drills": [...], "ok": true|false}``.
 """
@@ -270,6 +271,7 @@ class Stack:
         tenants: int,
         persist_redis: bool,
         lease: float,
+        reconcile_every: int,
         latency: str = "lognormal:100:0.3",
     ) -> None:
         self.workdir = workdir
@@ -293,6 +295,7 @@ class Stack:
             "billbee_base_url": self.sandbox.url + "/api/v1",
             "billbee_timeout": 5.0,
             "call_lease_seconds": lease,
+            "reconcile_interval_seconds": reconcile_every,
             "instance_path": str(workdir / "instance"),
             "log_level": "WARNING",
         }
@@ -657,6 +660,7 @@ def run_drill(name: str, args: argparse.Namespace) -> dict[str, Any]:
                     tenants=args.tenants,
                     persist_redis=name == "redis-aof",
                     lease=args.lease,
+                    reconcile_every=args.reconcile_every,
                 )
                 try:
                     started = time.monotonic()
@@ -699,6 +703,12 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=10, help="calls per tenant")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--lease", type=float, default=20.0, help="BILLHIVE_CALL_LEASE_SECONDS")
+    parser.add_argument(
+        "--reconcile-every",
+        type=int,
+        default=15,
+        help="BILLHIVE_RECONCILE_INTERVAL_SECONDS",
+    )
     parser.add_argument("--timeout", type=float, default=240.0)
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     args = parser.parse_args()

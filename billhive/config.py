@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         "after that, with no worker on it, is sent again (idempotent) or marked "
         "unknown_outcome. Keep above the job timeout (120 s).",
     )
+    reconcile_interval_seconds: int = Field(
+        15,
+        ge=1,
+        le=3600,
+        description="Seconds between the reconciler's runs (it pushes again the jobs Redis lost).",
+    )
     reverify_interval_hours: float = Field(
         24.0, gt=0, description="Every active tenant's credentials are re-verified this often."
     )

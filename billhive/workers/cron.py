@@ -65,7 +65,7 @@ def register_cron_jobs(scheduler: CronScheduler, settings: Settings) -> None:
     scheduler.register(
         reconcile.reconcile_calls,
         SYSTEM_QUEUE,
-        interval=reconcile.RECONCILE_SECONDS,
+        interval=settings.reconcile_interval_seconds,
         name="reconcile-calls",
         job_timeout=300,
         result_ttl=600,

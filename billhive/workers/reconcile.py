@@ -3,7 +3,8 @@
 A call is committed as a row before its job is pushed to Redis, and Redis can lose what it
 was given: a restart without persistence, a failover to a replica that lagged, the last
 second of an ``appendfsync everysec`` file, a push refused while it was restarting. The
-reconciler, a cron job on the system queue (``RECONCILE_SECONDS``), finds every call that
+reconciler, a cron job on the system queue (``BILLHIVE_RECONCILE_INTERVAL_SECONDS``, 15 s),
+finds every call that
 is ``queued`` or ``running`` in the database with no job to carry it, and pushes the job
 again (job ids derive from call ids, and a repair push leaves a job that is still queued or
 in flight alone, so a second push is harmless).
@@ -72,8 +73,6 @@ from billhive.workers.scheduling.dispatcher import RQ_JOB_KEY_PREFIX, Dispatcher
 
 log = get_logger(__name__)
 
-#: How often the cron scheduler runs the reconciler (seconds).
-RECONCILE_SECONDS = 15
 MARKER_KEY = "billhive:reconcile:marker"
 LOCK_KEY = "billhive:reconcile:lock"
 #: A call younger than this may still be on its way to Redis (its enqueue pushes right

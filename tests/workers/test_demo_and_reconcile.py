@@ -78,4 +78,4 @@ def test_the_reconciler_runs_as_soon_as_the_scheduler_starts(runtime: Runtime) -
     register_cron_jobs(scheduler, runtime.settings)
     (job,) = [j for j in scheduler.get_jobs() if j.name == "reconcile-calls"]  # type: ignore[no-untyped-call]
     assert job.should_run()  # an interval job that never ran is due at once
-    assert job.interval == 15
+    assert job.interval == runtime.settings.reconcile_interval_seconds == 15

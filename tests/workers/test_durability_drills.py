@@ -33,6 +33,8 @@ def run_drill(name: str) -> dict[str, Any]:
             "3",
             "--lease",
             "8",
+            "--reconcile-every",
+            "3",
             "--timeout",
             "120",
             "--database-url",

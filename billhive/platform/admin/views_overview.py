@@ -9,8 +9,7 @@ from billhive.db import utcnow
 from billhive.platform.admin import figures
 from billhive.platform.admin.blueprint import bp
 from billhive.platform.admin.charts import stacked_bars
-from billhive.platform.extensions import db_session, redis
-from billhive.workers.reconcile import RECONCILE_SECONDS
+from billhive.platform.extensions import db_session, redis, settings
 
 MINUTE_SERIES = ("succeeded", "failed", "throttled")
 
@@ -30,7 +29,7 @@ def overview() -> ResponseReturnValue:
         live=figures.live_figures(redis()),
         chart=stacked_bars(figures.calls_per_minute(redis()), MINUTE_SERIES),
         reconciler=figures.reconciler_state(session),
-        reconcile_seconds=RECONCILE_SECONDS,
+        reconcile_seconds=settings().reconcile_interval_seconds,
     )
 
 
