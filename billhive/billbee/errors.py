@@ -14,7 +14,8 @@ from enum import IntEnum
 class ErrorCode(IntEnum):
     """Billbee's ``ErrorCode`` values with the names of the official .NET SDK.
 
-    The spec's enum runs to 28; names above 18 are not published (see :func:`error_name`).
+    The 2023 spec's enum runs to 28, the 2024 description's to 29 (:data:`MAX_ERROR_CODE`);
+    names above 18 are not published (see :func:`error_name`).
     """
 
     NoError = 0
@@ -36,6 +37,10 @@ class ErrorCode(IntEnum):
     NoPaidAccount = 16
     APIServiceNotBooked = 17
     CantCreateDeliveryNote = 18
+
+
+#: The highest ErrorCode Billbee describes (the 2024 description's enum: 0-29).
+MAX_ERROR_CODE = 29
 
 
 def error_name(code: int) -> str:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import warnings
 from collections.abc import Callable
 
 import pytest
 from fake_billbee import API_KEY, ORDER_COUNT, PASSWORD, USERNAME, FakeBillbee
 
 from billhive import __version__
-from billhive.billbee.client import BillbeeClient
+from billhive.billbee.client import BillbeeClient, DeprecatedOperationWarning
 from billhive.billbee.errors import (
     ApiError,
     CredentialsRejected,
@@ -65,16 +66,57 @@ def test_a_call_without_body_sends_no_content_type(
     assert "Content-Type" not in fake_billbee.requests[-1].headers
 
 
-def test_array_parameters_are_sent_as_repeated_keys_named_as_in_the_spec(
+def test_array_parameters_are_sent_as_indexed_keys_as_the_official_sdks_send_them(
     billbee: BillbeeClient, fake_billbee: FakeBillbee
 ) -> None:
     billbee.orders.list(shop_id=[1, 2], order_state_id=[3], exclude_tags=True)
     assert fake_billbee.requests[-1].query == [
-        ("shopId", "1"),
-        ("shopId", "2"),
-        ("orderStateId", "3"),
+        ("shopId[0]", "1"),
+        ("shopId[1]", "2"),
+        ("orderStateId[0]", "3"),
         ("excludeTags", "true"),
     ]
+
+
+def test_a_deprecated_operation_warns_naming_what_to_use_instead(
+    billbee: BillbeeClient, fake_billbee: FakeBillbee
+) -> None:
+    with pytest.warns(DeprecatedOperationWarning, match="customer_addresses.update"):
+        billbee.customers.patch_address({"Zip": "1"}, id=5)
+    assert fake_billbee.requests[-1].method == "PATCH"
+
+
+def test_a_deprecated_parameter_warns_and_is_still_sent(
+    billbee: BillbeeClient, fake_billbee: FakeBillbee
+) -> None:
+    with pytest.warns(DeprecatedOperationWarning, match="ApiAccountId"):
+        billbee.orders.create({"OrderNumber": "A-1"}, shop_id=7)
+    assert fake_billbee.requests[-1].query == [("shopId", "7")]
+
+
+def test_a_current_operation_does_not_warn(billbee: BillbeeClient) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        billbee.customer_addresses.update({"Zip": "1"}, id=5)
+
+
+def test_a_bulk_body_over_the_default_cap_is_refused_before_sending(
+    billbee: BillbeeClient, fake_billbee: FakeBillbee
+) -> None:
+    labels = [{"OrderId": n, "ProviderId": 1, "ProductId": 1} for n in range(21)]
+    with pytest.raises(InvalidCall, match="at most 20"):
+        billbee.shipments.ship_with_label_multiple(labels)
+    assert fake_billbee.requests == []
+
+
+def test_a_bulk_cap_can_be_raised_per_operation(
+    client_factory: Callable[..., BillbeeClient], fake_billbee: FakeBillbee
+) -> None:
+    client = client_factory(max_items={"orders.add_tags_multiple": 3})
+    client.orders.add_tags_multiple({"OrderIds": [1, 2, 3], "Tags": ["x"]})
+    with pytest.raises(InvalidCall, match="at most 3"):
+        client.orders.add_tags_multiple({"OrderIds": [1, 2, 3, 4], "Tags": ["x"]})
+    assert len(fake_billbee.requests) == 1
 
 
 def test_path_parameters_are_url_encoded(billbee: BillbeeClient, fake_billbee: FakeBillbee) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from billhive.billbee.operations import OPERATIONS, Operation
-from billhive.billbee.request import python_name
+from billhive.billbee.request import accepted_names
 from billhive.platform.api.errors import ApiError
 
 #: Parameter values Billbee can take in a path or query: scalars or lists of scalars.
@@ -19,14 +19,6 @@ _SCALARS = (str, int, float, bool)
 
 def _invalid(message: str, field: str) -> ApiError:
     return ApiError(422, "validation_failed", message, field=field)
-
-
-def accepted_names(op: Operation) -> dict[str, str]:
-    """Every accepted parameter name of ``op`` -> its spec name."""
-    names = [*op.path_params, *(q.name for q in op.query_params)]
-    table = {python_name(name): name for name in names}
-    table.update({name: name for name in names})
-    return table
 
 
 def check_operation(name: str) -> Operation:
