@@ -57,6 +57,9 @@ DEFAULT_RETRY_AFTER_SECONDS = 1.0
 #: maximum; 100 is a conservative default (FACTS.md), made a setting by the callers.
 UPDATE_STOCK_MULTIPLE_MAX_ITEMS = 100
 
+#: The bulk operation stock updates are coalesced into.
+STOCK_BATCH_OPERATION = "products.update_stock_multiple"
+
 #: Most items one call of a bulk operation carries. Billbee publishes none of these caps;
 #: the defaults are conservative (a bulk call is still one call against its endpoint's
 #: 2/s, so a smaller batch costs throughput, never a refusal). The platform makes them a

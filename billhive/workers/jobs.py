@@ -86,6 +86,7 @@ def scoped_client(rt: Runtime, session: Session, tenant_id: int) -> Any:
         timeout=rt.settings.billbee_timeout,
         transport=rt.transport,
         before_send=_restamper(rt),
+        max_items=rt.settings.bulk_caps,
     )
     del credentials
     try:

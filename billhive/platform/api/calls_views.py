@@ -80,7 +80,7 @@ def enqueue(tenant_id: int) -> ResponseReturnValue:
     key = idempotency.check_key(request.headers.get(idempotency.HEADER))
     check_reachable(tenant_id)
     asked = parse_body(EnqueueCallRequest)
-    check_params(asked.operation, asked.params, asked.body)
+    check_params(asked.operation, asked.params, asked.body, extensions.settings().bulk_caps)
     session = extensions.db_session()
 
     def create() -> list[Call]:
@@ -108,9 +108,10 @@ def enqueue_batch(tenant_id: int) -> ResponseReturnValue:
     key = idempotency.check_key(request.headers.get(idempotency.HEADER))
     check_reachable(tenant_id)
     asked = parse_body(EnqueueBatchRequest)
+    caps = extensions.settings().bulk_caps
     for index, item in enumerate(asked.calls):
         try:
-            check_params(item.operation, item.params, item.body)
+            check_params(item.operation, item.params, item.body, caps)
         except ApiError as exc:
             exc.field = f"calls.{index}.{exc.field}" if exc.field else f"calls.{index}"
             raise

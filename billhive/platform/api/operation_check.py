@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from billhive.billbee.limits import BULK_ITEMS_MEMBER, bulk_items
 from billhive.billbee.operations import OPERATIONS, Operation
 from billhive.billbee.request import accepted_names
 from billhive.platform.api.errors import ApiError
@@ -32,8 +33,11 @@ def check_operation(name: str) -> Operation:
     return op
 
 
-def check_params(name: str, params: Mapping[str, Any], body: Any) -> Operation:
-    """Raise 422 naming the first parameter (or the body) that ``name`` cannot take."""
+def check_params(
+    name: str, params: Mapping[str, Any], body: Any, bulk_caps: Mapping[str, int] | None = None
+) -> Operation:
+    """Raise 422 naming the first parameter (or the body) that ``name`` cannot take,
+    including a bulk body with more items than ``bulk_caps`` allows for it."""
     op = check_operation(name)
     aliases = accepted_names(op)
     arrays = {q.name for q in op.query_params if q.is_array}
@@ -67,4 +71,13 @@ def check_params(name: str, params: Mapping[str, Any], body: Any) -> Operation:
             )
     if body is not None and not op.has_body:
         raise _invalid(f"{op.name} takes no request body.", "body")
+    items = bulk_items(op.name, body)
+    cap = (bulk_caps or {}).get(op.name)
+    if items is not None and cap is not None and items > cap:
+        member = BULK_ITEMS_MEMBER.get(op.name)
+        raise _invalid(
+            f"{op.name} carries at most {cap} items per call (BILLHIVE_BULK_MAX_ITEMS), "
+            f"not {items}.",
+            f"body.{member}" if member else "body",
+        )
     return op

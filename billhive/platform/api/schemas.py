@@ -12,11 +12,15 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, field_validator
 
-from billhive.billbee.operations import OPERATIONS
+from billhive.billbee.operations import DEPRECATED, OPERATIONS
 from billhive.platform.api.models import CALLBACK_URL_MAX
 
 #: The catalog's operation names, listed as the ``enum`` of ``operation`` in the document.
 OPERATION_NAMES: list[JsonValue] = [*sorted(OPERATIONS)]
+#: Deprecated operations, listed in the document as ``x-deprecated`` of ``operation``.
+DEPRECATED_OPERATIONS: dict[str, JsonValue] = {
+    name: note for name, note in sorted(DEPRECATED.items())
+}
 #: An http(s) URL with a host and no ``user:password@`` part, no spaces or control characters.
 CALLBACK_URL_PATTERN = r"^https?://[^\s/?#@\x00-\x1f\x7f]+(?:[/?#][^\s\x00-\x1f\x7f]*)?$"
 #: Items one stock request may carry.
@@ -46,8 +50,11 @@ class EnqueueCallRequest(_Request):
     """Run one named Billbee operation for the tenant."""
 
     operation: Annotated[Text, StringConstraints(min_length=1, max_length=64)] = Field(
-        description="Operation name from the catalog, e.g. `orders.get`, `products.update_stock`.",
-        json_schema_extra={"enum": OPERATION_NAMES},
+        description="Operation name from the catalog, e.g. `orders.get`, `products.update_stock`. "
+        "Billbee deprecated "
+        + ", ".join(f"`{name}`" for name in DEPRECATED_OPERATIONS)
+        + " (still queued; `x-deprecated` says what to use instead).",
+        json_schema_extra={"enum": OPERATION_NAMES, "x-deprecated": DEPRECATED_OPERATIONS},
     )
     params: dict[str, Any] = Field(
         default_factory=dict,

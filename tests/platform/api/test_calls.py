@@ -277,3 +277,22 @@ def test_cancel_of_a_finished_call_is_409(
     response = api("POST", f"/api/v1/calls/{call_id}/cancel")
     assert response.status_code == 409
     assert response.json["error"]["code"] == "call_not_cancellable"
+
+
+def test_enqueue_refuses_a_bulk_body_over_its_item_cap_naming_the_member(
+    api: Callable[..., Any], tenant: Tenant, session: Session
+) -> None:
+    body = {"OrderIds": list(range(1, 102)), "Tags": ["x"]}
+    response = _enqueue(api, tenant.id, {"operation": "orders.add_tags_multiple", "body": body})
+    assert response.status_code == 422, response.json
+    assert response.json["error"]["field"] == "body.OrderIds"
+    assert "at most 100" in response.json["error"]["message"]
+    assert session.scalars(select(Call)).first() is None
+
+
+def test_enqueue_takes_a_bulk_body_at_its_item_cap(api: Callable[..., Any], tenant: Tenant) -> None:
+    body = [{"OrderId": n, "ProviderId": 1, "ProductId": 1} for n in range(20)]
+    response = _enqueue(
+        api, tenant.id, {"operation": "shipments.ship_with_label_multiple", "body": body}
+    )
+    assert response.status_code == 202, response.json
