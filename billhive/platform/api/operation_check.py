@@ -71,13 +71,13 @@ def check_params(
             )
     if body is not None and not op.has_body:
         raise _invalid(f"{op.name} takes no request body.", "body")
-    items = bulk_items(op.name, body)
+    count = bulk_items(op.name, body)
     cap = (bulk_caps or {}).get(op.name)
-    if items is not None and cap is not None and items > cap:
+    if count is not None and cap is not None and count > cap:
         member = BULK_ITEMS_MEMBER.get(op.name)
         raise _invalid(
             f"{op.name} carries at most {cap} items per call (BILLHIVE_BULK_MAX_ITEMS), "
-            f"not {items}.",
+            f"not {count}.",
             f"body.{member}" if member else "body",
         )
     return op
