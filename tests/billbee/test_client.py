@@ -15,11 +15,13 @@ from billhive import __version__
 from billhive.billbee.client import BillbeeClient, DeprecatedOperationWarning
 from billhive.billbee.errors import (
     ApiError,
+    ConnectionDropped,
     CredentialsRejected,
     ErrorCode,
     InvalidCall,
     InvalidRequest,
     NotFound,
+    ProxyError,
     ServerError,
     Throttled,
     TransportError,
@@ -365,3 +367,72 @@ def test_before_send_does_not_run_for_a_call_refused_before_sending(
     with pytest.raises(InvalidCall):
         client.call("orders.get", {})
     assert seen == []
+
+
+# -- the way to Billbee failing ---------------------------------------------------------
+
+NGINX_PAGE = (
+    "<html>\r\n<head><title>{0}</title></head>\r\n<body>\r\n<center><h1>{0}</h1></center>\r\n"
+    "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "title"), [(502, "502 Bad Gateway"), (504, "504 Gateway Time-out")]
+)
+def test_a_proxys_html_502_or_504_page_is_a_proxy_error_that_may_have_reached_billbee(
+    billbee: BillbeeClient, fake_billbee: FakeBillbee, status: int, title: str
+) -> None:
+    fake_billbee.respond(
+        status, raw=NGINX_PAGE.format(title).encode(), headers={"Content-Type": "text/html"}
+    )
+    with pytest.raises(ProxyError) as caught:
+        billbee.orders.create({"OrderNumber": "A-1"})
+    assert caught.value.status_code == status
+    assert caught.value.may_have_reached_server is True
+    assert "proxy" in str(caught.value) and "nginx" not in str(caught.value)
+
+
+def test_a_proxys_html_503_page_never_reached_billbee_and_carries_its_retry_after(
+    billbee: BillbeeClient, fake_billbee: FakeBillbee
+) -> None:
+    page = NGINX_PAGE.format("503 Service Temporarily Unavailable").encode()
+    fake_billbee.respond(503, raw=page, headers={"Retry-After": "30"})
+    with pytest.raises(ProxyError) as caught:
+        billbee.orders.list()
+    assert caught.value.may_have_reached_server is False
+    assert caught.value.retry_after == 30.0
+    assert isinstance(caught.value, ServerError)
+
+
+def test_a_json_503_from_billbee_itself_is_a_plain_server_error(
+    billbee: BillbeeClient, fake_billbee: FakeBillbee
+) -> None:
+    fake_billbee.respond(503, {"Message": "An error has occurred."})
+    with pytest.raises(ServerError) as caught:
+        billbee.orders.list()
+    assert not isinstance(caught.value, ProxyError)
+    assert "An error has occurred." in str(caught.value)
+
+
+@pytest.mark.parametrize("status", [200, 500])
+def test_an_answer_cut_mid_body_is_a_dropped_connection(
+    billbee: BillbeeClient, fake_billbee: FakeBillbee, status: int
+) -> None:
+    fake_billbee.respond(
+        status, {"ErrorCode": 0, "Data": [{"Id": n} for n in range(50)]}, cut_after=40
+    )
+    with pytest.raises(ConnectionDropped) as caught:
+        billbee.orders.list()
+    assert caught.value.may_have_reached_server is True
+    assert caught.value.status_code is None
+
+
+def test_a_200_whose_json_ends_early_but_whose_length_is_honest_is_unexpected(
+    billbee: BillbeeClient, fake_billbee: FakeBillbee
+) -> None:
+    fake_billbee.respond(
+        200, raw=b'{"ErrorCode": 0, "Data": [1, 2', headers={"Content-Type": "application/json"}
+    )
+    with pytest.raises(UnexpectedResponse):
+        billbee.orders.list()
