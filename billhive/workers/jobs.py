@@ -30,6 +30,7 @@ from billhive.logs import get_logger
 from billhive.tenants.audit import ACTOR_SYSTEM, set_status
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.service import open_credentials
+from billhive.workers import gates
 from billhive.workers.calls import KEY_ID
 from billhive.workers.models import FINAL_STATUSES, Call, CallStatus
 from billhive.workers.outcomes import Decision, Verdict, decide
@@ -218,6 +219,7 @@ def run_call(call_id: int) -> dict[str, Any]:
                 session, events, tenant.id, reached=attempt.reached_billbee, error=attempt.error
             )
             decision = decide(attempt.error, operation, call.attempts, rt.policy)
+            gates.note_billbee_refusal(session, tenant, operation.name, attempt.error)
             return apply_decision(
                 rt, session, call, tenant, attempt=attempt, decision=decision, events=events
             )

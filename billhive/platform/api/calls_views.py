@@ -30,8 +30,10 @@ from billhive.platform.api.present import call_json
 from billhive.platform.api.schemas import EnqueueBatchRequest, EnqueueCallRequest, StockRequest
 from billhive.platform.api.tenants_views import check_reachable, load_tenant
 from billhive.workers.calls import (
+    BudgetExhausted,
     CallRejected,
     CallRequest,
+    InvoicePermissionMissing,
     StockItem,
     UnknownTenant,
     cancel_call,
@@ -50,6 +52,10 @@ def _rejected(exc: CallRejected, tenant_id: int, *, prefix: str = "") -> ApiErro
     """The API error for a call the workers refused."""
     if isinstance(exc, UnknownTenant):
         return tenant_not_found(tenant_id)
+    if isinstance(exc, InvoicePermissionMissing):
+        return ApiError(422, "invoice_creation_not_allowed", exc.message, field=exc.field)
+    if isinstance(exc, BudgetExhausted):
+        return ApiError(429, "call_budget_exhausted", exc.message, field=exc.field)
     if exc.field == "tenant_id":
         return ApiError(409, "tenant_not_accepting_calls", exc.message, field="tenant_id")
     field = _BRACKET_INDEX.sub(r".\1", exc.field) if exc.field else None

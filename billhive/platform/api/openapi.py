@@ -33,8 +33,10 @@ _ERROR_TEXT = {
     403: "The token is read-only.",
     404: "Not found, or not within the token's tenants.",
     409: "Conflicts with the current state.",
-    422: "A readable request that breaks a rule; `field` names the part at fault.",
-    429: "Rate limit of this token exceeded.",
+    422: "A readable request that breaks a rule; `field` names the part at fault "
+    "(`invoice_creation_not_allowed`: the tenant has not allowed invoice creation in Billbee).",
+    429: "Rate limit of this token exceeded, or (`call_budget_exhausted`) the tenant's hard "
+    "monthly call budget is used up.",
 }
 
 

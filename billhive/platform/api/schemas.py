@@ -118,6 +118,16 @@ class TenantOut(_Response):
     contact_email: str
     status: str
     invoice_creation_allowed: bool
+    invoice_refused_at: datetime | None = Field(
+        description="When Billbee last refused an invoice or delivery note although the "
+        "merchant had allowed invoice creation (it is then recorded as not allowed)."
+    )
+    monthly_call_budget: int | None = Field(
+        description="Billbee calls a month this tenant may make; null: no budget."
+    )
+    budget_hard: bool = Field(
+        description="True: over the budget new calls are refused (429); false: it only warns."
+    )
     verified_at: datetime | None
     last_error: str | None
     created_at: datetime

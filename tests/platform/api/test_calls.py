@@ -296,3 +296,24 @@ def test_enqueue_takes_a_bulk_body_at_its_item_cap(api: Callable[..., Any], tena
         api, tenant.id, {"operation": "shipments.ship_with_label_multiple", "body": body}
     )
     assert response.status_code == 202, response.json
+
+
+@pytest.mark.parametrize("operation", ["orders.create_invoice", "orders.create_delivery_note"])
+def test_enqueue_of_an_invoice_without_the_permission_is_422_naming_billbees_setting(
+    api: Callable[..., Any], tenant: Tenant, session: Session, operation: str
+) -> None:
+    response = _enqueue(api, tenant.id, {"operation": operation, "params": {"id": 1}})
+    assert response.status_code == 422, response.json
+    error = response.json["error"]
+    assert (error["code"], error["field"]) == ("invoice_creation_not_allowed", "operation")
+    assert '"Rechnungserstellung"' in error["message"]
+    assert session.scalars(select(Call)).first() is None
+
+
+def test_enqueue_of_an_invoice_with_the_permission_is_queued(
+    api: Callable[..., Any], tenant: Tenant, session: Session
+) -> None:
+    tenant.invoice_creation_allowed = True
+    session.commit()
+    response = _enqueue(api, tenant.id, {"operation": "orders.create_invoice", "params": {"id": 1}})
+    assert response.status_code == 202, response.json
