@@ -70,6 +70,18 @@ class Settings(BaseSettings):
     reverify_interval_hours: float = Field(
         24.0, gt=0, description="Every active tenant's credentials are re-verified this often."
     )
+    usage_reconcile_hours: float = Field(
+        24.0,
+        gt=0,
+        description="Every active tenant's Billbee usage (GET /apiusage) is compared with "
+        "billhive's own count this often.",
+    )
+    usage_diff_threshold_percent: float = Field(
+        5.0,
+        ge=0,
+        description="A difference between Billbee's and billhive's call counts above this "
+        "share of billhive's (and above 50 calls) is shown on the dashboard.",
+    )
     demo_stream: bool = Field(
         False, description="Keep a light stream of demo calls flowing (`billhive dev` sets it)."
     )

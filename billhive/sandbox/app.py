@@ -175,7 +175,19 @@ def _admit(
     *,
     params: Mapping[str, str],
 ) -> Response | None:
-    """Apply the throttle; count the call; None when it may proceed."""
+    """Count the call for GET /apiusage, apply the throttle, count the outcome; None when
+    the call may proceed. Whether Billbee bills a call it throttles is not published: the
+    sandbox counts every authenticated call, the conservative reading billhive's own
+    count (usage_days) shares."""
+    auth = request.authorization
+    runtime.usage.record(
+        key_label(api_key),
+        account_id=account.id,
+        username=auth.username if auth and auth.username else account.username,
+        when=utc_now(),
+        method=operation.method,
+        endpoint=operation.path,
+    )
     if runtime.throttle_enabled:
         buckets = buckets_for(operation, params, key_id=key_label(api_key), user_id=str(account.id))
         refused_by: list[str] = []
@@ -186,15 +198,6 @@ def _admit(
             runtime.stats.record(api_key, account.id, "throttled", rules=refused_by)
             return _throttled(runtime, wait)
     runtime.stats.record(api_key, account.id, "accepted")
-    auth = request.authorization
-    runtime.usage.record(
-        key_label(api_key),
-        account_id=account.id,
-        username=auth.username if auth and auth.username else account.username,
-        when=utc_now(),
-        method=operation.method,
-        endpoint=operation.path,
-    )
     return None
 
 

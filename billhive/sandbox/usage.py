@@ -2,8 +2,9 @@
 
 Billbee bills each API key per call (100,000 a month free, then EUR 0.0005) and reports
 the calls of an account's users under the calling key, per month, in total and per
-endpoint. The sandbox counts every call it admits (throttled and rejected ones are not
-billed), keyed by the key's fingerprint, never the key itself.
+endpoint. The sandbox counts every authenticated call, throttled ones included (whether
+Billbee bills a 429 is not published; billhive's own count includes them too), keyed by
+the key's fingerprint, never the key itself.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class UsageLedger:
         endpoint: str,
         count: int = 1,
     ) -> None:
-        """Count ``count`` accepted calls."""
+        """Count ``count`` calls."""
         entry = (key_label, account_id, username, month_of(when), method, endpoint)
         with self._lock:
             self._counts[entry] += count

@@ -12,7 +12,7 @@ from rq.cron import CronScheduler
 
 from billhive.config import Settings
 from billhive.redisconn import redis_from_settings
-from billhive.workers import demo, reverify
+from billhive.workers import demo, reconcile, reverify
 from billhive.workers.process import SYSTEM_QUEUE
 
 PENDING_SWEEP_SECONDS = 300
@@ -40,6 +40,12 @@ def register_cron_jobs(scheduler: CronScheduler, settings: Settings) -> None:
         SYSTEM_QUEUE,
         interval=reverify.CRON_INTERVAL_SECONDS,
         name="reverify-active-tenants",
+    )
+    scheduler.register(
+        reconcile.queue_due_reconciliations,
+        SYSTEM_QUEUE,
+        interval=reconcile.CRON_INTERVAL_SECONDS,
+        name="reconcile-billbee-usage",
     )
     scheduler.register(
         sweep_pending_verifications,

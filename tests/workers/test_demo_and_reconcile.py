@@ -62,6 +62,7 @@ def test_the_scheduler_registers_every_periodic_job(runtime: Runtime) -> None:
         "queue_due_reverifications",
         "sweep_pending_verifications",
         "reconcile_paused_queues",
+        "queue_due_reconciliations",
         "demo_tick",
         "collect_finished_calls",
         "purge_idempotency_keys",
