@@ -6,10 +6,10 @@ from flask import jsonify, render_template
 from flask.typing import ResponseReturnValue
 
 from billhive.db import utcnow
-from billhive.platform.admin import figures
+from billhive.platform.admin import costs, figures
 from billhive.platform.admin.blueprint import bp
 from billhive.platform.admin.charts import stacked_bars
-from billhive.platform.extensions import db_session, redis
+from billhive.platform.extensions import db_session, redis, settings
 
 MINUTE_SERIES = ("succeeded", "failed", "throttled")
 
@@ -28,6 +28,7 @@ def overview() -> ResponseReturnValue:
         bill=figures.estimated_bill(month_calls),
         live=figures.live_figures(redis()),
         chart=stacked_bars(figures.calls_per_minute(redis()), MINUTE_SERIES),
+        costs=costs.overview(session, settings().usage_diff_threshold_percent),
     )
 
 

@@ -6,7 +6,8 @@ fill the ``components.schemas`` of the OpenAPI document, so the three cannot dri
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -105,6 +106,20 @@ class CallbackRequest(_Request):
         if not parts.hostname:
             raise ValueError("the URL needs a host")
         return value
+
+
+class BudgetRequest(_Request):
+    """A tenant's monthly call budget (null removes it)."""
+
+    monthly_call_budget: int | None = Field(
+        ge=1, le=1_000_000_000, description="Billbee calls a month; null: no budget."
+    )
+    hard: bool = Field(
+        False, description="True: refuse new calls (429) once used up; false: only warn."
+    )
+    reason: Annotated[Text, StringConstraints(max_length=500)] = Field(
+        "", description="Why (for the audit log)."
+    )
 
 
 # -- responses -------------------------------------------------------------------------
@@ -233,6 +248,70 @@ class DeliveryPage(_Response):
     next_after: int | None
 
 
+class KeyMonthOut(_Response):
+    """The API key's Billbee calls and bill in one month (all tenants together)."""
+
+    month: date = Field(description="The month's first day.")
+    calls: int
+    bill_eur: Decimal = Field(
+        description="100,000 calls a month free, then EUR 0.0005 a call (since 2025-11-01)."
+    )
+    complete: bool = Field(description="The month is over.")
+    forecast: bool = Field(description="Figures extended to the month's end at its pace.")
+
+
+class KeyCostsOut(_Response):
+    """What Billbee bills the API key: this month so far, last month, forecast."""
+
+    this_month: KeyMonthOut
+    last_month: KeyMonthOut
+    forecast: KeyMonthOut
+    free_calls_per_month: int
+    price_per_call_eur: Decimal
+
+
+class TenantMonthOut(_Response):
+    """A tenant's calls and its share of the key's bill in one month."""
+
+    month: date
+    calls: int
+    key_calls: int
+    key_bill_eur: Decimal
+    share_eur: Decimal = Field(description="The key's bill times the tenant's part of its calls.")
+
+
+class BudgetOut(_Response):
+    """A tenant's monthly call budget and its Billbee calls this month (`used`)."""
+
+    monthly_call_budget: int | None
+    hard: bool
+    used: int
+    over: bool
+
+
+class ReconciliationOut(_Response):
+    """Billbee's own count of the tenant's calls (GET /apiusage) next to billhive's."""
+
+    month: date
+    billbee_calls: int | None
+    billhive_calls: int
+    difference: int | None = Field(description="Billbee's count minus billhive's.")
+    flagged: bool = Field(description="The difference is above the configured threshold.")
+    checked_at: datetime
+    error: str | None = Field(description="Why the last reading failed, if it did.")
+
+
+class TenantCostsOut(_Response):
+    """A tenant's Billbee calls and share of the bill, its budget, Billbee's count."""
+
+    tenant_id: int
+    this_month: TenantMonthOut
+    last_month: TenantMonthOut
+    forecast: TenantMonthOut
+    budget: BudgetOut
+    reconciliation: ReconciliationOut | None
+
+
 class ErrorDetail(_Response):
     """What went wrong."""
 
@@ -259,6 +338,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     EnqueueBatchRequest,
     StockRequest,
     CallbackRequest,
+    BudgetRequest,
 )
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     TenantOut,
@@ -270,5 +350,8 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     StockOut,
     CallbackOut,
     DeliveryPage,
+    KeyCostsOut,
+    TenantCostsOut,
+    BudgetOut,
     ErrorOut,
 )
