@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-dev lint typecheck pytest lock bench clean
+.PHONY: run test install install-dev lint typecheck pytest lock bench screenshots clean
 
 run: install
 	$(BIN)/billhive dev
@@ -50,6 +50,10 @@ lock: install-dev
 		-o requirements/main.txt pyproject.toml
 	$(BIN)/pip-compile -q --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
 		--extra dev -o requirements/dev.txt pyproject.toml
+
+# Regenerate docs/screenshots/ from the browser tests (a normal test run never writes them).
+screenshots: install-dev
+	BILLHIVE_SCREENSHOTS=1 $(BIN)/pytest -q tests/e2e
 
 bench: install-dev
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -177,6 +177,8 @@ def sandbox(
             send_retry_after=not omit_retry_after,
             latency=latency_spec,
             max_stock_batch=max_stock_batch or settings.stock_batch_size,
+            # The platform's caps, so what billhive sends the sandbox takes.
+            bulk_caps=settings.bulk_max_items,
             state_file=state_file,
         )
     except SeedError as exc:

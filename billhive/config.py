@@ -83,6 +83,18 @@ class Settings(BaseSettings):
     reverify_interval_hours: float = Field(
         24.0, gt=0, description="Every active tenant's credentials are re-verified this often."
     )
+    usage_reconcile_hours: float = Field(
+        24.0,
+        gt=0,
+        description="Every active tenant's Billbee usage (GET /apiusage) is compared with "
+        "billhive's own count this often.",
+    )
+    usage_diff_threshold_percent: float = Field(
+        5.0,
+        ge=0,
+        description="A difference between Billbee's and billhive's call counts above this "
+        "share of billhive's (and above 50 calls) is shown on the dashboard.",
+    )
     demo_stream: bool = Field(
         False, description="Keep a light stream of demo calls flowing (`billhive dev` sets it)."
     )
@@ -112,6 +124,11 @@ class Settings(BaseSettings):
         ge=1,
         le=250,
         description="Most stock updates merged into one updatestockmultiple (not published).",
+    )
+    bulk_max_items: dict[str, int] = Field(
+        default_factory=dict,
+        description="Most items per call of Billbee's other bulk operations, JSON: "
+        '`{"orders.create_multiple": 50}` (not published; defaults in docs/billbee-client.md).',
     )
     secret_key: SecretStr | None = Field(
         None, description="Flask secret key: signs sessions, CSRF tokens and links."
@@ -162,6 +179,22 @@ class Settings(BaseSettings):
     def _absolute_instance(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
+    @field_validator("bulk_max_items")
+    @classmethod
+    def _known_bulk_operations(cls, value: dict[str, int]) -> dict[str, int]:
+        # The catalog's limits are pure data (no I/O, standard library only).
+        from billhive.billbee.limits import BULK_MAX_ITEMS, STOCK_BATCH_OPERATION
+
+        for name, items in value.items():
+            if name == STOCK_BATCH_OPERATION:
+                raise ValueError(f"{name} is capped by BILLHIVE_STOCK_BATCH_SIZE")
+            if name not in BULK_MAX_ITEMS:
+                known = ", ".join(sorted(set(BULK_MAX_ITEMS) - {STOCK_BATCH_OPERATION}))
+                raise ValueError(f"{name!r} is no bulk operation (known: {known})")
+            if not 1 <= items <= 1000:
+                raise ValueError(f"{name}: items per call must be 1..1000, not {items}")
+        return value
+
     @field_validator("api_rate_limit")
     @classmethod
     def _parseable_rate_limit(cls, value: str) -> str:
@@ -181,6 +214,18 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.instance_path / 'billhive.db'}"
+
+    @property
+    def bulk_caps(self) -> dict[str, int]:
+        """Most items per call of every bulk operation: the defaults, the stock batch size,
+        and the configured overrides."""
+        from billhive.billbee.limits import BULK_MAX_ITEMS, STOCK_BATCH_OPERATION
+
+        return {
+            **BULK_MAX_ITEMS,
+            STOCK_BATCH_OPERATION: self.stock_batch_size,
+            **self.bulk_max_items,
+        }
 
     @property
     def billbee_base_url_is_default(self) -> bool:

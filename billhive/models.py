@@ -8,5 +8,6 @@ from billhive.platform.admin import models as admin_models  # noqa: F401
 from billhive.platform.api import models as api_models  # noqa: F401
 from billhive.tenants import models as tenants_models  # noqa: F401  (registers the tables)
 from billhive.workers import models as workers_models  # noqa: F401
+from billhive.workers import usage_models  # noqa: F401
 
 __all__ = ["Base"]

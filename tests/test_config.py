@@ -124,3 +124,32 @@ def test_an_unparseable_api_rate_limit_is_refused_naming_the_setting(
     clean_env.setenv("BILLHIVE_API_RATE_LIMIT", "lots per second")
     with pytest.raises(ValueError, match="api_rate_limit"):
         Settings()
+
+
+def test_bulk_caps_default_to_the_catalogs_and_take_overrides(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    clean_env.setenv("BILLHIVE_BULK_MAX_ITEMS", '{"orders.create_multiple": 10}')
+    clean_env.setenv("BILLHIVE_STOCK_BATCH_SIZE", "40")
+    caps = Settings().bulk_caps
+    assert caps["orders.create_multiple"] == 10
+    assert caps["products.update_stock_multiple"] == 40
+    assert caps["shipments.ship_with_label_multiple"] == 20
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ('{"orders.list": 5}', "no bulk operation"),
+        ('{"orders.create_multiple": 0}', "1..1000"),
+        ('{"products.update_stock_multiple": 5}', "BILLHIVE_STOCK_BATCH_SIZE"),
+    ],
+)
+def test_a_bad_bulk_cap_names_the_problem(
+    clean_env: pytest.MonkeyPatch, value: str, problem: str
+) -> None:
+    from pydantic import ValidationError
+
+    clean_env.setenv("BILLHIVE_BULK_MAX_ITEMS", value)
+    with pytest.raises(ValidationError, match=problem):
+        Settings()

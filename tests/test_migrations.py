@@ -87,3 +87,28 @@ def test_revision_0006_moves_call_origins_into_the_calls_table_and_back(
         origins = conn.execute(text("SELECT call_id, token_id FROM api_call_origins")).all()
     assert [tuple(r) for r in origins] == [(1, 7)]
     engine.dispose()
+
+
+def test_revision_0010_adds_the_tenant_columns_in_place_keeping_the_search_indexes(
+    tmp_path: object,
+) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    url = f"sqlite:///{tmp_path}/0010.db"
+    config = alembic_config(url)
+    command.upgrade(config, "0010")
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        indexes = {row[0] for row in conn.execute(text("SELECT name FROM sqlite_master"))}
+        columns = {row[1] for row in conn.execute(text("PRAGMA table_info(tenants)"))}
+    engine.dispose()
+    assert {"ix_tenants_display_name_key", "ix_tenants_contact_email_key"} <= indexes
+    assert {"invoice_refused_at", "monthly_call_budget", "budget_hard"} <= columns
+    command.downgrade(config, "0006")
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        columns = {row[1] for row in conn.execute(text("PRAGMA table_info(tenants)"))}
+        tables = {row[0] for row in conn.execute(text("SELECT name FROM sqlite_master"))}
+    engine.dispose()
+    assert "budget_hard" not in columns and "usage_reconciliations" not in tables

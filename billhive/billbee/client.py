@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -22,6 +23,7 @@ import httpx
 from billhive import __version__
 from billhive.billbee.envelope import BillbeeResponse
 from billhive.billbee.errors import BillbeeError, InvalidCall
+from billhive.billbee.limits import BULK_MAX_ITEMS, bulk_items
 from billhive.billbee.operations import RESOURCES, Operation, get_operation
 from billhive.billbee.outcomes import SecretScrubber, error_for_response, transport_error
 from billhive.billbee.request import prepare
@@ -31,6 +33,29 @@ log = logging.getLogger(__name__)
 #: Largest page Billbee serves (``pageSize`` 1..250).
 MAX_PAGE_SIZE = 250
 DEFAULT_USER_AGENT = f"billhive/{__version__}"
+
+
+class DeprecatedOperationWarning(FutureWarning):
+    """A call uses an operation or parameter Billbee deprecated (the message says what to
+    use instead). A FutureWarning, so Python shows it by default, once per call site."""
+
+
+def warn_if_deprecated(op: Operation, params: Mapping[str, Any]) -> None:
+    """Warn about a deprecated operation, or a deprecated parameter given in ``params``
+    (spec names)."""
+    if op.deprecated:
+        warnings.warn(
+            f"Billbee deprecated {op.name} ({op.method} {op.path}): {op.deprecated}",
+            DeprecatedOperationWarning,
+            stacklevel=3,
+        )
+    for query in op.query_params:
+        if query.deprecated and query.name in params:
+            warnings.warn(
+                f"Billbee deprecated the parameter {query.name!r} of {op.name}: {query.deprecated}",
+                DeprecatedOperationWarning,
+                stacklevel=3,
+            )
 
 
 def _json_default(value: Any) -> Any:
@@ -49,7 +74,10 @@ class BillbeeClient:
     or the sandbox's). TLS certificates are always verified. Use it as a context manager
     or call :meth:`close`. Its repr and every error it raises are free of the credentials.
     ``before_send`` runs right before each request goes out, after it is built (the
-    workers record the send time in their rate-limit windows there).
+    workers record the send time in their rate-limit windows there). ``max_items`` caps
+    the items of a bulk operation's body (default :data:`limits.BULK_MAX_ITEMS`; Billbee
+    publishes no caps); a longer body raises InvalidCall before sending. A deprecated
+    operation or parameter raises a :class:`DeprecatedOperationWarning`.
     """
 
     def __init__(
@@ -63,6 +91,7 @@ class BillbeeClient:
         transport: httpx.BaseTransport | None = None,
         user_agent: str | None = None,
         before_send: Callable[[], None] | None = None,
+        max_items: Mapping[str, int] | None = None,
     ) -> None:
         for label, value in (("API key", api_key), ("username", username), ("password", password)):
             if not value:
@@ -70,6 +99,7 @@ class BillbeeClient:
         if not base_url.startswith(("https://", "http://")):
             raise ValueError("BillbeeClient needs an http(s) base_url")
         self.base_url = base_url.rstrip("/")
+        self._max_items = {**BULK_MAX_ITEMS, **(max_items or {})}
         self._scrub = SecretScrubber((api_key, username, password))
         self._http = httpx.Client(
             base_url=self.base_url + "/",
@@ -126,6 +156,13 @@ class BillbeeClient:
         prepared = prepare(op, params)
         if body is not None and not op.has_body:
             raise InvalidCall(f"{op.name} takes no request body")
+        items = bulk_items(op.name, body)
+        if items is not None and items > self._max_items[op.name]:
+            raise InvalidCall(
+                f"{op.name} carries at most {self._max_items[op.name]} items per call, not {items}"
+            )
+        if op.deprecated or prepared.deprecated_params:
+            warn_if_deprecated(op, dict.fromkeys(prepared.deprecated_params))
         content: bytes | None = None
         headers: dict[str, str] | None = None
         if body is not None:
@@ -232,4 +269,11 @@ class BoundOperation:
         return f"<Billbee operation {self.operation.name}>"
 
 
-__all__ = ["MAX_PAGE_SIZE", "BillbeeClient", "BillbeeError", "BoundOperation", "Resource"]
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "BillbeeClient",
+    "BillbeeError",
+    "BoundOperation",
+    "DeprecatedOperationWarning",
+    "Resource",
+]

@@ -14,7 +14,8 @@ from enum import IntEnum
 class ErrorCode(IntEnum):
     """Billbee's ``ErrorCode`` values with the names of the official .NET SDK.
 
-    The spec's enum runs to 28; names above 18 are not published (see :func:`error_name`).
+    The 2023 spec's enum runs to 28, the 2024 description's to 29 (:data:`MAX_ERROR_CODE`);
+    names above 18 are not published (see :func:`error_name`).
     """
 
     NoError = 0
@@ -36,6 +37,10 @@ class ErrorCode(IntEnum):
     NoPaidAccount = 16
     APIServiceNotBooked = 17
     CantCreateDeliveryNote = 18
+
+
+#: The highest ErrorCode Billbee describes (the 2024 description's enum: 0-29).
+MAX_ERROR_CODE = 29
 
 
 def error_name(code: int) -> str:
@@ -105,6 +110,31 @@ class Throttled(BillbeeError):
 class ServerError(BillbeeError):
     """5xx: Billbee failed; the request may or may not have taken effect."""
 
+    #: Whether the request may have reached Billbee's application (it may have acted).
+    may_have_reached_server: bool = True
+
+
+class ProxyError(ServerError):
+    """A 5xx page from the proxy in front of Billbee (HTML, not Billbee's JSON).
+
+    502 and 504 come after the request was passed on (the backend failed or was slow to
+    answer), so it may have taken effect; a 503 page is the proxy refusing to pass it on
+    (the backend is down or in maintenance), so it did not. ``retry_after`` is the
+    page's Retry-After in seconds, if it sent one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        operation: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, operation=operation)
+        self.retry_after = retry_after
+        self.may_have_reached_server = status_code != 503
+
 
 class UnexpectedResponse(BillbeeError):
     """A response the API never sends on purpose (a redirect, or a 2xx that is not JSON)."""
@@ -123,6 +153,14 @@ class TransportError(BillbeeError):
     ) -> None:
         super().__init__(message, status_code=None, operation=operation)
         self.may_have_reached_server = may_have_reached_server
+
+
+class ConnectionDropped(TransportError):
+    """The connection broke while the answer came in (reset or closed mid-body): the
+    request reached Billbee, its outcome is unknown."""
+
+    def __init__(self, message: str, *, operation: str | None = None) -> None:
+        super().__init__(message, may_have_reached_server=True, operation=operation)
 
 
 class ApiError(BillbeeError):

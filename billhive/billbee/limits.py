@@ -57,6 +57,41 @@ DEFAULT_RETRY_AFTER_SECONDS = 1.0
 #: maximum; 100 is a conservative default (FACTS.md), made a setting by the callers.
 UPDATE_STOCK_MULTIPLE_MAX_ITEMS = 100
 
+#: The bulk operation stock updates are coalesced into.
+STOCK_BATCH_OPERATION = "products.update_stock_multiple"
+
+#: Most items one call of a bulk operation carries. Billbee publishes none of these caps;
+#: the defaults are conservative (a bulk call is still one call against its endpoint's
+#: 2/s, so a smaller batch costs throughput, never a refusal). The platform makes them a
+#: setting (``BILLHIVE_BULK_MAX_ITEMS``, ``BILLHIVE_STOCK_BATCH_SIZE``) and the sandbox
+#: enforces the same defaults. Labels are the slowest work Billbee does per item, hence the
+#: smallest cap.
+BULK_MAX_ITEMS: dict[str, int] = {
+    "products.update_stock_multiple": UPDATE_STOCK_MULTIPLE_MAX_ITEMS,
+    "products.stock_multiple": 100,
+    "orders.create_multiple": 50,
+    "orders.add_tags_multiple": 100,
+    "shipments.create_multiple": 50,
+    "shipments.ship_with_label_multiple": 20,
+}
+#: The body member that holds the items of a bulk operation whose body is an object; the
+#: others take a JSON array of items.
+BULK_ITEMS_MEMBER: dict[str, str] = {
+    "orders.add_tags_multiple": "OrderIds",
+    "products.stock_multiple": "Skus",
+}
+
+
+def bulk_items(operation: str, body: Any) -> int | None:
+    """How many items a body of the bulk ``operation`` carries; None for other operations
+    or a body of the wrong shape (the shape is checked where the body is read)."""
+    if operation not in BULK_MAX_ITEMS:
+        return None
+    member = BULK_ITEMS_MEMBER.get(operation)
+    items = body.get(member) if member and isinstance(body, Mapping) else body
+    return len(items) if isinstance(items, list) else None
+
+
 #: Page Billbee assumes when a paged call names none.
 DEFAULT_PAGE = 1
 

@@ -1,9 +1,13 @@
-"""Every operation of Billbee's published API description (openapi.json, 76 operations) as data.
+"""Every operation of Billbee's current API (87 operations) as data.
 
 The names (``orders.list``, ``products.update_stock`` ...) are the vocabulary the whole
 platform speaks: the client dispatches on them, the scheduler and the sandbox look their
-throttle buckets up by them, and jobs carry them instead of URLs. The catalog was generated
-from ``spec/openapi.json`` once and is checked against it by tests/billbee/test_operations.py.
+throttle buckets up by them, and jobs carry them instead of URLs. 76 operations come from
+Billbee's published description of 2023 (``spec/openapi.json``); the 11 Billbee added since
+are described in ``spec/supplement.json``, which also marks what Billbee deprecated. Each
+operation says where its description comes from (``Operation.source``, see
+:data:`SOURCES`); tests/billbee/test_operations.py walks the supplemented description and
+checks the catalog against it, operation by operation.
 
 Pure data: this module imports nothing but the standard library, so the sandbox may use it.
 """
@@ -32,6 +36,22 @@ class QueryParam:
     type: str
     required: bool = False
     is_array: bool = False
+    #: The Python name it is also accepted under, when the spec name is no identifier
+    #: (``request.date`` -> ``date``); None: the snake_case of ``name``.
+    python: str | None = None
+    #: Non-empty when Billbee deprecated the parameter: what to use instead.
+    deprecated: str = ""
+
+
+#: Where the description of an operation comes from (``Operation.source``).
+SOURCES: dict[str, str] = {
+    "spec-2023": "Billbee's published API description of 2023 (spec/openapi.json, 76 operations)",
+    "swagger-2024": "Billbee's Swagger 2.0 description of 2024 as copied by a community SDK "
+    "(kruegge82/billbee-php-sdk-api, billbee.yaml; 80 operations with full schemas)",
+    "oplist-2026": "Billbee's newest public operation list (a registry copy of Billbee's "
+    "swagger, 2026; 87 operations, paths and summaries only); bodies and answers are "
+    "billhive's reading, see docs/sandbox.md",
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +73,10 @@ class Operation:
     has_body: bool
     idempotent: bool
     operation_id: str
+    #: Non-empty when Billbee deprecated the operation: why, and what to use instead.
+    deprecated: str = ""
+    #: Key of :data:`SOURCES`: where this operation's description comes from.
+    source: str = "spec-2023"
 
     @property
     def action(self) -> str:
@@ -76,8 +100,23 @@ class UnknownOperation(KeyError):
         return f"unknown Billbee operation {self.name!r} (see billhive.billbee.operations)"
 
 
-def _q(name: str, type_: str, *, required: bool = False, array: bool = False) -> QueryParam:
-    return QueryParam(name=name, type=type_, required=required, is_array=array)
+def _q(
+    name: str,
+    type_: str,
+    *,
+    required: bool = False,
+    array: bool = False,
+    python: str | None = None,
+    deprecated: str = "",
+) -> QueryParam:
+    return QueryParam(
+        name=name,
+        type=type_,
+        required=required,
+        is_array=array,
+        python=python,
+        deprecated=deprecated,
+    )
 
 
 def _op(
@@ -89,6 +128,8 @@ def _op(
     query: tuple[QueryParam, ...] = (),
     body: bool = False,
     idempotent: bool = True,
+    deprecated: str = "",
+    source: str = "spec-2023",
 ) -> Operation:
     return Operation(
         name=name,
@@ -100,6 +141,8 @@ def _op(
         has_body=body,
         idempotent=idempotent,
         operation_id=operation_id,
+        deprecated=deprecated,
+        source=source,
     )
 
 
@@ -107,6 +150,23 @@ def _op(
 _PAGING = (_q("page", "integer"), _q("pageSize", "integer"))
 
 _CATALOG: tuple[Operation, ...] = (
+    # -- api_usage -----------------------------------------------------------------------
+    _op(
+        "api_usage.detail",
+        "GET",
+        "/apiusage/detail",
+        "ApiUsage_GetDetail",
+        query=(_q("request.date", "string", python="date"),),
+        source="oplist-2026",
+    ),
+    _op(
+        "api_usage.summary",
+        "GET",
+        "/apiusage",
+        "ApiUsage_GetSummary",
+        query=(_q("request.date", "string", python="date"),),
+        source="oplist-2026",
+    ),
     # -- cloud_storages ------------------------------------------------------------------
     _op("cloud_storages.list", "GET", "/cloudstorages", "CloudStorageApi_GetList"),
     # -- customer_addresses --------------------------------------------------------------
@@ -166,6 +226,8 @@ _CATALOG: tuple[Operation, ...] = (
         "/customers/addresses/{id}",
         "Customer_PatchAddress",
         body=True,
+        deprecated="often times out at Billbee; use customer_addresses.update "
+        "(PUT /customer-addresses/{id}), which does the same job",
     ),
     _op("customers.update", "PUT", "/customers/{id}", "Customer_Update", body=True),
     _op(
@@ -176,10 +238,24 @@ _CATALOG: tuple[Operation, ...] = (
         body=True,
     ),
     # -- enums ---------------------------------------------------------------------------
+    _op(
+        "enums.account_sync_states",
+        "GET",
+        "/enums/accountsyncstate",
+        "EnumApi_GetAccountSyncState",
+        source="swagger-2024",
+    ),
     _op("enums.order_states", "GET", "/enums/orderstates", "EnumApi_GetOrderStates"),
     _op("enums.payment_types", "GET", "/enums/paymenttypes", "EnumApi_GetPaymentTypes"),
     _op("enums.shipment_types", "GET", "/enums/shipmenttypes", "EnumApi_GetShipmentTypes"),
     _op("enums.shipping_carriers", "GET", "/enums/shippingcarriers", "EnumApi_GetShippingCarriers"),
+    _op(
+        "enums.shop_account_types",
+        "GET",
+        "/enums/shopaccounttype",
+        "EnumApi_GetShopAccountType",
+        source="swagger-2024",
+    ),
     # -- events --------------------------------------------------------------------------
     _op(
         "events.list",
@@ -206,6 +282,15 @@ _CATALOG: tuple[Operation, ...] = (
         idempotent=False,
     ),
     _op(
+        "orders.add_message",
+        "POST",
+        "/orders/{id}/message",
+        "OrderApi_Message",
+        body=True,
+        idempotent=False,
+        source="swagger-2024",
+    ),
+    _op(
         "orders.add_tags",
         "POST",
         "/orders/{id}/tags",
@@ -214,11 +299,20 @@ _CATALOG: tuple[Operation, ...] = (
         idempotent=False,
     ),
     _op(
+        "orders.add_tags_multiple",
+        "POST",
+        "/orders/tags",
+        "OrderApi_TagsCreateMultiple",
+        body=True,
+        idempotent=False,
+        source="oplist-2026",
+    ),
+    _op(
         "orders.create",
         "POST",
         "/orders",
         "OrderApi_PostNewOrder",
-        query=(_q("shopId", "integer"),),
+        query=(_q("shopId", "integer", deprecated="set ApiAccountId in the order instead"),),
         body=True,
         idempotent=False,
     ),
@@ -229,6 +323,15 @@ _CATALOG: tuple[Operation, ...] = (
         "OrderApi_CreateDeliveryNote",
         query=(_q("includePdf", "boolean"), _q("sendToCloudId", "integer")),
         idempotent=False,
+    ),
+    _op(
+        "orders.create_multiple",
+        "POST",
+        "/orders/createmultiple",
+        "OrderApi_CreateMultiple",
+        body=True,
+        idempotent=False,
+        source="oplist-2026",
     ),
     _op(
         "orders.create_invoice",
@@ -243,7 +346,13 @@ _CATALOG: tuple[Operation, ...] = (
         idempotent=False,
     ),
     _op("orders.find_by_ext_ref", "GET", "/orders/findbyextref/{extRef}", "OrderApi_GetByExtRef"),
-    _op("orders.find_by_partner", "GET", "/orders/find/{id}/{partner}", "OrderApi_Find"),
+    _op(
+        "orders.find_by_partner",
+        "GET",
+        "/orders/find/{id}/{partner}",
+        "OrderApi_Find",
+        deprecated="use orders.find_by_ext_ref (GET /orders/findbyextref/{extRef})",
+    ),
     _op(
         "orders.get",
         "GET",
@@ -405,6 +514,15 @@ _CATALOG: tuple[Operation, ...] = (
             _q("stockId", "integer"),
         ),
     ),
+    _op(
+        "products.stock_multiple",
+        "POST",
+        "/products/stockmultiple",
+        "Article_GetStockMultiple",
+        query=(*_PAGING, _q("modifiedSince", "string")),
+        body=True,
+        source="oplist-2026",
+    ),
     _op("products.stocks", "GET", "/products/stocks", "Article_GetStocks"),
     _op("products.update_stock", "POST", "/products/updatestock", "Article_UpdateStock", body=True),
     _op(
@@ -448,6 +566,15 @@ _CATALOG: tuple[Operation, ...] = (
         idempotent=False,
     ),
     _op(
+        "shipments.create_multiple",
+        "POST",
+        "/shipment/shipmentmultiple",
+        "Shipment_PostShipmentMultiple",
+        body=True,
+        idempotent=False,
+        source="oplist-2026",
+    ),
+    _op(
         "shipments.list",
         "GET",
         "/shipment/shipments",
@@ -461,7 +588,14 @@ _CATALOG: tuple[Operation, ...] = (
             _q("shippingProviderId", "integer"),
         ),
     ),
-    _op("shipments.ping", "GET", "/shipment/ping", "Shipment_GetPing"),
+    _op(
+        "shipments.ping",
+        "GET",
+        "/shipment/ping",
+        "Shipment_GetPing",
+        deprecated="no replacement: a cheap read such as shipments.shipping_carriers tests "
+        "the connection",
+    ),
     _op(
         "shipments.ship_with_label",
         "POST",
@@ -469,6 +603,15 @@ _CATALOG: tuple[Operation, ...] = (
         "Shipment_ShipWithLabel",
         body=True,
         idempotent=False,
+    ),
+    _op(
+        "shipments.ship_with_label_multiple",
+        "POST",
+        "/shipment/shipwithlabelmultiple",
+        "Shipment_ShipWithLabelMultiple",
+        body=True,
+        idempotent=False,
+        source="oplist-2026",
     ),
     _op(
         "shipments.shipping_carriers",
@@ -481,6 +624,15 @@ _CATALOG: tuple[Operation, ...] = (
         "GET",
         "/shipment/shippingproviders",
         "Shipment_GetShippingproviders",
+    ),
+    # -- shop_accounts -------------------------------------------------------------------
+    _op(
+        "shop_accounts.list",
+        "GET",
+        "/shopaccounts",
+        "ShopAccount_QueryShopAccounts",
+        query=(*_PAGING,),
+        source="swagger-2024",
     ),
     # -- webhooks ------------------------------------------------------------------------
     _op(
@@ -501,6 +653,9 @@ _CATALOG: tuple[Operation, ...] = (
 
 #: Every operation by name.
 OPERATIONS: dict[str, Operation] = {op.name: op for op in _CATALOG}
+
+#: Operations Billbee deprecated, by name (the value says what to use instead).
+DEPRECATED: dict[str, str] = {op.name: op.deprecated for op in _CATALOG if op.deprecated}
 
 #: Every resource name (``orders``, ``products`` ...), sorted.
 RESOURCES: tuple[str, ...] = tuple(sorted({op.resource for op in _CATALOG}))

@@ -18,9 +18,11 @@ from billhive.billbee.envelope import BillbeeResponse, parse_envelope
 from billhive.billbee.errors import (
     ApiError,
     BillbeeError,
+    ConnectionDropped,
     CredentialsRejected,
     InvalidRequest,
     NotFound,
+    ProxyError,
     ServerError,
     Throttled,
     TransportError,
@@ -115,7 +117,7 @@ def error_for_response(
         if not parsed.ok:
             raise _api_error(parsed, operation, scrub)
         return parsed
-    raise _http_error(response, body, operation, scrub)
+    raise _http_error(response, body, operation, scrub, is_json=is_json)
 
 
 def _api_error(parsed: BillbeeResponse, operation: str, scrub: SecretScrubber) -> ApiError:
@@ -130,8 +132,17 @@ def _api_error(parsed: BillbeeResponse, operation: str, scrub: SecretScrubber) -
     )
 
 
+#: The statuses a proxy answers with its own page when Billbee's backend fails it.
+PROXY_STATUSES = frozenset({502, 503, 504})
+
+
 def _http_error(
-    response: httpx.Response, body: Any, operation: str, scrub: SecretScrubber
+    response: httpx.Response,
+    body: Any,
+    operation: str,
+    scrub: SecretScrubber,
+    *,
+    is_json: bool = True,
 ) -> BillbeeError:
     status = response.status_code
     where = f"{operation}: HTTP {status}"
@@ -161,6 +172,15 @@ def _http_error(
             operation=operation,
             billbee_message=message,
         )
+    if status in PROXY_STATUSES and not is_json:
+        sent = parse_retry_after(response.headers.get("Retry-After"))
+        return ProxyError(
+            f"{where}: an error page from the proxy in front of Billbee, not Billbee's answer"
+            + (f" (retry after {sent:g} s)" if sent is not None else ""),
+            status_code=status,
+            operation=operation,
+            retry_after=sent,
+        )
     if status >= 500:
         return ServerError(
             f"{where}: {message}" if message else f"{where}: Billbee server error",
@@ -188,6 +208,11 @@ def transport_error(exc: httpx.TransportError, operation: str) -> TransportError
         | httpx.UnsupportedProtocol,
     )
     kind = type(exc).__name__
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        return ConnectionDropped(
+            f"{operation}: the connection to Billbee broke before its answer was complete ({kind})",
+            operation=operation,
+        )
     return TransportError(
         f"{operation}: no answer from Billbee ({kind})",
         may_have_reached_server=not never_sent,

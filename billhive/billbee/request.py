@@ -33,8 +33,15 @@ def python_name(spec_name: str) -> str:
 @cache
 def _aliases(op: Operation) -> dict[str, str]:
     """Every accepted parameter name of ``op`` -> its spec name."""
+    return accepted_names(op)
+
+
+def accepted_names(op: Operation) -> dict[str, str]:
+    """Every name a parameter of ``op`` is accepted under -> its spec name: the spec name,
+    its snake_case, and the declared Python name of a spec name that is no identifier."""
     names = [*op.path_params, *(q.name for q in op.query_params)]
     table = {python_name(name): name for name in names}
+    table.update({q.python: q.name for q in op.query_params if q.python})
     table.update({name: name for name in names})
     return table
 
@@ -46,6 +53,8 @@ class PreparedRequest:
     method: str
     path: str
     query: tuple[tuple[str, str], ...]
+    #: Deprecated parameters the call uses (spec names), for the client's warning.
+    deprecated_params: tuple[str, ...] = ()
 
 
 def normalize_params(op: Operation, params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -113,11 +122,20 @@ def render_value(value: Any) -> str:
     return str(value)
 
 
+def array_key(name: str, index: int) -> str:
+    """The query key of item ``index`` of an array parameter: ``shopId[0]``."""
+    return f"{name}[{index}]"
+
+
 def prepare(op: Operation, params: Mapping[str, Any] | None) -> PreparedRequest:
     """The path (relative to the API base) and query of one call of ``op``.
 
-    Array parameters become repeated keys (``shopId=1&shopId=2``), as the spec's
-    ``explode: true`` says; a scalar given for an array parameter is sent once.
+    Array parameters become indexed keys (``shopId[0]=1&shopId[1]=2``), as both official
+    SDKs send them (billbee-csharp-sdk OrderEndPoint.GetOrderList builds ``shopId[{i}]``;
+    billbee-php-sdk hands arrays to Guzzle, whose ``http_build_query`` writes
+    ``shopId%5B0%5D``): they talk to Billbee every day, while the spec's ``explode: true``
+    (repeated keys) is the Swagger generator's rendering. A scalar given for an array
+    parameter is sent as item 0.
     """
     values = normalize_params(op, params)
     path = op.path
@@ -128,8 +146,15 @@ def prepare(op: Operation, params: Mapping[str, Any] | None) -> PreparedRequest:
         if param.name not in values:
             continue
         value = values[param.name]
-        if isinstance(value, _SEQUENCES):
-            query.extend((param.name, render_value(item)) for item in value)
+        if param.is_array:
+            items = value if isinstance(value, _SEQUENCES) else (value,)
+            query.extend(
+                (array_key(param.name, index), render_value(item))
+                for index, item in enumerate(items)
+            )
         else:
             query.append((param.name, render_value(value)))
-    return PreparedRequest(method=op.method, path=path, query=tuple(query))
+    deprecated = tuple(q.name for q in op.query_params if q.deprecated and q.name in values)
+    return PreparedRequest(
+        method=op.method, path=path, query=tuple(query), deprecated_params=deprecated
+    )

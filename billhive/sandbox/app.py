@@ -3,7 +3,10 @@
 Every operation of ``billhive.billbee.operations`` gets a route under ``/api/v1``; the
 implemented ones run their handler, the others answer 501 inside the envelope. Each call
 passes, in order: API key (401), Basic credentials (401), "API access enabled"
-(200 + ErrorCode 1), the throttle (429), latency and fault injection, the handler.
+(200 + ErrorCode 1), the throttle (429), latency and the faults that stop a request
+before Billbee (500, the proxy's 503), the handler, then the faults that hit the answer
+(the proxy's 502 and 504, a connection reset mid-body). Query keys reach the handlers
+normalized (:mod:`billhive.sandbox.query`).
 """
 
 from __future__ import annotations
@@ -17,17 +20,24 @@ from flask import Flask, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from billhive.billbee.limits import UPDATE_STOCK_MULTIPLE_MAX_ITEMS, buckets_for
+from billhive.billbee.limits import (
+    BULK_MAX_ITEMS,
+    STOCK_BATCH_OPERATION,
+    UPDATE_STOCK_MULTIPLE_MAX_ITEMS,
+    buckets_for,
+)
 from billhive.billbee.operations import OPERATIONS, Operation
 from billhive.sandbox.accounts import Account, AccountRegistry, coerce_accounts, load_seed_file
 from billhive.sandbox.control import register_control
 from billhive.sandbox.envelope import ErrorCode, SandboxError, failure
-from billhive.sandbox.faults import LatencySpec
+from billhive.sandbox.faults import Fault, LatencySpec
+from billhive.sandbox.query import normalize_query
 from billhive.sandbox.routes import Call, Handler, all_handlers
 from billhive.sandbox.runtime import SandboxRuntime
 from billhive.sandbox.state import utc_now
 from billhive.sandbox.stats import key_label
 from billhive.sandbox.throttle import retry_after_header
+from billhive.sandbox.upstream import cut_mid_body, proxy_page
 
 EXTENSION = "billhive_sandbox"
 DENIED = "Authorization has been denied for this request."
@@ -42,6 +52,7 @@ def create_sandbox_app(
     latency: LatencySpec | None = None,
     seed_file: str | None = None,
     max_stock_batch: int = UPDATE_STOCK_MULTIPLE_MAX_ITEMS,
+    bulk_caps: Mapping[str, int] | None = None,
     state_file: str | None = None,
     clock: Callable[[], float] | None = None,
 ) -> Flask:
@@ -50,8 +61,10 @@ def create_sandbox_app(
     ``seed_file`` adds keys and accounts from a JSON file (docs/sandbox.md); ``state_file``
     keeps the accounts' data across restarts. ``throttle=False`` switches the limits off
     (benchmarks), ``send_retry_after=False`` omits the header on 429 as Billbee sometimes
-    does. ``clock`` (seconds, monotonic) replaces the throttle's clock in tests. Bad seed
-    data raises ``SeedError`` naming the problem.
+    does. ``clock`` (seconds, monotonic) replaces the throttle's clock in tests.
+    ``bulk_caps`` overrides the items per call of bulk operations (default: the catalog's
+    caps, ``max_stock_batch`` for updatestockmultiple). Bad seed data raises
+    ``SeedError`` naming the problem.
     """
     keys, seeded = list(api_keys), coerce_accounts(accounts)
     if seed_file:
@@ -63,7 +76,11 @@ def create_sandbox_app(
         throttle_enabled=throttle,
         send_retry_after=send_retry_after,
         latency=latency or LatencySpec(),
-        max_stock_batch=max_stock_batch,
+        bulk_caps={
+            **BULK_MAX_ITEMS,
+            STOCK_BATCH_OPERATION: max_stock_batch,
+            **(bulk_caps or {}),
+        },
         clock=clock or time.monotonic,
     )
     app = Flask(__name__)
@@ -108,8 +125,19 @@ def _flask_rule(operation: Operation) -> str:
 
 
 def _http_error(exc: HTTPException) -> Response:
-    """404/405 and friends as an envelope instead of Flask's HTML page."""
-    return failure(exc.code or 500, ErrorCode.INVALID_DATA, exc.description or exc.name)
+    """404/405 and friends in ASP.NET Web API's own shape (``{"Message": ...}``), which is
+    what Billbee's framework answers before any of its code runs (the .NET SDK's
+    ``_parseError`` reads ``Message`` next to the envelope's fields)."""
+    status = exc.code or 500
+    if status == 404:
+        message = f"No HTTP resource was found that matches the request URI '{request.url}'."
+    elif status == 405:
+        message = f"The requested resource does not support http method '{request.method}'."
+    else:
+        message = exc.description or exc.name
+    response = jsonify({"Message": message})
+    response.status_code = status
+    return response
 
 
 def _denied() -> Response:
@@ -144,11 +172,23 @@ def _admit(
     operation: Operation,
     api_key: str,
     account: Account,
-    path: dict[str, str],
+    *,
+    params: Mapping[str, str],
 ) -> Response | None:
-    """Apply the throttle; count the call; None when it may proceed."""
+    """Count the call for GET /apiusage, apply the throttle, count the outcome; None when
+    the call may proceed. Whether Billbee bills a call it throttles is not published: the
+    sandbox counts every authenticated call, the conservative reading billhive's own
+    count (usage_days) shares."""
+    auth = request.authorization
+    runtime.usage.record(
+        key_label(api_key),
+        account_id=account.id,
+        username=auth.username if auth and auth.username else account.username,
+        when=utc_now(),
+        method=operation.method,
+        endpoint=operation.path,
+    )
     if runtime.throttle_enabled:
-        params = {**request.args.to_dict(), **path}
         buckets = buckets_for(operation, params, key_id=key_label(api_key), user_id=str(account.id))
         refused_by: list[str] = []
         wait = runtime.throttle.try_acquire(
@@ -161,18 +201,30 @@ def _admit(
     return None
 
 
-def _inject(runtime: SandboxRuntime, account: Account) -> Response | None:
-    """Latency, then an injected 5xx or timeout when the dice say so."""
+def _before(runtime: SandboxRuntime, fault: Fault | None) -> Response | None:
+    """Latency, then the faults that stop the request before Billbee's code runs."""
     delay = runtime.latency.sample_seconds(runtime.faults.latency_rng())
     if delay:
         time.sleep(delay)
-    fault = runtime.faults.draw(account.id)
     if fault == "error":
         return failure(500, ErrorCode.INTERNAL_ERROR, "An error has occurred (injected).")
+    if fault == "unavailable":
+        return proxy_page(503)
+    return None
+
+
+def _after(
+    runtime: SandboxRuntime, account: Account, fault: Fault | None, response: Response
+) -> Response:
+    """The faults that hit the answer of a request Billbee carried out."""
     if fault == "timeout":
         time.sleep(runtime.faults.get(account.id).timeout_seconds)
-        return failure(504, ErrorCode.INTERNAL_ERROR, "The request timed out (injected).")
-    return None
+        return proxy_page(504)
+    if fault == "bad_gateway":
+        return proxy_page(502)
+    if fault == "reset":
+        return cut_mid_body(response)
+    return response
 
 
 def _view(runtime: SandboxRuntime, operation: Operation, handler: Handler | None) -> Any:
@@ -185,9 +237,11 @@ def _view(runtime: SandboxRuntime, operation: Operation, handler: Handler | None
             return failure(
                 200, ErrorCode.API_NOT_ACTIVATED, "API access is not enabled for this account."
             )
-        early = _admit(runtime, operation, api_key, account, path)
+        query = normalize_query(request.args, operation)
+        early = _admit(runtime, operation, api_key, account, params={**query.to_dict(), **path})
+        fault = runtime.faults.draw(account.id) if early is None else None
         if early is None:
-            early = _inject(runtime, account)
+            early = _before(runtime, fault)
         if early is not None:
             return early
         if handler is None:
@@ -202,23 +256,27 @@ def _view(runtime: SandboxRuntime, operation: Operation, handler: Handler | None
             account=account,
             state=state,
             path=path,
-            query=request.args,
+            query=query,
             now=utc_now(),
             read_json=lambda: request.get_json(force=True, silent=True),
             max_stock_batch=runtime.max_stock_batch,
+            bulk_caps=runtime.bulk_caps,
+            usage=runtime.usage,
+            key_label=key_label(api_key),
         )
         try:
             with state.lock:
                 response = handler(call)
         except SandboxError as exc:
-            return failure(exc.status, exc.code, exc.message)
+            response = failure(exc.status, exc.code, exc.message)
         except (ValueError, TypeError) as exc:
             # A body of the right JSON kind but with values of the wrong type (a text
             # quantity, an address given as a string) is the caller's mistake, not a 500.
-            return failure(400, ErrorCode.INVALID_DATA, f"Malformed request data: {exc}")
-        if operation.method != "GET":
-            runtime.store.save()
-        return response
+            response = failure(400, ErrorCode.INVALID_DATA, f"Malformed request data: {exc}")
+        else:
+            if operation.method != "GET":
+                runtime.store.save()
+        return _after(runtime, account, fault, response)
 
     view.__name__ = operation.name.replace(".", "_")
     return view

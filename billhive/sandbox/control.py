@@ -48,6 +48,7 @@ def register_control(app: Flask, runtime: SandboxRuntime) -> None:
     @app.post(f"{PREFIX}/reset-stats")
     def reset_stats() -> Response:
         runtime.stats.reset()
+        runtime.usage.reset()
         return jsonify({"status": "reset"})
 
     @app.post(f"{PREFIX}/reset-throttle")
@@ -63,6 +64,7 @@ def register_control(app: Flask, runtime: SandboxRuntime) -> None:
                 "send_retry_after": runtime.send_retry_after,
                 "latency": runtime.latency.as_dict(),
                 "max_stock_batch": runtime.max_stock_batch,
+                "bulk_caps": runtime.bulk_caps,
             }
         )
 

@@ -3,7 +3,8 @@
 Successful calls answer ``{"ErrorMessage": null, "ErrorCode": 0, "Data": ...}`` (paged
 lists add ``Paging``), like the PHP SDK fixtures. ``ErrorDescription`` is left out: the
 spec types it as an integer enum while the SDKs treat it as text, so the sandbox sends
-neither reading (null counts as absent).
+neither reading (null counts as absent). Some answers carry no envelope (a bare model, or
+an empty body: :func:`empty`); docs/sandbox.md lists which and why.
 """
 
 from __future__ import annotations
@@ -61,6 +62,13 @@ def body(
 ) -> dict[str, Any]:
     """The envelope dict (also used inside ``updatestockmultiple``'s array)."""
     return {"ErrorMessage": message, "ErrorCode": int(code), "Data": data}
+
+
+def empty() -> Response:
+    """200 with an empty body: what Billbee answers to the writes whose success the PHP SDK
+    reads as "nothing came back" (``return $res === null`` after PUT orderstate, POST
+    shipment, PUT/DELETE webhooks; ``$res === ''`` after send-message)."""
+    return Response(b"", status=200)
 
 
 def ok(data: Any, status: int = 200) -> Response:

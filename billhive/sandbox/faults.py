@@ -9,7 +9,7 @@ import math
 import random
 import threading
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 
 class KnobError(ValueError):
@@ -72,40 +72,64 @@ class LatencySpec:
         return asdict(self)
 
 
+#: The failure modes, in the order their shares are drawn.
+FAULTS = ("error", "timeout", "bad_gateway", "unavailable", "reset")
+
+
 @dataclass(frozen=True)
 class FaultSpec:
-    """Shares of calls that fail with a 5xx or hang past the client's timeout."""
+    """Shares of an account's admitted calls that fail, one share per failure mode.
+
+    - ``error_rate``: Billbee itself fails: 500 with the envelope (InternalError); the
+      request did nothing.
+    - ``timeout_rate``: the request is carried out, then the answer takes
+      ``timeout_seconds`` (longer than a client waits); who still listens gets the
+      proxy's HTML 504 page.
+    - ``bad_gateway_rate``: the request is carried out, then the proxy in front of Billbee
+      loses the backend's answer: an HTML 502 page.
+    - ``unavailable_rate``: the proxy refuses before the request reaches Billbee (the
+      backend is down or in maintenance): an HTML 503 page with ``Retry-After``.
+    - ``reset_rate``: the request is carried out, the answer starts (status, headers, part
+      of the body) and the connection is reset mid-body.
+    """
 
     error_rate: float = 0.0
     timeout_rate: float = 0.0
     timeout_seconds: float = 35.0
+    bad_gateway_rate: float = 0.0
+    unavailable_rate: float = 0.0
+    reset_rate: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "timeout_rate"):
-            value = getattr(self, name)
+        for fault in FAULTS:
+            value = getattr(self, f"{fault}_rate")
             if not 0.0 <= value <= 1.0:
-                raise KnobError(f"{name} must be between 0 and 1, not {value}")
-        if self.error_rate + self.timeout_rate > 1.0:
-            raise KnobError("error_rate + timeout_rate must not exceed 1")
+                raise KnobError(f"{fault}_rate must be between 0 and 1, not {value}")
+        if sum(getattr(self, f"{fault}_rate") for fault in FAULTS) > 1.0:
+            raise KnobError("the fault rates together must not exceed 1")
         if self.timeout_seconds < 0:
             raise KnobError("timeout_seconds must not be negative")
 
+    @property
+    def any(self) -> bool:
+        """True when some share is above zero."""
+        return any(getattr(self, f"{fault}_rate") for fault in FAULTS)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaultSpec:
-        """Build from the control API's JSON."""
+        """Build from the control API's JSON (unknown keys are refused by name)."""
+        known = {f"{fault}_rate" for fault in FAULTS} | {"timeout_seconds"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise KnobError(f"unknown fault setting {unknown[0]!r} (known: {sorted(known)})")
         try:
-            return cls(
-                float(data.get("error_rate", 0.0)),
-                float(data.get("timeout_rate", 0.0)),
-                float(data.get("timeout_seconds", 35.0)),
-            )
+            values = {name: float(value) for name, value in data.items()}
         except (TypeError, ValueError) as exc:
-            raise KnobError(
-                "faults need numeric error_rate, timeout_rate, timeout_seconds"
-            ) from exc
+            raise KnobError("fault settings must be numbers") from exc
+        return cls(**values)
 
 
-Fault = Literal["error", "timeout"]
+Fault = Literal["error", "timeout", "bad_gateway", "unavailable", "reset"]
 
 
 class FaultInjector:
@@ -128,14 +152,15 @@ class FaultInjector:
     def draw(self, account_id: int) -> Fault | None:
         """Decide whether this call of ``account_id`` fails, and how."""
         spec = self._specs.get(account_id)
-        if spec is None or (spec.error_rate == 0 and spec.timeout_rate == 0):
+        if spec is None or not spec.any:
             return None
         with self._lock:
             roll = self._rng.random()
-        if roll < spec.error_rate:
-            return "error"
-        if roll < spec.error_rate + spec.timeout_rate:
-            return "timeout"
+        edge = 0.0
+        for fault in FAULTS:
+            edge += getattr(spec, f"{fault}_rate")
+            if roll < edge:
+                return cast(Fault, fault)
         return None
 
     def latency_rng(self) -> random.Random:

@@ -6,12 +6,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from billhive.billbee.limits import BULK_MAX_ITEMS, STOCK_BATCH_OPERATION
 from billhive.sandbox.accounts import AccountRegistry
 from billhive.sandbox.faults import FaultInjector, LatencySpec
 from billhive.sandbox.seed import seed_account
 from billhive.sandbox.state import StateStore
 from billhive.sandbox.stats import CallStats
 from billhive.sandbox.throttle import SlidingWindowThrottle
+from billhive.sandbox.usage import UsageLedger
 
 
 @dataclass
@@ -23,14 +25,22 @@ class SandboxRuntime:
     throttle_enabled: bool = True
     send_retry_after: bool = True
     latency: LatencySpec = field(default_factory=LatencySpec)
-    max_stock_batch: int = 100
+    #: Most items per call of each bulk operation (Billbee publishes none: the catalog's
+    #: conservative defaults, the platform's too).
+    bulk_caps: dict[str, int] = field(default_factory=lambda: dict(BULK_MAX_ITEMS))
     clock: Callable[[], float] = time.monotonic
     throttle: SlidingWindowThrottle = field(init=False)
     stats: CallStats = field(default_factory=CallStats)
     faults: FaultInjector = field(default_factory=FaultInjector)
+    usage: UsageLedger = field(default_factory=UsageLedger)
 
     def __post_init__(self) -> None:
         self.throttle = SlidingWindowThrottle(self.clock)
+
+    @property
+    def max_stock_batch(self) -> int:
+        """Most entries one updatestockmultiple takes."""
+        return self.bulk_caps[STOCK_BATCH_OPERATION]
 
     @classmethod
     def build(

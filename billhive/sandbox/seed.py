@@ -81,7 +81,17 @@ def _seed_products(state: AccountState, rng: random.Random) -> list[str]:
                 "Weight": rng.randrange(50, 1500),
                 "StockCurrent": float(rng.randrange(0, 120)),
                 "StockWarning": 5.0,
+                "StockDesired": 40.0,
                 "Manufacturer": "Imkerei Sonnenhang",
+                "Category1": {
+                    "Id": 1 + index % 3,
+                    "Name": ("Honig", "Kerzen", "Zubehör")[index % 3],
+                },
+                "WeightNet": rng.randrange(40, 1200),
+                "WidthCm": float(rng.randrange(5, 30)),
+                "LengthCm": float(rng.randrange(5, 30)),
+                "HeightCm": float(rng.randrange(3, 20)),
+                "TaricNumber": "04090000",
             },
             SEED_EPOCH - timedelta(days=90 - index),
         )
@@ -117,7 +127,14 @@ def _seed_customers(state: AccountState) -> list[tuple[int, dict[str, str]]]:
         }
         customer = make_customer(
             state,
-            {"Name": f"{first} {last}", "Email": email, "Address": {**address, "AddressType": 1}},
+            {
+                "Name": f"{first} {last}",
+                "Email": email,
+                "Tel1": f"0{zip_code[:3]} {len(first) * 1234567}",
+                "PriceGroupId": 1,
+                "VatId": "",
+                "Address": {**address, "AddressType": 1},
+            },
         )
         state.customers[customer["Id"]] = customer
         customers.append((customer["Id"], address))

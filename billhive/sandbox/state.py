@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,13 +32,34 @@ def utc_now() -> datetime:
 
 
 def iso(moment: datetime) -> str:
-    """Billbee's date format: ``2022-07-22T00:00:00+00:00``."""
+    """Billbee's date format of order, customer and shipment dates:
+    ``2022-07-22T00:00:00+00:00`` (the SDK fixtures' orders)."""
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
+def iso_local(moment: datetime, *, milliseconds: bool = True) -> str:
+    """Billbee's other date format, without an offset: ``2022-07-16T09:56:01.903`` (event
+    ``Created``, ``InvoiceDate``; the SDK fixtures' events and invoices) or, without
+    milliseconds, ``2022-08-16T14:47:00`` (``DeliveryNoteDate``, ``ShippingDate``).
+    The sandbox's clock is UTC, so the local time it writes is UTC."""
+    return (
+        moment.astimezone(UTC)
+        .replace(tzinfo=None)
+        .isoformat(timespec="milliseconds" if milliseconds else "seconds")
+    )
+
+
+#: A '+' of an offset that reached the server unescaped reads as a space (``+00:00``).
+_SPACED_OFFSET = re.compile(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$")
+
+
 def parse_date(text: str) -> datetime:
-    """Parse a date or date-time filter value (naive values count as UTC)."""
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    """Parse a date or date-time filter value in every form the SDKs send it: ISO 8601
+    with an offset or ``Z`` (billbee-php-sdk ``format('c')``), ``yyyy-MM-dd HH:mm``
+    (billbee-csharp-sdk), a bare date, or an offset whose '+' arrived as a space.
+    Naive values count as UTC."""
+    cleaned = _SPACED_OFFSET.sub(r"\1+\2", text.strip()).replace("Z", "+00:00")
+    value = datetime.fromisoformat(cleaned)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -70,7 +92,7 @@ class AccountState:
         """Append to the account's event log (GET /events)."""
         event: JSON = {
             "Id": self.new_id(),
-            "Created": iso(when),
+            "Created": iso_local(when),
             "TypeId": type_id,
             "TypeText": text,
             "EmployeeName": "API",

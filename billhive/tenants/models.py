@@ -21,6 +21,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -57,6 +58,14 @@ class Tenant(Base):
     )
     status: Mapped[TenantStatus] = mapped_column(string_enum(TenantStatus, "tenant_status"))
     invoice_creation_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: When Billbee last refused an invoice or delivery note although the merchant had said
+    #: invoice creation was allowed (billhive then recorded it as not allowed); cleared
+    #: when the merchant confirms it again.
+    invoice_refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: Billbee calls a month this tenant may make (None: no budget); see workers/budgets.py.
+    monthly_call_budget: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: True: over the budget, new calls are refused; False: the budget only warns.
+    budget_hard: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

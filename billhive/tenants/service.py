@@ -220,12 +220,15 @@ def reconnect(
     *,
     verify: Verifier,
     actor: str = ACTOR_MERCHANT,
+    invoice_creation_allowed: bool | None = None,
 ) -> Tenant:
     """Replace a tenant's API password after verifying it with Billbee.
 
     Accepted -> ``active``; Billbee unreachable -> the new password is stored and the
     tenant is ``pending_verification`` (the caller enqueues verification); a refusal
-    raises like :func:`sign_up` and changes nothing.
+    raises like :func:`sign_up` and changes nothing. ``invoice_creation_allowed`` (when
+    given) is the merchant's word on invoice creation via the API: it is recorded, clears
+    a refusal Billbee reported, and goes to the audit log when it changes anything.
     """
     tenant = get_tenant(session, tenant_id)
     if tenant.status not in RECONNECTABLE:
@@ -246,6 +249,8 @@ def reconnect(
     tenant.last_error = None if accepted else verdict.note
     if accepted:
         tenant.verified_at = utcnow()
+    if invoice_creation_allowed is not None:
+        _confirm_invoice_permission(session, tenant, invoice_creation_allowed, actor=actor)
     target = TenantStatus.ACTIVE if accepted else TenantStatus.PENDING_VERIFICATION
     if tenant.status == target:
         record(session, tenant.id, actor=actor, action="reconnected", reason=verdict.note)
@@ -260,6 +265,26 @@ def reconnect(
         )
     session.commit()
     return tenant
+
+
+def _confirm_invoice_permission(
+    session: Session, tenant: Tenant, allowed: bool, *, actor: str
+) -> None:
+    """Record the merchant's word on invoice creation (not committed)."""
+    if allowed == tenant.invoice_creation_allowed and tenant.invoice_refused_at is None:
+        return
+    refused_at = tenant.invoice_refused_at
+    tenant.invoice_creation_allowed = allowed
+    tenant.invoice_refused_at = None
+    record(
+        session,
+        tenant.id,
+        actor=actor,
+        action="invoice_permission_confirmed" if allowed else "invoice_permission_withdrawn",
+        reason="invoice creation via the API "
+        + ("allowed" if allowed else "not allowed")
+        + (" (Billbee had refused an invoice)" if refused_at else ""),
+    )
 
 
 def delete_tenant(session: Session, tenant_id: int, *, actor: str, reason: str) -> None:

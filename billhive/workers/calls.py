@@ -31,6 +31,7 @@ from billhive.billbee.request import normalize_params
 from billhive.db import utcnow
 from billhive.logs import get_logger
 from billhive.tenants.models import Tenant, TenantStatus
+from billhive.workers import gates
 from billhive.workers.models import Call, CallStatus, job_id_for
 from billhive.workers.queues import TenantQueue, enqueue_for_tenant
 
@@ -103,22 +104,50 @@ class UnknownTenant(CallRejected):
         super().__init__(f"no tenant with id {tenant_id}", field="tenant_id")
 
 
-def _tenant_refusal(session: Session, tenant_id: int) -> CallRejected:
-    """Why ``tenant_id`` takes no calls: it does not exist, or it is closed."""
-    status = session.scalar(select(Tenant.status).where(Tenant.id == tenant_id))
-    if status is None:
+class InvoicePermissionMissing(CallRejected):
+    """An invoice or delivery note for a tenant that has not allowed invoice creation."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="operation")
+
+
+class BudgetExhausted(CallRejected):
+    """The tenant's hard monthly call budget is used up."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="tenant_id")
+
+
+def _tenant_refusal(
+    session: Session, tenant_id: int, *, needs_invoice_permission: bool = False
+) -> CallRejected:
+    """Why ``tenant_id`` takes no calls: it does not exist, it is closed, or a gate of
+    :mod:`billhive.workers.gates` (invoice permission, hard budget) holds."""
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
         return UnknownTenant(tenant_id)
-    return CallRejected(
-        f"tenant {tenant_id} is {status.value} and takes no calls", field="tenant_id"
+    if tenant.status in CLOSED_STATUSES:
+        return CallRejected(
+            f"tenant {tenant_id} is {tenant.status.value} and takes no calls", field="tenant_id"
+        )
+    reason = gates.refusal_reason(
+        session, tenant, needs_invoice_permission=needs_invoice_permission
     )
+    if reason is not None and reason.refusal is gates.Refusal.INVOICE_PERMISSION:
+        return InvoicePermissionMissing(reason.message)
+    if reason is not None:
+        return BudgetExhausted(reason.message)
+    return CallRejected(f"tenant {tenant_id} takes no calls now", field="tenant_id")
 
 
-def _open_tenant(session: Session, tenant_id: int) -> None:
-    is_open = session.scalar(
-        select(Tenant.id).where(Tenant.id == tenant_id, Tenant.status.not_in(CLOSED_STATUSES))
-    )
-    if is_open is None:
-        raise _tenant_refusal(session, tenant_id)
+def _open_tenant(session: Session, tenant_id: int, *, needs_invoice_permission: bool) -> None:
+    tenant = session.get(Tenant, tenant_id)
+    if (
+        tenant is None
+        or tenant.status in CLOSED_STATUSES
+        or gates.refusal_reason(session, tenant, needs_invoice_permission=needs_invoice_permission)
+    ):
+        raise _tenant_refusal(session, tenant_id, needs_invoice_permission=needs_invoice_permission)
 
 
 def _checked(request: CallRequest, where: str) -> tuple[Operation, dict[str, Any]]:
@@ -290,6 +319,8 @@ def _insert_if_open() -> ExecutableReturnsRows:
         Tenant.id == bindparam("tenant_id"),
         # One plain comparison per status: an IN list would be expanded on every execution.
         *(Tenant.status != status for status in sorted(CLOSED_STATUSES)),
+        # The invoice permission and the hard budget, in the same statement.
+        *gates.insert_conditions(),
     )
     table = cast(Table, Call.__table__)
     columns = ["tenant_id", "operation", "params", "body", "origin_token_id"]
@@ -307,8 +338,9 @@ def _record(session: Session, calls: Sequence[Call]) -> list[Call]:
     multi-row INSERT (whose RETURNING order SQLAlchemy guarantees).
     """
     tenant_id = calls[0].tenant_id
+    needs_invoice = any(c.operation in gates.INVOICE_OPERATIONS for c in calls)
     if len(calls) > 1:
-        _open_tenant(session, tenant_id)
+        _open_tenant(session, tenant_id, needs_invoice_permission=needs_invoice)
         session.add_all(calls)
         session.commit()
         return list(calls)
@@ -325,11 +357,13 @@ def _record(session: Session, calls: Sequence[Call]) -> list[Call]:
             "params": call.params,
             "body": call.body,
             "origin_token_id": call.origin_token_id,
+            "needs_invoice_permission": needs_invoice,
+            "month_start": gates.month_start(),
         },
     ).one_or_none()
     if stored is None:
         session.rollback()
-        raise _tenant_refusal(session, tenant_id)
+        raise _tenant_refusal(session, tenant_id, needs_invoice_permission=needs_invoice)
     session.commit()
     return [stored]
 

@@ -17,7 +17,7 @@ from rq.exceptions import StopRequested
 from billhive.config import Settings
 from billhive.logs import get_logger
 from billhive.redisconn import redis_from_settings
-from billhive.workers import demo, reconcile, reverify
+from billhive.workers import demo, reconcile, reverify, usage_reconcile
 from billhive.workers.process import SYSTEM_QUEUE
 
 log = get_logger(__name__)
@@ -49,6 +49,12 @@ def register_cron_jobs(scheduler: CronScheduler, settings: Settings) -> None:
         SYSTEM_QUEUE,
         interval=reverify.CRON_INTERVAL_SECONDS,
         name="reverify-active-tenants",
+    )
+    scheduler.register(
+        usage_reconcile.queue_due_reconciliations,
+        SYSTEM_QUEUE,
+        interval=usage_reconcile.CRON_INTERVAL_SECONDS,
+        name="reconcile-billbee-usage",
     )
     scheduler.register(
         sweep_pending_verifications,

@@ -41,6 +41,7 @@ from billhive.logs import get_logger
 from billhive.tenants.audit import ACTOR_SYSTEM, set_status
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.service import open_credentials
+from billhive.workers import gates
 from billhive.workers.calls import KEY_ID
 from billhive.workers.models import (
     FINAL_STATUSES,
@@ -111,6 +112,7 @@ def scoped_client(rt: Runtime, session: Session, tenant_id: int) -> Any:
         timeout=rt.settings.billbee_timeout,
         transport=rt.transport,
         before_send=_restamper(rt),
+        max_items=rt.settings.bulk_caps,
     )
     del credentials
     try:
@@ -369,6 +371,9 @@ def run_call(call_id: int) -> dict[str, Any]:
                 reached=attempt.reached_billbee,
                 error=attempt.error,
             )
+            refused_for = session.get(Tenant, current.tenant_id)
+            if refused_for is not None:
+                gates.note_billbee_refusal(session, refused_for, operation.name, attempt.error)
             return apply_decision(
                 rt, session, current, attempt=attempt, decision=decision, events=events
             )

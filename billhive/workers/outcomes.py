@@ -17,6 +17,7 @@ from billhive.billbee.errors import (
     CredentialsRejected,
     ErrorCode,
     InvalidCall,
+    ProxyError,
     ServerError,
     Throttled,
     TransportError,
@@ -93,7 +94,9 @@ def decide(
             )
         return Decision(Verdict.FAILED, reason=error.error_name)
     if isinstance(error, ServerError | TransportError):
-        reached = not isinstance(error, TransportError) or error.may_have_reached_server
+        # A proxy's 503 page and a connection that never opened did not reach Billbee:
+        # even a non-idempotent write may simply be sent again.
+        reached = error.may_have_reached_server
         if reached and not operation.idempotent:
             return Decision(
                 Verdict.UNKNOWN_OUTCOME,
@@ -103,7 +106,10 @@ def decide(
             return Decision(
                 Verdict.FAILED, reason=f"{type(error).__name__} after {attempt} attempts"
             )
-        return Decision(Verdict.RETRY, policy.backoff(attempt, rng), type(error).__name__)
+        delay = policy.backoff(attempt, rng)
+        if isinstance(error, ProxyError) and error.retry_after is not None:
+            delay = max(delay, min(error.retry_after, policy.max_delay))
+        return Decision(Verdict.RETRY, delay, type(error).__name__)
     if isinstance(error, BillbeeError | InvalidCall):
         return Decision(Verdict.FAILED, reason=type(error).__name__)
     raise error

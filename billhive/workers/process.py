@@ -30,6 +30,7 @@ SYSTEM_QUEUE = "billhive:system"
 JOB_MODULES = (
     "billhive.workers.jobs",
     "billhive.workers.reconcile",
+    "billhive.workers.usage_reconcile",
     "billhive.workers.reverify",
     "billhive.workers.verification",
     "billhive.platform.api.delivery",

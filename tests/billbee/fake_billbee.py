@@ -8,8 +8,11 @@ Retry-After, a 500, a slow answer ...) so each can be tested through a real sock
 from __future__ import annotations
 
 import base64
+import errno
+import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +47,9 @@ class Canned:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     raw: bytes | None = None
+    #: Send only this many bytes of the body (announcing all of it), then drop the
+    #: connection: an answer cut mid-body.
+    cut_after: int | None = None
 
 
 class FakeBillbee:
@@ -63,9 +69,10 @@ class FakeBillbee:
         headers: dict[str, str] | None = None,
         delay: float = 0.0,
         raw: bytes | None = None,
+        cut_after: int | None = None,
     ) -> None:
         """Answer every following request with this (until called again)."""
-        self.canned = Canned(status, body, headers or {}, delay, raw)
+        self.canned = Canned(status, body, headers or {}, delay, raw, cut_after)
 
     @property
     def base_url(self) -> str:
@@ -98,6 +105,21 @@ def _orders_page() -> dict[str, Any]:
     }
 
 
+def _cut(canned: Canned) -> Response:
+    """The canned answer with its full length announced, cut after ``cut_after`` bytes."""
+    body = canned.raw if canned.raw is not None else json.dumps(canned.body).encode()
+    cut_after = canned.cut_after or 0
+
+    def chunks() -> Iterator[bytes]:
+        yield body[:cut_after]
+        raise ConnectionResetError(errno.ECONNRESET, "fake: connection reset mid-body")
+
+    response = Response(chunks(), status=canned.status, headers=canned.headers)
+    response.headers["Content-Length"] = str(len(body))
+    response.headers.setdefault("Content-Type", "application/json")
+    return response
+
+
 def create_fake_app(fake: FakeBillbee) -> Flask:
     """The fake's Flask app: auth check, a paged order list, and an echo for the rest."""
     app = Flask("fake_billbee")
@@ -119,6 +141,8 @@ def create_fake_app(fake: FakeBillbee) -> Flask:
         canned = fake.canned
         if canned is not None:
             time.sleep(canned.delay)
+            if canned.cut_after is not None:
+                return _cut(canned)
             if canned.raw is not None:
                 return Response(canned.raw, status=canned.status, headers=canned.headers)
             answer = jsonify(canned.body) if canned.body is not None else Response(b"")

@@ -5,20 +5,23 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import warnings
 from collections.abc import Callable
 
 import pytest
 from fake_billbee import API_KEY, ORDER_COUNT, PASSWORD, USERNAME, FakeBillbee
 
 from billhive import __version__
-from billhive.billbee.client import BillbeeClient
+from billhive.billbee.client import BillbeeClient, DeprecatedOperationWarning
 from billhive.billbee.errors import (
     ApiError,
+    ConnectionDropped,
     CredentialsRejected,
     ErrorCode,
     InvalidCall,
     InvalidRequest,
     NotFound,
+    ProxyError,
     ServerError,
     Throttled,
     TransportError,
@@ -65,16 +68,57 @@ def test_a_call_without_body_sends_no_content_type(
     assert "Content-Type" not in fake_billbee.requests[-1].headers
 
 
-def test_array_parameters_are_sent_as_repeated_keys_named_as_in_the_spec(
+def test_array_parameters_are_sent_as_indexed_keys_as_the_official_sdks_send_them(
     billbee: BillbeeClient, fake_billbee: FakeBillbee
 ) -> None:
     billbee.orders.list(shop_id=[1, 2], order_state_id=[3], exclude_tags=True)
     assert fake_billbee.requests[-1].query == [
-        ("shopId", "1"),
-        ("shopId", "2"),
-        ("orderStateId", "3"),
+        ("shopId[0]", "1"),
+        ("shopId[1]", "2"),
+        ("orderStateId[0]", "3"),
         ("excludeTags", "true"),
     ]
+
+
+def test_a_deprecated_operation_warns_naming_what_to_use_instead(
+    billbee: BillbeeClient, fake_billbee: FakeBillbee
+) -> None:
+    with pytest.warns(DeprecatedOperationWarning, match="customer_addresses.update"):
+        billbee.customers.patch_address({"Zip": "1"}, id=5)
+    assert fake_billbee.requests[-1].method == "PATCH"
+
+
+def test_a_deprecated_parameter_warns_and_is_still_sent(
+    billbee: BillbeeClient, fake_billbee: FakeBillbee
+) -> None:
+    with pytest.warns(DeprecatedOperationWarning, match="ApiAccountId"):
+        billbee.orders.create({"OrderNumber": "A-1"}, shop_id=7)
+    assert fake_billbee.requests[-1].query == [("shopId", "7")]
+
+
+def test_a_current_operation_does_not_warn(billbee: BillbeeClient) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        billbee.customer_addresses.update({"Zip": "1"}, id=5)
+
+
+def test_a_bulk_body_over_the_default_cap_is_refused_before_sending(
+    billbee: BillbeeClient, fake_billbee: FakeBillbee
+) -> None:
+    labels = [{"OrderId": n, "ProviderId": 1, "ProductId": 1} for n in range(21)]
+    with pytest.raises(InvalidCall, match="at most 20"):
+        billbee.shipments.ship_with_label_multiple(labels)
+    assert fake_billbee.requests == []
+
+
+def test_a_bulk_cap_can_be_raised_per_operation(
+    client_factory: Callable[..., BillbeeClient], fake_billbee: FakeBillbee
+) -> None:
+    client = client_factory(max_items={"orders.add_tags_multiple": 3})
+    client.orders.add_tags_multiple({"OrderIds": [1, 2, 3], "Tags": ["x"]})
+    with pytest.raises(InvalidCall, match="at most 3"):
+        client.orders.add_tags_multiple({"OrderIds": [1, 2, 3, 4], "Tags": ["x"]})
+    assert len(fake_billbee.requests) == 1
 
 
 def test_path_parameters_are_url_encoded(billbee: BillbeeClient, fake_billbee: FakeBillbee) -> None:
@@ -323,3 +367,72 @@ def test_before_send_does_not_run_for_a_call_refused_before_sending(
     with pytest.raises(InvalidCall):
         client.call("orders.get", {})
     assert seen == []
+
+
+# -- the way to Billbee failing ---------------------------------------------------------
+
+NGINX_PAGE = (
+    "<html>\r\n<head><title>{0}</title></head>\r\n<body>\r\n<center><h1>{0}</h1></center>\r\n"
+    "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "title"), [(502, "502 Bad Gateway"), (504, "504 Gateway Time-out")]
+)
+def test_a_proxys_html_502_or_504_page_is_a_proxy_error_that_may_have_reached_billbee(
+    billbee: BillbeeClient, fake_billbee: FakeBillbee, status: int, title: str
+) -> None:
+    fake_billbee.respond(
+        status, raw=NGINX_PAGE.format(title).encode(), headers={"Content-Type": "text/html"}
+    )
+    with pytest.raises(ProxyError) as caught:
+        billbee.orders.create({"OrderNumber": "A-1"})
+    assert caught.value.status_code == status
+    assert caught.value.may_have_reached_server is True
+    assert "proxy" in str(caught.value) and "nginx" not in str(caught.value)
+
+
+def test_a_proxys_html_503_page_never_reached_billbee_and_carries_its_retry_after(
+    billbee: BillbeeClient, fake_billbee: FakeBillbee
+) -> None:
+    page = NGINX_PAGE.format("503 Service Temporarily Unavailable").encode()
+    fake_billbee.respond(503, raw=page, headers={"Retry-After": "30"})
+    with pytest.raises(ProxyError) as caught:
+        billbee.orders.list()
+    assert caught.value.may_have_reached_server is False
+    assert caught.value.retry_after == 30.0
+    assert isinstance(caught.value, ServerError)
+
+
+def test_a_json_503_from_billbee_itself_is_a_plain_server_error(
+    billbee: BillbeeClient, fake_billbee: FakeBillbee
+) -> None:
+    fake_billbee.respond(503, {"Message": "An error has occurred."})
+    with pytest.raises(ServerError) as caught:
+        billbee.orders.list()
+    assert not isinstance(caught.value, ProxyError)
+    assert "An error has occurred." in str(caught.value)
+
+
+@pytest.mark.parametrize("status", [200, 500])
+def test_an_answer_cut_mid_body_is_a_dropped_connection(
+    billbee: BillbeeClient, fake_billbee: FakeBillbee, status: int
+) -> None:
+    fake_billbee.respond(
+        status, {"ErrorCode": 0, "Data": [{"Id": n} for n in range(50)]}, cut_after=40
+    )
+    with pytest.raises(ConnectionDropped) as caught:
+        billbee.orders.list()
+    assert caught.value.may_have_reached_server is True
+    assert caught.value.status_code is None
+
+
+def test_a_200_whose_json_ends_early_but_whose_length_is_honest_is_unexpected(
+    billbee: BillbeeClient, fake_billbee: FakeBillbee
+) -> None:
+    fake_billbee.respond(
+        200, raw=b'{"ErrorCode": 0, "Data": [1, 2', headers={"Content-Type": "application/json"}
+    )
+    with pytest.raises(UnexpectedResponse):
+        billbee.orders.list()

@@ -11,11 +11,14 @@ from fake_billbee import ThreadedServer
 from billhive.billbee.client import BillbeeClient
 from billhive.billbee.errors import (
     ApiError,
+    ConnectionDropped,
     CredentialsRejected,
     InvalidRequest,
     NotFound,
+    ProxyError,
     ServerError,
     Throttled,
+    TransportError,
 )
 from billhive.billbee.limits import DEFAULT_RETRY_AFTER_SECONDS, ENDPOINT_LIMIT
 from billhive.sandbox import create_sandbox_app
@@ -225,3 +228,59 @@ def test_a_429_without_retry_after_uses_the_fallback(
     error = _overrun_endpoint(connect(base_url=throttled_sandbox(send_retry_after=False)))
     assert error.retry_after_was_sent is False
     assert error.retry_after == DEFAULT_RETRY_AFTER_SECONDS
+
+
+# -- the way to Billbee failing, against the sandbox's fault knobs ------------------------
+
+
+@pytest.fixture
+def faulty(throttled_sandbox: Callable[..., str]) -> Iterator[tuple[str, Callable[..., None]]]:
+    """An unthrottled sandbox of its own and a way to set SHOP's fault shares."""
+    import httpx
+
+    url = throttled_sandbox(throttle=False)
+
+    def set_faults(**spec: float) -> None:
+        response = httpx.put(f"{url}/_sandbox/accounts/{SHOP['id']}/faults", json=spec)
+        assert response.status_code == 200, response.text
+
+    yield url, set_faults
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "reached"),
+    [("bad_gateway_rate", 502, True), ("unavailable_rate", 503, False)],
+)
+def test_the_proxys_pages_become_proxy_errors(
+    faulty: tuple[str, Callable[..., None]],
+    connect: Callable[..., BillbeeClient],
+    fault: str,
+    status: int,
+    reached: bool,
+) -> None:
+    url, set_faults = faulty
+    set_faults(**{fault: 1.0})
+    with pytest.raises(ProxyError) as caught:
+        connect(base_url=url).orders.list()
+    assert caught.value.status_code == status
+    assert caught.value.may_have_reached_server is reached
+
+
+def test_a_connection_reset_mid_body_becomes_connection_dropped(
+    faulty: tuple[str, Callable[..., None]], connect: Callable[..., BillbeeClient]
+) -> None:
+    url, set_faults = faulty
+    set_faults(reset_rate=1.0)
+    with pytest.raises(ConnectionDropped):
+        connect(base_url=url).orders.list()
+
+
+def test_a_timeout_becomes_a_transport_error_that_may_have_reached_billbee(
+    faulty: tuple[str, Callable[..., None]], connect: Callable[..., BillbeeClient]
+) -> None:
+    url, set_faults = faulty
+    set_faults(timeout_rate=1.0, timeout_seconds=1.5)
+    client = BillbeeClient(API_KEY, SHOP["username"], SHOP["password"], base_url=url, timeout=0.3)
+    with client, pytest.raises(TransportError) as caught:
+        client.orders.list()
+    assert caught.value.may_have_reached_server is True

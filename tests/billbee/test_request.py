@@ -53,8 +53,8 @@ def test_a_list_for_a_single_value_parameter_is_refused() -> None:
         prepare(get_operation("orders.list"), {"page": [1, 2]})
 
 
-def test_a_scalar_for_an_array_parameter_is_sent_once() -> None:
-    assert prepare(get_operation("orders.list"), {"tag": "vip"}).query == (("tag", "vip"),)
+def test_a_scalar_for_an_array_parameter_is_sent_as_item_zero() -> None:
+    assert prepare(get_operation("orders.list"), {"tag": "vip"}).query == (("tag[0]", "vip"),)
 
 
 def test_dates_and_booleans_are_rendered_as_billbee_reads_them() -> None:
@@ -98,8 +98,8 @@ def test_numbers_and_booleans_given_as_text_are_accepted() -> None:
     prepared = prepare(get_operation("orders.list"), params)
     assert prepared.query == (
         ("page", "2"),
-        ("shopId", "1"),
-        ("shopId", "2"),
+        ("shopId[0]", "1"),
+        ("shopId[1]", "2"),
         ("excludeTags", "True"),
     )
 

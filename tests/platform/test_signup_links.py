@@ -257,3 +257,65 @@ def test_a_configured_public_url_wins_over_the_request_address(settings_factory:
     public = settings_factory(public_url="https://billhive.example.com/")
     url = make_reconnect_url(public, 7, base_url="http://10.0.0.5:8000")
     assert url.startswith("https://billhive.example.com/signup/reconnect/")
+
+
+# -- confirming the invoice permission again ---------------------------------------------
+
+
+def _refused(session: Session, tenant: Tenant) -> None:
+    from billhive.db import utcnow
+
+    tenant.invoice_creation_allowed = False
+    tenant.invoice_refused_at = utcnow()
+    session.commit()
+
+
+def test_the_reconnect_page_tells_of_billbees_refusal_and_offers_the_permission(
+    settings: Settings, client: Any, session: Session, tenant: Tenant
+) -> None:
+    _refused(session, tenant)
+    page = client.get(_path(make_reconnect_url(settings, tenant.id))).get_data(as_text=True)
+    assert 'id="invoice-refused"' in page and "Rechnungserstellung" in page
+    assert 'name="invoice_creation_allowed"' in page
+
+
+def test_a_merchant_confirms_the_invoice_permission_on_the_reconnect_page(
+    app: Any, settings: Settings, client: Any, session: Session, tenant: Tenant
+) -> None:
+    _refused(session, tenant)
+    use_verifier(app, accepting)
+    path = _path(make_reconnect_url(settings, tenant.id))
+    response = client.post(
+        path,
+        data={
+            "csrf_token": csrf_token(client, path),
+            "api_password": NEW_PASSWORD,
+            "invoice_creation_allowed": "y",
+        },
+    )
+    assert response.status_code == 200
+    fresh = _fresh(session, tenant.id)
+    assert fresh.invoice_creation_allowed is True and fresh.invoice_refused_at is None
+    actions = [e.action for e in session.query(AuditEvent).filter_by(tenant_id=tenant.id)]
+    assert "invoice_permission_confirmed" in actions
+
+
+def test_a_reconnect_without_the_box_leaves_invoices_not_allowed(
+    app: Any, settings: Settings, client: Any, session: Session, tenant: Tenant
+) -> None:
+    _refused(session, tenant)
+    use_verifier(app, accepting)
+    path = _path(make_reconnect_url(settings, tenant.id))
+    client.post(path, data={"csrf_token": csrf_token(client, path), "api_password": NEW_PASSWORD})
+    assert _fresh(session, tenant.id).invoice_creation_allowed is False
+
+
+def test_an_active_tenant_is_asked_only_to_confirm_with_its_password(
+    settings: Settings, client: Any, session: Session, tenant: Tenant
+) -> None:
+    from billhive.tenants.audit import ACTOR_SYSTEM as SYSTEM
+
+    set_status(session, tenant, TenantStatus.ACTIVE, actor=SYSTEM, reason="verified")
+    session.commit()
+    page = client.get(_path(make_reconnect_url(settings, tenant.id))).get_data(as_text=True)
+    assert "to confirm the settings below" in page

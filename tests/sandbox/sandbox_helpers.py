@@ -78,6 +78,20 @@ def data_of(response: httpx.Response) -> Any:
     return payload["Data"]
 
 
+def empty_ok(response: httpx.Response) -> None:
+    """Check the call succeeded with Billbee's empty 200 (no envelope, no body)."""
+    assert response.status_code == 200, response.text
+    assert response.content == b""
+
+
+def bare(response: httpx.Response) -> Any:
+    """The body of an answer Billbee sends without the envelope."""
+    assert response.status_code == 200, response.text
+    payload = response.json()
+    assert not (isinstance(payload, dict) and "ErrorCode" in payload), payload
+    return payload
+
+
 class ManualClock:
     """A monotonic clock the test moves by hand (so throttle tests never race real time)."""
 

@@ -6,7 +6,7 @@ import random
 
 import httpx
 import pytest
-from sandbox_helpers import MERCHANT, NO_INVOICES, Sandbox
+from sandbox_helpers import MERCHANT, NO_INVOICES, Sandbox, data_of
 
 from billhive.sandbox import FaultSpec, LatencySpec
 from billhive.sandbox.faults import FaultInjector, KnobError
@@ -41,7 +41,14 @@ def test_clearing_faults_restores_normal_answers(sandbox: Sandbox) -> None:
 def test_fault_settings_are_readable(sandbox: Sandbox) -> None:
     sandbox.control.put(f"/accounts/{MERCHANT['id']}/faults", json={"error_rate": 0.25})
     faults = sandbox.control.get(f"/accounts/{MERCHANT['id']}/faults").json()
-    assert faults == {"error_rate": 0.25, "timeout_rate": 0.0, "timeout_seconds": 35.0}
+    assert faults == {
+        "error_rate": 0.25,
+        "timeout_rate": 0.0,
+        "timeout_seconds": 35.0,
+        "bad_gateway_rate": 0.0,
+        "unavailable_rate": 0.0,
+        "reset_rate": 0.0,
+    }
 
 
 def test_a_share_outside_zero_to_one_is_refused(sandbox: Sandbox) -> None:
@@ -89,3 +96,83 @@ def test_latency_can_be_set_through_the_control_api(sandbox: Sandbox) -> None:
     response = sandbox.control.patch("/settings", json={"latency": {"kind": "fixed", "ms": 5}})
     assert response.json()["latency"] == {"kind": "fixed", "ms": 5.0, "sigma": 0.5}
     assert sandbox.client().get("/orders").status_code == 200
+
+
+def _set_faults(sandbox: Sandbox, **spec: float) -> None:
+    response = sandbox.control.put(f"/accounts/{MERCHANT['id']}/faults", json=spec)
+    assert response.status_code == 200, response.text
+
+
+def _tags_of(sandbox: Sandbox, order_id: int) -> list[str]:
+    sandbox.control.put(f"/accounts/{MERCHANT['id']}/faults", json={})
+    tags: list[str] = data_of(sandbox.client().get(f"/orders/{order_id}"))["Tags"]
+    return tags
+
+
+def _first_order_id(sandbox: Sandbox) -> int:
+    order_id: int = data_of(sandbox.client().get("/orders", params={"pageSize": 1}))[0][
+        "BillBeeOrderId"
+    ]
+    return order_id
+
+
+def test_a_bad_gateway_fault_answers_the_proxys_html_502_after_billbee_acted(
+    sandbox: Sandbox,
+) -> None:
+    order_id = _first_order_id(sandbox)
+    _set_faults(sandbox, bad_gateway_rate=1.0)
+    response = sandbox.client().post(f"/orders/{order_id}/tags", json={"Tags": ["502"]})
+    assert response.status_code == 502
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "<h1>502 Bad Gateway</h1>" in response.text
+    assert "502" in _tags_of(sandbox, order_id)  # the write happened all the same
+
+
+def test_an_unavailable_fault_answers_the_proxys_html_503_before_billbee_acts(
+    sandbox: Sandbox,
+) -> None:
+    order_id = _first_order_id(sandbox)
+    _set_faults(sandbox, unavailable_rate=1.0)
+    response = sandbox.client().post(f"/orders/{order_id}/tags", json={"Tags": ["503"]})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "Service Temporarily Unavailable" in response.text
+    assert "503" not in _tags_of(sandbox, order_id)
+
+
+def test_a_reset_fault_drops_the_connection_mid_body_after_billbee_acted(
+    sandbox: Sandbox,
+) -> None:
+    order_id = _first_order_id(sandbox)
+    _set_faults(sandbox, reset_rate=1.0)
+    with pytest.raises(httpx.RemoteProtocolError):
+        sandbox.client().post(f"/orders/{order_id}/tags", json={"Tags": ["reset"]})
+    assert "reset" in _tags_of(sandbox, order_id)
+
+
+def test_a_timeout_fault_answers_the_proxys_html_504_to_a_patient_client(
+    sandbox: Sandbox,
+) -> None:
+    _set_faults(sandbox, timeout_rate=1.0, timeout_seconds=0.2)
+    response = sandbox.client(timeout=5).get("/orders")
+    assert response.status_code == 504
+    assert "Gateway Time-out" in response.text
+
+
+def test_an_unknown_fault_setting_is_refused_by_name(sandbox: Sandbox) -> None:
+    response = sandbox.control.put(f"/accounts/{MERCHANT['id']}/faults", json={"flaky": 1})
+    assert response.status_code == 400
+    assert "flaky" in response.json()["error"]
+
+
+def test_the_fault_shares_together_may_not_exceed_one() -> None:
+    with pytest.raises(KnobError, match="together"):
+        FaultSpec(bad_gateway_rate=0.6, reset_rate=0.6)
+
+
+def test_each_failure_mode_is_drawn_at_roughly_its_share() -> None:
+    injector = FaultInjector(seed=3)
+    injector.set(7, FaultSpec(bad_gateway_rate=0.2, unavailable_rate=0.2, reset_rate=0.2))
+    draws = [injector.draw(7) for _ in range(3000)]
+    for fault in ("bad_gateway", "unavailable", "reset"):
+        assert 0.16 < draws.count(fault) / len(draws) < 0.24

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sandbox_helpers import data_of
+from sandbox_helpers import bare, data_of
 
 from billhive.billbee.operations import OPERATIONS
 from billhive.sandbox import implemented_operations
@@ -51,8 +51,8 @@ def test_shipments_filter_by_minimum_id(api: httpx.Client) -> None:
     assert len(later) == len(shipments) - 1
 
 
-def test_shipping_providers_have_products(api: httpx.Client) -> None:
-    providers = data_of(api.get("/shipment/shippingproviders"))
+def test_shipping_providers_are_a_bare_list_with_products(api: httpx.Client) -> None:
+    providers = bare(api.get("/shipment/shippingproviders"))
     assert providers[0]["products"]
 
 
@@ -74,16 +74,21 @@ def test_an_operation_the_sandbox_lacks_answers_501_inside_the_envelope(
     assert name in response.json()["ErrorMessage"]
 
 
-def test_an_unknown_path_answers_404_inside_the_envelope(api: httpx.Client) -> None:
+def test_an_unknown_path_answers_404_with_asp_net_s_message(api: httpx.Client) -> None:
     response = api.get("/no-such-thing")
     assert response.status_code == 404
-    assert response.json()["ErrorCode"] != 0
+    assert response.json() == {
+        "Message": "No HTTP resource was found that matches the request URI "
+        f"'{response.request.url}'."
+    }
 
 
-def test_a_method_the_spec_lacks_answers_405_inside_the_envelope(api: httpx.Client) -> None:
+def test_a_method_the_spec_lacks_answers_405_with_asp_net_s_message(api: httpx.Client) -> None:
     response = api.delete("/orders")
     assert response.status_code == 405
-    assert "ErrorMessage" in response.json()
+    assert response.json() == {
+        "Message": "The requested resource does not support http method 'DELETE'."
+    }
 
 
 def test_docs_list_every_implemented_operation() -> None:

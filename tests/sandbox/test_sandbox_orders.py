@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sandbox_helpers import data_of
+from sandbox_helpers import data_of, empty_ok
 
 from billhive.sandbox.seed import SEED_EPOCH, SEED_ORDERS
 
@@ -148,9 +148,15 @@ def test_creating_an_order_without_a_json_body_is_invalid_data(api: httpx.Client
 
 def test_change_order_state(api: httpx.Client) -> None:
     order_id = _first_order(api)["BillBeeOrderId"]
-    data_of(api.put(f"/orders/{order_id}/orderstate", json={"NewStateId": 3}))
+    empty_ok(api.put(f"/orders/{order_id}/orderstate", json={"NewStateId": 3}))
     order = data_of(api.get(f"/orders/{order_id}"))
     assert order["State"] == 3 and "PayedAt" in order
+
+
+def test_order_state_17_is_accepted(api: httpx.Client) -> None:
+    order_id = _first_order(api)["BillBeeOrderId"]
+    empty_ok(api.put(f"/orders/{order_id}/orderstate", json={"NewStateId": 17}))
+    assert data_of(api.get(f"/orders/{order_id}"))["State"] == 17
 
 
 def test_an_unknown_order_state_is_invalid_data(api: httpx.Client) -> None:
@@ -160,7 +166,7 @@ def test_an_unknown_order_state_is_invalid_data(api: httpx.Client) -> None:
 
 def test_add_shipment_attaches_it_to_the_order_and_the_shipment_list(api: httpx.Client) -> None:
     order_id = _first_order(api)["BillBeeOrderId"]
-    data_of(
+    empty_ok(
         api.post(
             f"/orders/{order_id}/shipment", json={"ShippingId": "TRACK-1", "ShippingProviderId": 1}
         )
@@ -205,8 +211,8 @@ def test_patch_order_refuses_fields_that_are_not_patchable(api: httpx.Client) ->
 def test_state_changes_are_written_to_the_event_log(api: httpx.Client) -> None:
     order_id = _first_order(api)["BillBeeOrderId"]
     api.put(f"/orders/{order_id}/orderstate", json={"NewStateId": 2})
-    events = data_of(api.get("/events", params={"orderId": order_id, "typeId": 2}))
-    assert len(events) == 1
+    events = data_of(api.get("/events", params={"orderId": order_id, "typeId": 15}))
+    assert len(events) == 1 and events[0]["TypeId"] == 15  # Billbee's OrderStateChanged
 
 
 def test_a_value_of_the_wrong_type_is_invalid_data_not_a_server_error(api: httpx.Client) -> None:

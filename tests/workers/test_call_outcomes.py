@@ -6,10 +6,12 @@ import pytest
 
 from billhive.billbee.errors import (
     ApiError,
+    ConnectionDropped,
     CredentialsRejected,
     ErrorCode,
     InvalidRequest,
     NotFound,
+    ProxyError,
     ServerError,
     Throttled,
     TransportError,
@@ -111,3 +113,26 @@ def test_a_non_idempotent_write_that_never_left_is_retried() -> None:
 )
 def test_client_errors_fail_without_retry(error: Exception) -> None:
     assert decide(error, STOCK, 1, POLICY).verdict is Verdict.FAILED
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_a_proxys_502_or_504_page_on_a_non_idempotent_write_has_an_unknown_outcome(
+    status: int,
+) -> None:
+    error = ProxyError("proxy page", status_code=status)
+    assert decide(error, INVOICE, 1, POLICY).verdict is Verdict.UNKNOWN_OUTCOME
+
+
+def test_a_proxys_503_page_never_reached_billbee_so_a_write_is_retried() -> None:
+    error = ProxyError("proxy page", status_code=503, retry_after=20.0)
+    decision = decide(error, INVOICE, 1, POLICY, random.Random(0))
+    assert decision.verdict is Verdict.RETRY
+    assert decision.delay >= 20.0  # the page's Retry-After, over a one-second backoff
+
+
+def test_a_dropped_connection_on_a_write_has_an_unknown_outcome() -> None:
+    assert decide(ConnectionDropped("cut"), INVOICE, 1, POLICY).verdict is (Verdict.UNKNOWN_OUTCOME)
+
+
+def test_a_dropped_connection_on_a_read_is_retried() -> None:
+    assert decide(ConnectionDropped("cut"), STOCK, 1, POLICY).verdict is Verdict.RETRY

@@ -63,6 +63,7 @@ def test_the_scheduler_registers_every_periodic_job(runtime: Runtime) -> None:
         "sweep_pending_verifications",
         "reconcile_paused_queues",
         "reconcile_calls",
+        "queue_due_reconciliations",
         "demo_tick",
         "collect_finished_calls",
         "purge_idempotency_keys",

@@ -77,7 +77,12 @@ def test_calls_of_one_tenant_start_in_the_order_they_were_enqueued(
 def test_a_non_zero_error_code_fails_the_call_with_its_name(
     runtime: Runtime, signed_up: Callable[[int], int]
 ) -> None:
-    tenant = signed_up(2)  # the sandbox account does not allow invoice creation
+    tenant = signed_up(2)  # the sandbox account does not allow invoice creation ...
+    with runtime.database.session() as session:
+        stored = session.get(Tenant, tenant)
+        assert stored is not None
+        stored.invoice_creation_allowed = True  # ... though the merchant said it does
+        session.commit()
     order_id = _first_order_id(runtime, 2)
     call_id = _enqueue(runtime, tenant, "orders.create_invoice", {"id": order_id})
     work(runtime)

@@ -13,13 +13,14 @@ from sqlalchemy import select
 
 from billhive.platform.admin.auth import current_admin
 from billhive.platform.admin.blueprint import bp
-from billhive.platform.admin.forms import ActionForm, DeleteForm
+from billhive.platform.admin.forms import ActionForm, BudgetForm, DeleteForm
 from billhive.platform.extensions import db_session, redis, settings
 from billhive.platform.signup.links import make_reconnect_url
 from billhive.tenants.audit import record, set_status
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.service import delete_tenant
 from billhive.workers import control
+from billhive.workers.budgets import BudgetError, set_budget
 from billhive.workers.calls import requeue_calls
 from billhive.workers.models import Call, CallStatus
 from billhive.workers.scheduling.dispatcher import Dispatcher
@@ -199,4 +200,34 @@ def requeue_failed(tenant_id: int) -> ResponseReturnValue:
     )
     session.commit()
     flash(f"{count} calls queued again.")
+    return _back(tenant_id)
+
+
+@bp.route("/tenants/<int:tenant_id>/budget", methods=["POST"])
+def budget(tenant_id: int) -> ResponseReturnValue:
+    """Set or clear the tenant's monthly call budget (audited)."""
+    tenant, form = _tenant(tenant_id), BudgetForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400, "; ".join(str(e) for e in form.csrf_token.errors))
+        problems = "; ".join(str(e) for errors in form.errors.values() for e in errors)
+        flash(f"Budget not changed: {problems}.", "error")
+        return _back(tenant_id)
+    admin = current_admin()
+    try:
+        set_budget(
+            db_session(),
+            tenant,
+            form.monthly_call_budget.data,
+            hard=form.mode.data == "hard",
+            actor=admin.actor,
+            reason=(form.reason.data or "").strip() or "budget changed",
+        )
+    except BudgetError as exc:
+        flash(f"Budget not changed: {exc}.", "error")
+        return _back(tenant_id)
+    if form.monthly_call_budget.data is None:
+        flash("Budget cleared.")
+    else:
+        flash(f"Budget set: {form.monthly_call_budget.data:,} calls a month ({form.mode.data}).")
     return _back(tenant_id)

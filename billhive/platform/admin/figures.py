@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from billhive.db import utcnow
 from billhive.tenants.models import Tenant, TenantStatus
-from billhive.workers import control, stats
+from billhive.workers import control, costs, stats
 from billhive.workers.models import Call, CallStatus, ReconcilerState, UsageDay
 
-#: Billbee's price for an integration: calls per month that are free, then per call.
-FREE_CALLS_PER_MONTH = 100_000
-PRICE_PER_CALL_EUR = Decimal("0.0005")
+#: Billbee's price for an integration (see billhive.workers.costs).
+FREE_CALLS_PER_MONTH = costs.FREE_CALLS_PER_MONTH
+PRICE_PER_CALL_EUR = costs.PRICE_PER_CALL_EUR
 
 
 def tenants_per_status(session: Session) -> dict[str, int]:
@@ -49,7 +49,7 @@ def calls_in_month(session: Session, today: date) -> int:
 
 def estimated_bill(calls: int) -> Decimal:
     """What Billbee would charge for ``calls`` in a month, in euros."""
-    return max(0, calls - FREE_CALLS_PER_MONTH) * PRICE_PER_CALL_EUR
+    return costs.bill(calls)
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import (
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    StringField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from billhive.workers.budgets import MAX_BUDGET
 
 #: Longest reason an admin may give for an action (it goes into the audit log).
 REASON_MAX = 500
@@ -39,5 +49,23 @@ class DeleteForm(FlaskForm):  # type: ignore[misc]
 
     confirm = StringField(
         "Type the tenant's number to confirm", validators=[DataRequired(), Length(max=20)]
+    )
+    reason = StringField("Reason", validators=[Optional(), Length(max=REASON_MAX)])
+
+
+class BudgetForm(FlaskForm):  # type: ignore[misc]
+    """A tenant's monthly call budget: empty for none; soft warns, hard refuses."""
+
+    monthly_call_budget = IntegerField(
+        "Billbee calls a month",
+        validators=[Optional(), NumberRange(min=1, max=MAX_BUDGET)],
+    )
+    mode = RadioField(
+        "When it is used up",
+        choices=[
+            SelectChoice("soft", "Soft: warn on the dashboard"),
+            SelectChoice("hard", "Hard: refuse new calls (API 429)"),
+        ],
+        default="soft",
     )
     reason = StringField("Reason", validators=[Optional(), Length(max=REASON_MAX)])

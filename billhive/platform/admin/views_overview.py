@@ -6,7 +6,7 @@ from flask import jsonify, render_template
 from flask.typing import ResponseReturnValue
 
 from billhive.db import utcnow
-from billhive.platform.admin import figures
+from billhive.platform.admin import costs, figures
 from billhive.platform.admin.blueprint import bp
 from billhive.platform.admin.charts import stacked_bars
 from billhive.platform.extensions import db_session, redis, settings
@@ -30,6 +30,7 @@ def overview() -> ResponseReturnValue:
         chart=stacked_bars(figures.calls_per_minute(redis()), MINUTE_SERIES),
         reconciler=figures.reconciler_state(session),
         reconcile_seconds=settings().reconcile_interval_seconds,
+        costs=costs.overview(session, settings().usage_diff_threshold_percent),
     )
 
 

@@ -9,9 +9,10 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from billhive.db import utcnow
+from billhive.platform.admin import costs
 from billhive.platform.admin.blueprint import bp
 from billhive.platform.admin.charts import Chart, stacked_bars
-from billhive.platform.admin.forms import ActionForm
+from billhive.platform.admin.forms import ActionForm, BudgetForm
 from billhive.platform.admin.queries import (
     MAX_PAGE,
     SEARCH_MAX,
@@ -20,7 +21,7 @@ from billhive.platform.admin.queries import (
     search_tenants,
 )
 from billhive.platform.admin.vaults import vault
-from billhive.platform.extensions import db_session, redis
+from billhive.platform.extensions import db_session, redis, settings
 from billhive.tenants.models import AuditEvent, Tenant, TenantStatus
 from billhive.workers import control
 from billhive.workers.models import Call, UsageDay
@@ -117,6 +118,11 @@ def tenant(tenant_id: int) -> ResponseReturnValue:
         depth=control.queue_depth(redis(), tenant_id),
         chart=_usage_chart(tenant_id),
         form=ActionForm(),
+        budget_form=BudgetForm(
+            monthly_call_budget=found.monthly_call_budget,
+            mode="hard" if found.budget_hard else "soft",
+        ),
+        costs=costs.tenant_panel(session, found, settings().usage_diff_threshold_percent),
         statuses=TenantStatus,
     )
 

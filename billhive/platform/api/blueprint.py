@@ -74,6 +74,7 @@ def init_app(app: Flask, limiter: Limiter) -> None:
     from billhive.platform.api import (  # noqa: F401
         callbacks_views,
         calls_views,
+        costs_views,
         docs_views,
         tenants_views,
     )

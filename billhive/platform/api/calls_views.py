@@ -30,8 +30,10 @@ from billhive.platform.api.present import call_json
 from billhive.platform.api.schemas import EnqueueBatchRequest, EnqueueCallRequest, StockRequest
 from billhive.platform.api.tenants_views import check_reachable, load_tenant
 from billhive.workers.calls import (
+    BudgetExhausted,
     CallRejected,
     CallRequest,
+    InvoicePermissionMissing,
     StockItem,
     UnknownTenant,
     cancel_call,
@@ -50,6 +52,10 @@ def _rejected(exc: CallRejected, tenant_id: int, *, prefix: str = "") -> ApiErro
     """The API error for a call the workers refused."""
     if isinstance(exc, UnknownTenant):
         return tenant_not_found(tenant_id)
+    if isinstance(exc, InvoicePermissionMissing):
+        return ApiError(422, "invoice_creation_not_allowed", exc.message, field=exc.field)
+    if isinstance(exc, BudgetExhausted):
+        return ApiError(429, "call_budget_exhausted", exc.message, field=exc.field)
     if exc.field == "tenant_id":
         return ApiError(409, "tenant_not_accepting_calls", exc.message, field="tenant_id")
     field = _BRACKET_INDEX.sub(r".\1", exc.field) if exc.field else None
@@ -80,7 +86,7 @@ def enqueue(tenant_id: int) -> ResponseReturnValue:
     key = idempotency.check_key(request.headers.get(idempotency.HEADER))
     check_reachable(tenant_id)
     asked = parse_body(EnqueueCallRequest)
-    check_params(asked.operation, asked.params, asked.body)
+    check_params(asked.operation, asked.params, asked.body, extensions.settings().bulk_caps)
     session = extensions.db_session()
 
     def create() -> list[Call]:
@@ -108,9 +114,10 @@ def enqueue_batch(tenant_id: int) -> ResponseReturnValue:
     key = idempotency.check_key(request.headers.get(idempotency.HEADER))
     check_reachable(tenant_id)
     asked = parse_body(EnqueueBatchRequest)
+    caps = extensions.settings().bulk_caps
     for index, item in enumerate(asked.calls):
         try:
-            check_params(item.operation, item.params, item.body)
+            check_params(item.operation, item.params, item.body, caps)
         except ApiError as exc:
             exc.field = f"calls.{index}.{exc.field}" if exc.field else f"calls.{index}"
             raise

@@ -43,6 +43,8 @@ ERROR_CODES: dict[str, int] = {
     "call_not_cancellable": 409,
     "tenant_cannot_reconnect": 409,
     "tenant_not_accepting_calls": 409,
+    "invoice_creation_not_allowed": 422,
+    "call_budget_exhausted": 429,
     "internal_error": 500,
 }
 

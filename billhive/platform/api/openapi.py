@@ -33,8 +33,10 @@ _ERROR_TEXT = {
     403: "The token is read-only.",
     404: "Not found, or not within the token's tenants.",
     409: "Conflicts with the current state.",
-    422: "A readable request that breaks a rule; `field` names the part at fault.",
-    429: "Rate limit of this token exceeded.",
+    422: "A readable request that breaks a rule; `field` names the part at fault "
+    "(`invoice_creation_not_allowed`: the tenant has not allowed invoice creation in Billbee).",
+    429: "Rate limit of this token exceeded, or (`call_budget_exhausted`) the tenant's hard "
+    "monthly call budget is used up.",
 }
 
 
@@ -146,6 +148,43 @@ def _paths() -> dict[str, Any]:
                 "responses": _responses(
                     {201: ("ReconnectLinkOut", "The link, valid for a week.")}, (403, 404, 409)
                 ),
+            }
+        },
+        "/api/v1/tenants/{tenant_id}/costs": {
+            "get": {
+                "operationId": "getTenantCosts",
+                "summary": "The tenant's Billbee calls and share of the bill, its budget, and "
+                "Billbee's own count",
+                "description": "This month so far, last month and the forecast to month end; the "
+                "share is the key's bill times the tenant's part of the key's calls. "
+                "`reconciliation` is the latest daily reading of Billbee's `GET /apiusage`.",
+                "tags": ["costs"],
+                "parameters": [_TENANT_ID],
+                "responses": _responses({200: ("TenantCostsOut", "The figures.")}, (404,)),
+            }
+        },
+        "/api/v1/tenants/{tenant_id}/budget": {
+            "put": {
+                "operationId": "putTenantBudget",
+                "summary": "Set or clear the tenant's monthly call budget",
+                "description": "Soft (`hard: false`) warns only; hard refuses new calls of the "
+                "tenant with 429 `call_budget_exhausted` once the month's calls reach it. "
+                "Written to the audit log with the token as the actor.",
+                "tags": ["costs"],
+                "parameters": [_TENANT_ID],
+                "requestBody": _body("BudgetRequest"),
+                "responses": _responses(
+                    {200: ("BudgetOut", "The budget and this month's use.")},
+                    (400, 403, 404, 409, 422),
+                ),
+            }
+        },
+        "/api/v1/costs": {
+            "get": {
+                "operationId": "getKeyCosts",
+                "summary": "What Billbee bills the API key: this month, last month, forecast",
+                "tags": ["costs"],
+                "responses": _responses({200: ("KeyCostsOut", "The figures.")}, ()),
             }
         },
         "/api/v1/tenants/{tenant_id}/calls": {
@@ -313,6 +352,10 @@ def openapi_document() -> dict[str, Any]:
             {"name": "tenants", "description": "The merchants connected to billhive."},
             {"name": "calls", "description": "Billbee operations queued for a tenant."},
             {"name": "callbacks", "description": "Being told when a call finishes."},
+            {
+                "name": "costs",
+                "description": "What Billbee bills the API key, each tenant's share, budgets.",
+            },
             {"name": "documentation", "description": "This document."},
         ],
         "paths": _paths(),

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from billhive.billbee.limits import BULK_ITEMS_MEMBER, bulk_items
 from billhive.billbee.operations import OPERATIONS, Operation
-from billhive.billbee.request import python_name
+from billhive.billbee.request import accepted_names
 from billhive.platform.api.errors import ApiError
 
 #: Parameter values Billbee can take in a path or query: scalars or lists of scalars.
@@ -19,14 +20,6 @@ _SCALARS = (str, int, float, bool)
 
 def _invalid(message: str, field: str) -> ApiError:
     return ApiError(422, "validation_failed", message, field=field)
-
-
-def accepted_names(op: Operation) -> dict[str, str]:
-    """Every accepted parameter name of ``op`` -> its spec name."""
-    names = [*op.path_params, *(q.name for q in op.query_params)]
-    table = {python_name(name): name for name in names}
-    table.update({name: name for name in names})
-    return table
 
 
 def check_operation(name: str) -> Operation:
@@ -40,8 +33,11 @@ def check_operation(name: str) -> Operation:
     return op
 
 
-def check_params(name: str, params: Mapping[str, Any], body: Any) -> Operation:
-    """Raise 422 naming the first parameter (or the body) that ``name`` cannot take."""
+def check_params(
+    name: str, params: Mapping[str, Any], body: Any, bulk_caps: Mapping[str, int] | None = None
+) -> Operation:
+    """Raise 422 naming the first parameter (or the body) that ``name`` cannot take,
+    including a bulk body with more items than ``bulk_caps`` allows for it."""
     op = check_operation(name)
     aliases = accepted_names(op)
     arrays = {q.name for q in op.query_params if q.is_array}
@@ -75,4 +71,13 @@ def check_params(name: str, params: Mapping[str, Any], body: Any) -> Operation:
             )
     if body is not None and not op.has_body:
         raise _invalid(f"{op.name} takes no request body.", "body")
+    count = bulk_items(op.name, body)
+    cap = (bulk_caps or {}).get(op.name)
+    if count is not None and cap is not None and count > cap:
+        member = BULK_ITEMS_MEMBER.get(op.name)
+        raise _invalid(
+            f"{op.name} carries at most {cap} items per call (BILLHIVE_BULK_MAX_ITEMS), "
+            f"not {count}.",
+            f"body.{member}" if member else "body",
+        )
     return op

@@ -6,17 +6,22 @@ fill the ``components.schemas`` of the OpenAPI document, so the three cannot dri
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, field_validator
 
-from billhive.billbee.operations import OPERATIONS
+from billhive.billbee.operations import DEPRECATED, OPERATIONS
 from billhive.platform.api.models import CALLBACK_URL_MAX
 
 #: The catalog's operation names, listed as the ``enum`` of ``operation`` in the document.
 OPERATION_NAMES: list[JsonValue] = [*sorted(OPERATIONS)]
+#: Deprecated operations, listed in the document as ``x-deprecated`` of ``operation``.
+DEPRECATED_OPERATIONS: dict[str, JsonValue] = {
+    name: note for name, note in sorted(DEPRECATED.items())
+}
 #: An http(s) URL with a host and no ``user:password@`` part, no spaces or control characters.
 CALLBACK_URL_PATTERN = r"^https?://[^\s/?#@\x00-\x1f\x7f]+(?:[/?#][^\s\x00-\x1f\x7f]*)?$"
 #: Items one stock request may carry.
@@ -46,8 +51,11 @@ class EnqueueCallRequest(_Request):
     """Run one named Billbee operation for the tenant."""
 
     operation: Annotated[Text, StringConstraints(min_length=1, max_length=64)] = Field(
-        description="Operation name from the catalog, e.g. `orders.get`, `products.update_stock`.",
-        json_schema_extra={"enum": OPERATION_NAMES},
+        description="Operation name from the catalog, e.g. `orders.get`, `products.update_stock`. "
+        "Billbee deprecated "
+        + ", ".join(f"`{name}`" for name in DEPRECATED_OPERATIONS)
+        + " (still queued; `x-deprecated` says what to use instead).",
+        json_schema_extra={"enum": OPERATION_NAMES, "x-deprecated": DEPRECATED_OPERATIONS},
     )
     params: dict[str, Any] = Field(
         default_factory=dict,
@@ -100,6 +108,20 @@ class CallbackRequest(_Request):
         return value
 
 
+class BudgetRequest(_Request):
+    """A tenant's monthly call budget (null removes it)."""
+
+    monthly_call_budget: int | None = Field(
+        ge=1, le=1_000_000_000, description="Billbee calls a month; null: no budget."
+    )
+    hard: bool = Field(
+        False, description="True: refuse new calls (429) once used up; false: only warn."
+    )
+    reason: Annotated[Text, StringConstraints(max_length=500)] = Field(
+        "", description="Why (for the audit log)."
+    )
+
+
 # -- responses -------------------------------------------------------------------------
 
 
@@ -111,6 +133,16 @@ class TenantOut(_Response):
     contact_email: str
     status: str
     invoice_creation_allowed: bool
+    invoice_refused_at: datetime | None = Field(
+        description="When Billbee last refused an invoice or delivery note although the "
+        "merchant had allowed invoice creation (it is then recorded as not allowed)."
+    )
+    monthly_call_budget: int | None = Field(
+        description="Billbee calls a month this tenant may make; null: no budget."
+    )
+    budget_hard: bool = Field(
+        description="True: over the budget new calls are refused (429); false: it only warns."
+    )
     verified_at: datetime | None
     last_error: str | None
     created_at: datetime
@@ -216,6 +248,70 @@ class DeliveryPage(_Response):
     next_after: int | None
 
 
+class KeyMonthOut(_Response):
+    """The API key's Billbee calls and bill in one month (all tenants together)."""
+
+    month: date = Field(description="The month's first day.")
+    calls: int
+    bill_eur: Decimal = Field(
+        description="100,000 calls a month free, then EUR 0.0005 a call (since 2025-11-01)."
+    )
+    complete: bool = Field(description="The month is over.")
+    forecast: bool = Field(description="Figures extended to the month's end at its pace.")
+
+
+class KeyCostsOut(_Response):
+    """What Billbee bills the API key: this month so far, last month, forecast."""
+
+    this_month: KeyMonthOut
+    last_month: KeyMonthOut
+    forecast: KeyMonthOut
+    free_calls_per_month: int
+    price_per_call_eur: Decimal
+
+
+class TenantMonthOut(_Response):
+    """A tenant's calls and its share of the key's bill in one month."""
+
+    month: date
+    calls: int
+    key_calls: int
+    key_bill_eur: Decimal
+    share_eur: Decimal = Field(description="The key's bill times the tenant's part of its calls.")
+
+
+class BudgetOut(_Response):
+    """A tenant's monthly call budget and its Billbee calls this month (`used`)."""
+
+    monthly_call_budget: int | None
+    hard: bool
+    used: int
+    over: bool
+
+
+class ReconciliationOut(_Response):
+    """Billbee's own count of the tenant's calls (GET /apiusage) next to billhive's."""
+
+    month: date
+    billbee_calls: int | None
+    billhive_calls: int
+    difference: int | None = Field(description="Billbee's count minus billhive's.")
+    flagged: bool = Field(description="The difference is above the configured threshold.")
+    checked_at: datetime
+    error: str | None = Field(description="Why the last reading failed, if it did.")
+
+
+class TenantCostsOut(_Response):
+    """A tenant's Billbee calls and share of the bill, its budget, Billbee's count."""
+
+    tenant_id: int
+    this_month: TenantMonthOut
+    last_month: TenantMonthOut
+    forecast: TenantMonthOut
+    budget: BudgetOut
+    reconciliation: ReconciliationOut | None
+
+
 class ErrorDetail(_Response):
     """What went wrong."""
 
@@ -242,6 +338,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     EnqueueBatchRequest,
     StockRequest,
     CallbackRequest,
+    BudgetRequest,
 )
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     TenantOut,
@@ -253,5 +350,8 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     StockOut,
     CallbackOut,
     DeliveryPage,
+    KeyCostsOut,
+    TenantCostsOut,
+    BudgetOut,
     ErrorOut,
 )

@@ -86,6 +86,9 @@ class ReconnectForm(FlaskForm):  # type: ignore[misc]
         _l("New Billbee API password"),
         validators=[_too_long(PASSWORD_MAX), _no_control_characters],
     )
+    #: The merchant confirms (or withdraws) invoice creation via the API, e.g. after Billbee
+    #: refused an invoice and billhive recorded it as not allowed.
+    invoice_creation_allowed = BooleanField(_l("I allowed invoice creation via the API"))
 
 
 class LeaveForm(FlaskForm):  # type: ignore[misc]

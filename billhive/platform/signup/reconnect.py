@@ -67,6 +67,7 @@ def reconnect_page(token: str) -> ResponseReturnValue:
         return link_problem()
     form = ReconnectForm()
     if not form.is_submitted():
+        form.invoice_creation_allowed.data = tenant.invoice_creation_allowed
         return _render(tenant, form, [], 200)
     shape_ok = form.validate()
     add_rule_problems(form, password_problems(form.api_password.data or ""))
@@ -80,6 +81,7 @@ def reconnect_page(token: str) -> ResponseReturnValue:
             tenant.id,
             form.api_password.data or "",
             verify=services().verifier,
+            invoice_creation_allowed=bool(form.invoice_creation_allowed.data),
         )
     except RulesViolated as exc:
         add_rule_problems(form, exc.problems)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from billhive.sandbox.routes import (
+    accounts,
     customers,
     documents,
     extras,
@@ -29,6 +30,7 @@ def all_handlers() -> dict[str, Handler]:
         misc,
         shipping,
         extras,
+        accounts,
     ):
         handlers.update(module.handlers())
     return handlers

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from werkzeug.datastructures import MultiDict
 from billhive.sandbox.accounts import Account
 from billhive.sandbox.envelope import invalid
 from billhive.sandbox.state import JSON, AccountState, parse_date
+from billhive.sandbox.usage import UsageLedger
 
 MAX_PAGE_SIZE = 250
 DEFAULT_PAGE_SIZE = 50
@@ -29,6 +30,10 @@ class Call:
     now: datetime
     read_json: Callable[[], Any]
     max_stock_batch: int
+    bulk_caps: Mapping[str, int] = field(default_factory=dict)
+    usage: UsageLedger = field(default_factory=UsageLedger)
+    #: The fingerprint of the caller's API key (never the key).
+    key_label: str = ""
 
     def body(self) -> Any:
         """The JSON body, or InvalidData when it is missing or not JSON."""
@@ -72,11 +77,12 @@ class Call:
             raise invalid(f"{name} must be an ISO date, not {value!r}.") from None
 
     def query_list(self, name: str) -> list[str]:
-        """An array parameter sent as ``name=a&name=b`` or ``name[]=a&name[]=b``."""
-        return [v for v in self.query.getlist(name) + self.query.getlist(name + "[]") if v != ""]
+        """An array parameter, sent as ``name[0]=a&name[1]=b`` (the SDKs), ``name=a&name=b``
+        (the spec) or ``name[]=a`` (the query reached the handler normalized)."""
+        return [v for v in self.query.getlist(name) if v != ""]
 
     def query_ints(self, name: str) -> set[int]:
-        """A numeric array parameter (``name=1&name=2`` or ``name[]=1``)."""
+        """A numeric array parameter (every form :meth:`query_list` reads)."""
         values = set()
         for value in self.query_list(name):
             try:
@@ -86,8 +92,21 @@ class Call:
         return values
 
     def query_bool(self, name: str) -> bool:
-        """A boolean query parameter (``true``/``1``)."""
-        return str(self.query.get(name, "")).lower() in ("true", "1")
+        """A boolean query parameter: ``true``/``True`` (the .NET SDK sends ``True``) or
+        ``1``; ``false``/``False``/``0`` or absent are false; anything else is refused."""
+        value = str(self.query.get(name, "")).lower()
+        if value not in ("", "true", "1", "false", "0"):
+            raise invalid(f"{name} must be true or false, not {self.query.get(name)!r}.")
+        return value in ("true", "1")
+
+    def bulk_items(self, operation: str, items: Any, what: str) -> list[Any]:
+        """The non-empty list of a bulk operation's items, at most its cap (else 400)."""
+        if not isinstance(items, list) or not items:
+            raise invalid(f"{what} must be a non-empty JSON array.")
+        cap = self.bulk_caps.get(operation)
+        if cap is not None and len(items) > cap:
+            raise invalid(f"Too many items in one call: {len(items)} (at most {cap}).")
+        return items
 
     def paging(self) -> tuple[int, int]:
         """``page`` (from 1) and ``pageSize`` (1..250, default 50)."""

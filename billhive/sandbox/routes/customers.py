@@ -11,6 +11,31 @@ from billhive.sandbox.state import JSON
 
 #: Fields a client may not change on an address (the sandbox owns them).
 _ADDRESS_OWNED = ("Id", "CustomerId")
+#: The fields of a CustomerAddressApiModel (the 2023 description): what PATCH takes.
+ADDRESS_FIELDS = frozenset(
+    {
+        "AddressAddition",
+        "AddressType",
+        "ArchivedAt",
+        "City",
+        "Company",
+        "CountryCode",
+        "CustomerId",
+        "Email",
+        "Fax",
+        "FirstName",
+        "Housenumber",
+        "Id",
+        "LastName",
+        "Name2",
+        "RestoredAt",
+        "State",
+        "Street",
+        "Tel1",
+        "Tel2",
+        "Zip",
+    }
+)
 
 
 def find_customer(call: Call, name: str = "id") -> JSON:
@@ -109,7 +134,11 @@ def update_address(call: Call) -> Response:
 
 
 def patch_address(call: Call) -> Response:
-    """PATCH /customers/addresses/{id}: changes the given fields."""
+    """PATCH /customers/addresses/{id}: changes the given fields, which must be fields of
+    an address (a JSON object of them, as both SDKs send: a field -> value map)."""
+    unknown = sorted(set(call.body_object()) - ADDRESS_FIELDS)
+    if unknown:
+        raise invalid(f"These fields cannot be patched: {', '.join(unknown)}")
     return _change_address(call, replace=False)
 
 

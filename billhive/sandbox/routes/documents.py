@@ -7,10 +7,10 @@ import base64
 from flask import Response
 
 from billhive.sandbox.envelope import ErrorCode, SandboxError, ok, paged
-from billhive.sandbox.records import EVENT_INVOICE_CREATED, touch
+from billhive.sandbox.records import EVENT_DELIVERY_NOTE_CREATED, EVENT_INVOICE_CREATED, touch
 from billhive.sandbox.routes.common import Call, Handler, in_range
 from billhive.sandbox.routes.orders import find_order
-from billhive.sandbox.state import JSON, iso
+from billhive.sandbox.state import JSON, iso, iso_local, parse_date
 
 #: A stand-in document: enough bytes to be a PDF header, small enough to stay out of the way.
 FAKE_PDF = base64.b64encode(b"%PDF-1.4\n% billhive sandbox document\n%%EOF\n").decode()
@@ -52,7 +52,8 @@ def create_invoice(call: Call) -> Response:
     data: JSON = {
         "OrderNumber": order["OrderNumber"],
         "InvoiceNumber": number,
-        "InvoiceDate": order["InvoiceDate"],
+        # Without an offset, with milliseconds, as the SDK fixture's invoice.
+        "InvoiceDate": iso_local(parse_date(order["InvoiceDate"])),
         "TotalGross": gross,
         "TotalNet": net,
         "PdfDownloadUrl": f"{DOWNLOAD_BASE}/invoice/{order['BillBeeOrderId']}.pdf",
@@ -66,10 +67,13 @@ def create_delivery_note(call: Call) -> Response:
     """POST /orders/CreateDeliveryNote/{id}."""
     order = find_order(call)
     _check_allowed(call, order, ErrorCode.CANT_CREATE_DELIVERY_NOTE)
+    call.state.add_event(
+        EVENT_DELIVERY_NOTE_CREATED, "Lieferschein erstellt", call.now, order["BillBeeOrderId"]
+    )
     data: JSON = {
         "OrderNumber": order["OrderNumber"],
         "DeliveryNoteNumber": str(order["BillBeeOrderId"] % 100_000),
-        "DeliveryNoteDate": iso(call.now),
+        "DeliveryNoteDate": iso_local(call.now, milliseconds=False),
         "PdfDownloadUrl": f"{DOWNLOAD_BASE}/deliverynote/{order['BillBeeOrderId']}.pdf",
     }
     if call.query_bool("includePdf"):
@@ -87,7 +91,7 @@ def _invoice_row(order: JSON, with_positions: bool) -> JSON:
         "FirstName": address.get("FirstName", ""),
         "LastName": address.get("LastName", ""),
         "Email": address.get("Email", ""),
-        "InvoiceDate": order["InvoiceDate"],
+        "InvoiceDate": iso_local(parse_date(order["InvoiceDate"])),
         "TotalNet": net,
         "TotalGross": gross,
         "Currency": order["Currency"],
@@ -98,7 +102,7 @@ def _invoice_row(order: JSON, with_positions: bool) -> JSON:
         "ShippingCountry": order.get("ShippingAddress", {}).get("CountryISO2", ""),
     }
     if "PayedAt" in order:
-        row["PayDate"] = order["PayedAt"]
+        row["PayDate"] = iso_local(parse_date(order["PayedAt"]))
     if with_positions:
         row["Positions"] = [
             {

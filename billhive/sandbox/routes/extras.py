@@ -3,10 +3,10 @@ amounts, stock codes, search, order messages and triggered events, terms info.""
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, jsonify
 
-from billhive.sandbox.envelope import invalid, not_found, ok, paged
-from billhive.sandbox.records import history, touch
+from billhive.sandbox.envelope import empty, invalid, not_found, ok, paged
+from billhive.sandbox.records import EVENT_RULE_EXECUTED, history, touch
 from billhive.sandbox.routes.common import Call, Handler
 from billhive.sandbox.routes.orders import find_order
 from billhive.sandbox.routes.products import find_product, product_for_stock_call
@@ -98,7 +98,11 @@ def _matches(term: str, *values: object) -> bool:
 
 
 def search(call: Call) -> Response:
-    """POST /search: a case-insensitive substring search over orders, products, customers."""
+    """POST /search: a case-insensitive substring search over orders, products, customers.
+
+    The answer is bare ``{Products, Orders, Customers}``: both SDKs read it so
+    (billbee-php-sdk SearchDataResponse, billbee-csharp-sdk ``Post<SearchResult>``), though
+    the 2023 description puts it in an envelope."""
     data = call.body_object()
     term = data.get("Term")
     if not isinstance(term, str) or not term.strip():
@@ -133,11 +137,12 @@ def search(call: Call) -> Response:
             for c in call.state.customers.values()
             if _matches(term, c["Name"], c.get("Email"), c["Number"])
         ]
-    return ok(results)
+    return jsonify(results)
 
 
 def send_message(call: Call) -> Response:
-    """POST /orders/{id}/send-message: recorded as a comment (nothing is mailed)."""
+    """POST /orders/{id}/send-message: recorded as a comment (nothing is mailed); an empty
+    200 (billbee-php-sdk sendMessage: ``return $res === '' || $res === null``)."""
     order = find_order(call)
     data = call.body_object()
     body = data.get("Body")
@@ -153,18 +158,21 @@ def send_message(call: Call) -> Response:
         }
     )
     touch(order, call.now)
-    return ok(None)
+    return empty()
 
 
 def trigger_event(call: Call) -> Response:
-    """POST /orders/{id}/trigger-event: recorded in the order history and event log."""
+    """POST /orders/{id}/trigger-event: recorded in the order history and event log; an
+    empty 200 (billbee-csharp-sdk reads nothing back)."""
     order = find_order(call)
     name = call.body_object().get("Name")
     if not isinstance(name, str) or not name:
         raise invalid("Name is required.")
     order["History"].append(history(call.now, "Ereignis ausgelöst", name, 0))
-    call.state.add_event(0, f"Ereignis ausgelöst: {name}", call.now, order["BillBeeOrderId"])
-    return ok(None)
+    call.state.add_event(
+        EVENT_RULE_EXECUTED, f"Ereignis ausgelöst: {name}", call.now, order["BillBeeOrderId"]
+    )
+    return empty()
 
 
 def terms_info(call: Call) -> Response:

@@ -6,34 +6,16 @@ from typing import Any
 
 from flask import Response, jsonify
 
+from billhive.billbee.enums import (
+    ORDER_STATES,
+    PAYMENT_TYPES,
+    SHIPMENT_TYPES,
+    SHIPPING_CARRIERS,
+    enum_entries,
+)
 from billhive.sandbox.envelope import ok, paged
-from billhive.sandbox.records import ORDER_STATES
 from billhive.sandbox.routes.common import Call, Handler, in_range
 
-PAYMENT_TYPES = {
-    1: "Überweisung",
-    2: "Nachnahme",
-    3: "PayPal",
-    4: "Barzahlung",
-    6: "Gutschein",
-    19: "Sofortüberweisung",
-    20: "Moneybookers",
-    21: "Amazon Payments",
-    22: "Rechnung",
-    23: "Kreditkarte",
-    24: "Lastschrift",
-}
-SHIPMENT_TYPES = {0: "Shipment", 1: "Retoure"}
-SHIPPING_CARRIERS = {
-    0: "Andere",
-    1: "Selbstabholung",
-    2: "DHL",
-    3: "DPD",
-    4: "Deutsche Post",
-    5: "Hermes",
-    6: "GLS",
-    7: "UPS",
-}
 SHIPPING_PROVIDERS: list[dict[str, Any]] = [
     {
         "id": 1,
@@ -48,29 +30,31 @@ SHIPPING_PROVIDERS: list[dict[str, Any]] = [
 ]
 
 
-def _enum(values: dict[int, str]) -> Response:
-    # The SDKs read these as a plain list of {Id, Name} (the spec leaves them untyped).
-    return jsonify([{"Id": key, "Name": name} for key, name in values.items()])
+def bare_enum(values: dict[int, str]) -> Response:
+    """An enum as Billbee answers it: a bare list of ``{Id, Name}`` (billbee-csharp-sdk
+    EnumEndPoint reads ``List<EnumEntry>``; the spec leaves these untyped), with Billbee's
+    published ids and names (:mod:`billhive.billbee.enums`)."""
+    return jsonify(enum_entries(values))
 
 
 def order_states(call: Call) -> Response:
     """GET /enums/orderstates."""
-    return _enum(ORDER_STATES)
+    return bare_enum(ORDER_STATES)
 
 
 def payment_types(call: Call) -> Response:
     """GET /enums/paymenttypes."""
-    return _enum(PAYMENT_TYPES)
+    return bare_enum(PAYMENT_TYPES)
 
 
 def shipment_types(call: Call) -> Response:
     """GET /enums/shipmenttypes."""
-    return _enum(SHIPMENT_TYPES)
+    return bare_enum(SHIPMENT_TYPES)
 
 
 def shipping_carriers_enum(call: Call) -> Response:
     """GET /enums/shippingcarriers."""
-    return _enum(SHIPPING_CARRIERS)
+    return bare_enum(SHIPPING_CARRIERS)
 
 
 def list_events(call: Call) -> Response:
@@ -113,13 +97,16 @@ def ping(call: Call) -> Response:
 
 
 def shipping_providers(call: Call) -> Response:
-    """GET /shipment/shippingproviders (shape of the SDK fixture)."""
-    return ok(SHIPPING_PROVIDERS)
+    """GET /shipment/shippingproviders: a bare list (both SDKs read
+    ``array<ShippingProvider>`` / ``List<ShippingProvider>``; the PHP SDK wraps it into the
+    response object its fixture shows)."""
+    return jsonify(SHIPPING_PROVIDERS)
 
 
 def shipping_carriers(call: Call) -> Response:
-    """GET /shipment/shippingcarriers."""
-    return ok([{"Id": key, "Name": name} for key, name in SHIPPING_CARRIERS.items()])
+    """GET /shipment/shippingcarriers: a bare list of ``{Id, Name}`` (billbee-csharp-sdk
+    reads ``List<ShippingCarrier>``)."""
+    return jsonify(enum_entries(SHIPPING_CARRIERS))
 
 
 def handlers() -> dict[str, Handler]:

@@ -1,12 +1,17 @@
-"""Orders: list with filters and paging, get, find, create, state, shipment, tags, patch."""
+"""Orders: list with filters and paging, get, find, create (one or many), state, shipment,
+tags (one order or many), messages, patch."""
 
 from __future__ import annotations
 
-from flask import Response
+from typing import Any
 
-from billhive.sandbox.envelope import invalid, not_found, ok, paged
+from flask import Response, jsonify
+
+from billhive.billbee.enums import SHIPPING_CARRIERS
+from billhive.sandbox.envelope import SandboxError, body, empty, invalid, not_found, ok, paged
 from billhive.sandbox.records import (
     EVENT_ORDER_IMPORTED,
+    EVENT_ORDER_MODIFIED,
     EVENT_SHIPMENT_ADDED,
     EVENT_STATE_CHANGED,
     ORDER_STATES,
@@ -105,22 +110,41 @@ def find_by_partner(call: Call) -> Response:
     raise not_found("Order")
 
 
-def create_order(call: Call) -> Response:
-    """POST /orders (201 with the stored order)."""
-    order = make_order(call.state, call.body_object(), call.now, call.query_int("shopId"))
+def _store_order(call: Call, data: Any, shop_id: int | None) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise invalid("Each order must be a JSON object.")
+    order = make_order(call.state, data, call.now, shop_id)
     call.state.orders[order["BillBeeOrderId"]] = order
     call.state.add_event(
         EVENT_ORDER_IMPORTED, "Auftrag eingelesen", call.now, order["BillBeeOrderId"]
     )
-    return ok(order, status=201)
+    return order
+
+
+def create_order(call: Call) -> Response:
+    """POST /orders (201 with the stored order)."""
+    return ok(_store_order(call, call.body_object(), call.query_int("shopId")), status=201)
+
+
+def create_orders(call: Call) -> Response:
+    """POST /orders/createmultiple: an array of orders; one envelope per order, in order
+    (an order Billbee refuses does not stop the others)."""
+    items = call.bulk_items("orders.create_multiple", call.body(), "The body")
+    results = []
+    for item in items:
+        try:
+            results.append(body(_store_order(call, item, None)))
+        except SandboxError as exc:
+            results.append(body(None, code=exc.code, message=exc.message))
+    return jsonify(results)
 
 
 def update_state(call: Call) -> Response:
-    """PUT /orders/{id}/orderstate with ``{"NewStateId": n}``."""
+    """PUT /orders/{id}/orderstate with ``{"NewStateId": n}``; an empty 200."""
     order = find_order(call)
     new_state = call.body_object().get("NewStateId")
     if not isinstance(new_state, int) or new_state not in ORDER_STATES:
-        raise invalid("NewStateId must be a known order state (1-16).")
+        raise invalid(f"NewStateId must be a known order state (1-{max(ORDER_STATES)}).")
     order["State"] = new_state
     stamp = {3: "PayedAt", 4: "ShippedAt", 2: "ConfirmedAt"}.get(new_state)
     if stamp:
@@ -130,16 +154,20 @@ def update_state(call: Call) -> Response:
     )
     touch(order, call.now)
     call.state.add_event(EVENT_STATE_CHANGED, "Status geändert", call.now, order["BillBeeOrderId"])
-    return ok(None)
+    return empty()
 
 
 def add_shipment(call: Call) -> Response:
-    """POST /orders/{id}/shipment: adds a Shipment to the order and the shipment list."""
+    """POST /orders/{id}/shipment: adds a Shipment to the order and the shipment list; an
+    empty 200."""
     order = find_order(call)
     data = call.body_object()
     shipping_id = data.get("ShippingId")
     if not isinstance(shipping_id, str) or not shipping_id:
         raise invalid("ShippingId is required.")
+    carrier = data.get("CarrierId")
+    if carrier is not None and carrier not in SHIPPING_CARRIERS:
+        raise invalid(f"CarrierId must be a shipping carrier (0-{max(SHIPPING_CARRIERS)}).")
     shipment: JSON = {
         "BillbeeId": call.state.new_id(),
         "ShippingId": shipping_id,
@@ -158,11 +186,14 @@ def add_shipment(call: Call) -> Response:
     call.state.add_event(
         EVENT_SHIPMENT_ADDED, "Sendung hinzugefügt", call.now, order["BillBeeOrderId"]
     )
-    return ok(None)
+    return empty()
 
 
 def _tags(call: Call) -> list[str]:
-    tags = call.body_object().get("Tags")
+    return _tag_list(call.body_object().get("Tags"))
+
+
+def _tag_list(tags: Any) -> list[str]:
     if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
         raise invalid("Tags must be a list of non-empty strings.")
     return tags
@@ -173,6 +204,59 @@ def add_tags(call: Call) -> Response:
     order = find_order(call)
     order["Tags"] = list(dict.fromkeys(order["Tags"] + _tags(call)))
     touch(order, call.now)
+    return ok(None)
+
+
+def add_tags_to_orders(call: Call) -> Response:
+    """POST /orders/tags with ``{"OrderIds": [...], "Tags": [...]}``: adds the tags to each
+    order; one envelope per order id, in order (an unknown id fails alone)."""
+    data = call.body_object()
+    order_ids = call.bulk_items("orders.add_tags_multiple", data.get("OrderIds"), "OrderIds")
+    tags = _tag_list(data.get("Tags"))
+    results = []
+    for order_id in order_ids:
+        order = call.state.orders.get(order_id) if isinstance(order_id, int) else None
+        if order is None:
+            error = not_found("Order")
+            results.append(body(None, code=error.code, message=error.message))
+            continue
+        order["Tags"] = list(dict.fromkeys(order["Tags"] + tags))
+        touch(order, call.now)
+        results.append(body({"OrderId": order_id, "Tags": order["Tags"]}))
+    return jsonify(results)
+
+
+def add_message(call: Call) -> Response:
+    """POST /orders/{id}/message with ``{IsInternal, SenderName, Text}``: written to the
+    order's history (and, unless internal, to its comments)."""
+    order = find_order(call)
+    data = call.body_object()
+    text = data.get("Text")
+    if not isinstance(text, str) or not text.strip():
+        raise invalid("Text is required.")
+    sender = data.get("SenderName")
+    if sender is not None and not isinstance(sender, str):
+        raise invalid("SenderName must be text.")
+    internal = data.get("IsInternal", False)
+    if not isinstance(internal, bool):
+        raise invalid("IsInternal must be true or false.")
+    name = sender or "API"
+    order["History"].append(history(call.now, "Nachricht", text, 0))
+    order["History"][-1]["EmployeeName"] = name
+    if not internal:
+        order["Comments"].append(
+            {
+                "Id": call.state.new_id(),
+                "Created": iso(call.now),
+                "FromCustomer": False,
+                "Text": text,
+                "Name": name,
+            }
+        )
+    touch(order, call.now)
+    call.state.add_event(
+        EVENT_ORDER_MODIFIED, "Nachricht hinzugefügt", call.now, order["BillBeeOrderId"]
+    )
     return ok(None)
 
 
@@ -209,6 +293,9 @@ def handlers() -> dict[str, Handler]:
         "orders.find_by_ext_ref": find_by_ext_ref,
         "orders.find_by_partner": find_by_partner,
         "orders.create": create_order,
+        "orders.create_multiple": create_orders,
+        "orders.add_tags_multiple": add_tags_to_orders,
+        "orders.add_message": add_message,
         "orders.update_state": update_state,
         "orders.add_shipment": add_shipment,
         "orders.add_tags": add_tags,

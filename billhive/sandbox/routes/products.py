@@ -9,7 +9,7 @@ from flask import Response, jsonify
 from billhive.sandbox.envelope import SandboxError, body, invalid, not_found, ok, paged
 from billhive.sandbox.records import EVENT_STOCK_CHANGED, make_product, number, public_product
 from billhive.sandbox.routes.common import Call, Handler, in_range
-from billhive.sandbox.state import JSON, AccountState
+from billhive.sandbox.state import JSON, AccountState, iso
 
 #: Fields PATCH /products/{id} may change (GET /products/PatchableFields).
 PATCHABLE_PRODUCT_FIELDS = (
@@ -130,6 +130,7 @@ def _apply_stock(call: Call, data: Any) -> JSON:
     old = float(entry["StockCurrent"])
     entry["StockCurrent"] = quantity
     product["StockCurrent"] = sum(float(s["StockCurrent"]) for s in product["Stocks"])
+    product["StockModifiedAt"] = iso(call.now)
     call.state.add_event(EVENT_STOCK_CHANGED, "Bestand geändert", call.now)
     return {
         "SKU": product["SKU"],
@@ -147,13 +148,9 @@ def update_stock(call: Call) -> Response:
 
 def update_stock_multiple(call: Call) -> Response:
     """POST /products/updatestockmultiple: one envelope per entry, at most the batch cap."""
-    items = call.body()
-    if not isinstance(items, list) or not items:
-        raise invalid("The body must be a non-empty JSON array of stock updates.")
-    if len(items) > call.max_stock_batch:
-        raise invalid(
-            f"Too many stock updates in one call: {len(items)} (at most {call.max_stock_batch})."
-        )
+    items = call.bulk_items(
+        "products.update_stock_multiple", call.body(), "The body (stock updates)"
+    )
     results = []
     for item in items:
         try:
@@ -161,6 +158,32 @@ def update_stock_multiple(call: Call) -> Response:
         except SandboxError as exc:
             results.append(body(None, code=exc.code, message=exc.message))
     return jsonify(results)
+
+
+def stock_multiple(call: Call) -> Response:
+    """POST /products/stockmultiple: the stock of many articles, paged like GET /products.
+
+    ``modifiedSince`` keeps the articles whose stock changed since; an optional body
+    ``{"Skus": [...]}`` (at most the cap) keeps those articles, in the order asked. Each row
+    is the article's ``Id``, ``SKU`` and its ``Stocks`` entries (StockArticleApiModel).
+    """
+    page, size = call.paging()
+    since = call.query_date("modifiedSince")
+    data = call.read_json()
+    if data is None:
+        products = [p for _, p in sorted(call.state.products.items())]
+    else:
+        if not isinstance(data, dict):
+            raise invalid('The body must be a JSON object: {"Skus": [...]}.')
+        skus = call.bulk_items("products.stock_multiple", data.get("Skus"), "Skus")
+        by_sku = {p.get("SKU"): p for p in call.state.products.values()}
+        products = [by_sku[sku] for sku in dict.fromkeys(skus) if sku in by_sku]
+    rows = [
+        {"Id": p["Id"], "SKU": p["SKU"], "Stocks": p["Stocks"]}
+        for p in products
+        if since is None or in_range(p.get("StockModifiedAt") or p["CreatedAt"], since, None)
+    ]
+    return paged(rows, page, size)
 
 
 def handlers() -> dict[str, Handler]:
@@ -175,4 +198,5 @@ def handlers() -> dict[str, Handler]:
         "products.stocks": list_stocks,
         "products.update_stock": update_stock,
         "products.update_stock_multiple": update_stock_multiple,
+        "products.stock_multiple": stock_multiple,
     }

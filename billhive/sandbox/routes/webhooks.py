@@ -1,4 +1,6 @@
-"""Webhooks: CRUD and filters. As in the spec, these answers carry no envelope."""
+"""Webhooks: CRUD and filters. As in the spec, these answers carry no envelope; an update
+and the deletes answer an empty 200 (billbee-php-sdk WebHooksEndpoint reads success as
+``$res === null`` for each)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import uuid
 
 from flask import Response, jsonify
 
-from billhive.sandbox.envelope import invalid, not_found
+from billhive.sandbox.envelope import empty, invalid, not_found
 from billhive.sandbox.routes.common import Call, Handler
 from billhive.sandbox.state import JSON
 
@@ -75,19 +77,19 @@ def update_webhook(call: Call) -> Response:
     """PUT /webhooks/{id}."""
     webhook = _validated(call.body_object(), _find(call)["Id"])
     call.state.webhooks[webhook["Id"]] = webhook
-    return jsonify(webhook)
+    return empty()
 
 
 def delete_webhook(call: Call) -> Response:
     """DELETE /webhooks/{id}."""
     del call.state.webhooks[_find(call)["Id"]]
-    return jsonify({})
+    return empty()
 
 
 def delete_all_webhooks(call: Call) -> Response:
     """DELETE /webhooks."""
     call.state.webhooks.clear()
-    return jsonify({})
+    return empty()
 
 
 def list_filters(call: Call) -> Response:

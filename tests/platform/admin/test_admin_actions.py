@@ -148,3 +148,41 @@ def test_every_admin_action_is_refused_without_a_csrf_token(
     assert _status(session, tenant) == TenantStatus.ACTIVE
     assert session.get(Call, call.id).status == CallStatus.FAILED  # type: ignore[union-attr]
     assert admin_client.get("/admin/").status_code == 200
+
+
+def test_a_budget_is_set_audited_and_shown(
+    admin_client: Any, made: Made, session: Session, admin: AdminUser
+) -> None:
+    tenant = made.tenant()
+    response = _post(
+        admin_client, tenant, "budget", monthly_call_budget="5000", mode="hard", reason="pilot"
+    )
+    assert response.status_code == 302
+    session.expire_all()
+    stored = session.get(Tenant, tenant.id)
+    assert stored is not None and (stored.monthly_call_budget, stored.budget_hard) == (5000, True)
+    event = _last_event(session, tenant)
+    assert (event.action, event.actor, event.reason) == ("budget_changed", admin.actor, "pilot")
+    page = admin_client.get(f"/admin/tenants/{tenant.id}").get_data(as_text=True)
+    assert "0 of 5,000 calls used" in page and "hard: new calls are refused" in page
+
+
+def test_an_empty_budget_clears_it(admin_client: Any, made: Made, session: Session) -> None:
+    tenant = made.tenant()
+    _post(admin_client, tenant, "budget", monthly_call_budget="10", mode="soft")
+    _post(admin_client, tenant, "budget", monthly_call_budget="", mode="hard")
+    session.expire_all()
+    stored = session.get(Tenant, tenant.id)
+    assert stored is not None and stored.monthly_call_budget is None and not stored.budget_hard
+
+
+def test_a_budget_out_of_range_changes_nothing_and_says_why(
+    admin_client: Any, made: Made, session: Session
+) -> None:
+    tenant = made.tenant()
+    response = _post(admin_client, tenant, "budget", monthly_call_budget="0", mode="soft")
+    assert response.status_code == 302
+    page = admin_client.get(f"/admin/tenants/{tenant.id}").get_data(as_text=True)
+    assert "Budget not changed" in page
+    session.expire_all()
+    assert session.get(Tenant, tenant.id).monthly_call_budget is None  # type: ignore[union-attr]

@@ -79,3 +79,52 @@ def test_the_overview_says_how_many_calls_were_recovered_and_when(
 def test_the_overview_says_when_no_call_had_to_be_recovered(admin_client: Any) -> None:
     page = admin_client.get("/admin/").get_data(as_text=True)
     assert "No call had to be recovered" in page
+
+
+def test_the_overview_shows_last_month_the_forecast_and_the_biggest_callers(
+    admin_client: Any, made: Made, session: Session
+) -> None:
+    from datetime import timedelta
+
+    big = made.tenant(name="Big Shop")
+    small = made.tenant(name="Small Shop", email="s@example.com")
+    today = utcnow().date()
+    last_month = today.replace(day=1) - timedelta(days=1)
+    session.add_all(
+        [
+            UsageDay(tenant_id=big.id, day=today, calls=150_000, throttled=0),
+            UsageDay(tenant_id=small.id, day=today, calls=50_000, throttled=0),
+            UsageDay(tenant_id=small.id, day=last_month, calls=300_000, throttled=0),
+        ]
+    )
+    session.commit()
+    page = admin_client.get("/admin/").get_data(as_text=True)
+    assert "300,000 calls in" in page and "€ 100.00" in page  # last month
+    table = page.split('id="cost-per-tenant"')[1].split("</section>")[0]
+    assert table.index("Big Shop") < table.index("Small Shop")
+    assert "<td>150,000</td><td>€ 37.50</td>" in table  # 150k of 200k calls, of EUR 50
+
+
+def test_the_overview_lists_tenants_needing_a_look(
+    admin_client: Any, made: Made, session: Session
+) -> None:
+    from billhive.workers.usage_models import UsageReconciliation
+
+    counted = made.tenant(name="Counted Elsewhere")
+    budgeted = made.tenant(name="On A Budget", email="b@example.com")
+    refused = made.tenant(name="No Invoices", email="n@example.com")
+    today = utcnow().date()
+    session.add(
+        UsageReconciliation(
+            tenant_id=counted.id, month=today.replace(day=1), billbee_calls=900, billhive_calls=100
+        )
+    )
+    budgeted.monthly_call_budget = 10
+    session.add(UsageDay(tenant_id=budgeted.id, day=today, calls=12, throttled=0))
+    refused.invoice_refused_at = utcnow()
+    session.commit()
+    page = admin_client.get("/admin/").get_data(as_text=True)
+    differences = page.split('id="usage-differences"')[1].split("</section>")[0]
+    assert "Counted Elsewhere" in differences and "difference +800" in differences
+    assert "On A Budget</a>: 12 of 10 (soft)" in page.split('id="over-budget"')[1]
+    assert "No Invoices" in page.split('id="invoice-refused"')[1]

@@ -150,3 +150,15 @@ def test_a_broad_search_says_there_are_more_matches_than_counted(
     page = admin_client.get("/admin/tenants?q=shop").get_data(as_text=True)
     assert "more than 3 match" in page
     assert len(_names(page)) == 5
+
+
+def test_the_tenant_page_shows_that_billbee_refused_an_invoice(
+    admin_client: Any, made: Made, session: Session
+) -> None:
+    from billhive.db import utcnow
+
+    tenant = made.tenant()
+    tenant.invoice_refused_at = utcnow()
+    session.commit()
+    page = admin_client.get(f"/admin/tenants/{tenant.id}").get_data(as_text=True)
+    assert 'id="invoice-refused"' in page and "reconnect page" in page

@@ -277,3 +277,43 @@ def test_cancel_of_a_finished_call_is_409(
     response = api("POST", f"/api/v1/calls/{call_id}/cancel")
     assert response.status_code == 409
     assert response.json["error"]["code"] == "call_not_cancellable"
+
+
+def test_enqueue_refuses_a_bulk_body_over_its_item_cap_naming_the_member(
+    api: Callable[..., Any], tenant: Tenant, session: Session
+) -> None:
+    body = {"OrderIds": list(range(1, 102)), "Tags": ["x"]}
+    response = _enqueue(api, tenant.id, {"operation": "orders.add_tags_multiple", "body": body})
+    assert response.status_code == 422, response.json
+    assert response.json["error"]["field"] == "body.OrderIds"
+    assert "at most 100" in response.json["error"]["message"]
+    assert session.scalars(select(Call)).first() is None
+
+
+def test_enqueue_takes_a_bulk_body_at_its_item_cap(api: Callable[..., Any], tenant: Tenant) -> None:
+    body = [{"OrderId": n, "ProviderId": 1, "ProductId": 1} for n in range(20)]
+    response = _enqueue(
+        api, tenant.id, {"operation": "shipments.ship_with_label_multiple", "body": body}
+    )
+    assert response.status_code == 202, response.json
+
+
+@pytest.mark.parametrize("operation", ["orders.create_invoice", "orders.create_delivery_note"])
+def test_enqueue_of_an_invoice_without_the_permission_is_422_naming_billbees_setting(
+    api: Callable[..., Any], tenant: Tenant, session: Session, operation: str
+) -> None:
+    response = _enqueue(api, tenant.id, {"operation": operation, "params": {"id": 1}})
+    assert response.status_code == 422, response.json
+    error = response.json["error"]
+    assert (error["code"], error["field"]) == ("invoice_creation_not_allowed", "operation")
+    assert '"Rechnungserstellung"' in error["message"]
+    assert session.scalars(select(Call)).first() is None
+
+
+def test_enqueue_of_an_invoice_with_the_permission_is_queued(
+    api: Callable[..., Any], tenant: Tenant, session: Session
+) -> None:
+    tenant.invoice_creation_allowed = True
+    session.commit()
+    response = _enqueue(api, tenant.id, {"operation": "orders.create_invoice", "params": {"id": 1}})
+    assert response.status_code == 202, response.json

@@ -75,3 +75,20 @@ def test_the_docs_page_shows_every_endpoint_and_schema(client: Any) -> None:
     assert "orders.list" in page
     assert "<strong>Authentication</strong>" in page
     assert "<script" not in page
+
+
+def test_the_document_lists_the_operations_billbee_deprecated() -> None:
+    schema = openapi_document()["components"]["schemas"]["EnqueueCallRequest"]
+    deprecated = schema["properties"]["operation"]["x-deprecated"]
+    assert set(deprecated) == {
+        "shipments.ping",
+        "orders.find_by_partner",
+        "customers.patch_address",
+    }
+    assert "customer_addresses.update" in deprecated["customers.patch_address"]
+
+
+def test_the_docs_page_marks_deprecated_operations_and_parameters(client: Any) -> None:
+    page = client.get("/api/docs").get_data(as_text=True)
+    assert '<tr class="deprecated"><td><code>shipments.ping</code>' in page
+    assert "(deprecated: set ApiAccountId in the order instead)" in page
