@@ -74,6 +74,20 @@ class Settings(BaseSettings):
         "after that, with no worker on it, is sent again (idempotent) or marked "
         "unknown_outcome. Keep above the job timeout (120 s).",
     )
+    background_share: float = Field(
+        0.10,
+        ge=0.01,
+        le=0.9,
+        description="Share of the key's calls the background lane (the platform's own "
+        "housekeeping) gets while other lanes have work; all of it when they have none.",
+    )
+    bulk_share: float = Field(
+        0.25,
+        ge=0.01,
+        le=0.9,
+        description="Share of the foreground calls the bulk lane gets while interactive calls "
+        "wait; all of them when none do.",
+    )
     reconcile_interval_seconds: int = Field(
         15,
         ge=1,

@@ -79,6 +79,13 @@ class Operation:
     source: str = "spec-2023"
 
     @property
+    def reads_only(self) -> bool:
+        """Whether the operation changes nothing in Billbee: a read (every GET, and the
+        POSTs that only query, :data:`READ_ONLY_POSTS`). The scheduler lets reads of a
+        tenant run side by side; writes are ordered (docs/scheduling.md)."""
+        return self.method == "GET" or self.name in READ_ONLY_POSTS
+
+    @property
     def action(self) -> str:
         """The part of the name after the resource (``list`` for ``orders.list``)."""
         return self.name.partition(".")[2]
@@ -87,6 +94,12 @@ class Operation:
     def url_path(self) -> str:
         """The path template including the ``/api/v1`` prefix, as the spec writes it."""
         return API_PREFIX + self.path
+
+
+#: POSTs that change nothing in Billbee: they only take their query in a body.
+READ_ONLY_POSTS = frozenset(
+    {"search.search", "products.stock_multiple", "orders.parse_placeholders"}
+)
 
 
 class UnknownOperation(KeyError):

@@ -32,8 +32,9 @@ from billhive.db import utcnow
 from billhive.logs import get_logger
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.workers import gates
-from billhive.workers.models import Call, CallStatus, job_id_for
-from billhive.workers.queues import TenantQueue, enqueue_for_tenant
+from billhive.workers.models import ORDERING_KEY_MAX, Call, CallStatus, Lane, job_id_for
+from billhive.workers.queues import enqueue_for_tenant
+from billhive.workers.scheduling.dispatcher import Dispatcher, Order
 
 #: The key id in bucket keys: one Billbee API key serves the whole platform.
 KEY_ID = "billbee"
@@ -51,6 +52,8 @@ RESULT_TTL = 24 * 3600
 #: Tenants whose calls are refused at enqueue time.
 CLOSED_STATUSES = frozenset({TenantStatus.DELETED, TenantStatus.DISABLED})
 MAX_SKU_LENGTH = 255
+#: A batch of more calls than this goes to the bulk lane unless a request names its lane.
+BULK_BATCH_SIZE = 10
 
 log = get_logger(__name__)
 
@@ -85,11 +88,52 @@ class StockItem:
 
 @dataclass(frozen=True)
 class CallRequest:
-    """One Billbee operation to run for a tenant: its name, parameters and body."""
+    """One Billbee operation to run for a tenant: its name, parameters and body; its lane
+    (``priority``: interactive, bulk or background; None for the default) and the key it
+    is ordered by (``ordering_key``, see docs/scheduling.md)."""
 
     operation: str
     params: Mapping[str, Any] | None = None
     body: Any = None
+    priority: str | None = None
+    ordering_key: str | None = None
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """How a recorded call's job is queued: its function, its limit buckets and its place
+    in the tenant's order."""
+
+    func: str
+    buckets: list[Bucket]
+    order: Order
+
+
+def _lane(priority: str | None, default: Lane, where: str) -> Lane:
+    if priority is None:
+        return default
+    try:
+        return Lane(priority)
+    except ValueError:
+        lanes = ", ".join(lane.value for lane in Lane)
+        raise CallRejected(f"priority must be one of {lanes}", field=f"{where}priority") from None
+
+
+def _ordering_key(key: Any, where: str) -> str | None:
+    if key is None:
+        return None
+    if (
+        not isinstance(key, str)
+        or not key.strip()
+        or len(key) > ORDERING_KEY_MAX
+        or any(c in key for c in "\t\r\n")
+    ):
+        raise CallRejected(
+            f"ordering_key must be text of 1-{ORDERING_KEY_MAX} characters without tabs or "
+            "line breaks",
+            field=f"{where}ordering_key",
+        )
+    return key
 
 
 def call_buckets(operation: Operation, params: Mapping[str, Any], tenant_id: int) -> list[Bucket]:
@@ -175,30 +219,37 @@ def job_options(call: Call) -> dict[str, Any]:
     }
 
 
-def job_plan(call: Call) -> tuple[str, list[Bucket]]:
-    """The job function and the limit buckets of a recorded call's job."""
+def job_plan(call: Call) -> JobPlan:
+    """The job function, limit buckets and order of a recorded call's job."""
     if call.operation == STOCK_OPERATION:
-        # Sent inside updatestockmultiple, so the job consumes that endpoint's budget.
+        # Sent inside updatestockmultiple, so the job consumes that endpoint's budget; the
+        # batch takes the stock jobs queued behind it, so it runs alone in its lane.
         op = get_operation(STOCK_BATCH_OPERATION)
-        return STOCK_JOB, call_buckets(op, {}, call.tenant_id)
+        buckets = call_buckets(op, {}, call.tenant_id)
+        return JobPlan(STOCK_JOB, buckets, Order(key=call.ordering_key or "*", exclusive=True))
     op = get_operation(call.operation)
-    return CALL_JOB, call_buckets(op, call.params or {}, call.tenant_id)
+    buckets = call_buckets(op, call.params or {}, call.tenant_id)
+    if op.reads_only:
+        return JobPlan(CALL_JOB, buckets, Order(write=False, key=call.ordering_key or ""))
+    return JobPlan(CALL_JOB, buckets, Order(key=call.ordering_key or "*"))
 
 
-def _push(redis: Redis, pipe: Pipeline, call: Call, func: str, buckets: Iterable[Bucket]) -> Job:
+def _push(redis: Redis, pipe: Pipeline, call: Call, plan: JobPlan) -> Job:
     return enqueue_for_tenant(
         redis,
         str(call.tenant_id),
-        func,
+        plan.func,
         args=(call.id,),
-        buckets=buckets,
+        buckets=plan.buckets,
         job_id=job_id_for(call.id),
         pipeline=pipe,
+        lane=call.lane.value,
+        order=plan.order,
         **job_options(call),
     )
 
 
-def _push_all(redis: Redis, calls: Sequence[tuple[Call, str, list[Bucket]]]) -> None:
+def _push_all(redis: Redis, calls: Sequence[Call]) -> None:
     """Push the committed calls' jobs in one MULTI/EXEC, in order.
 
     If Redis refuses, the calls stay queued and the reconciler pushes them once Redis
@@ -206,8 +257,8 @@ def _push_all(redis: Redis, calls: Sequence[tuple[Call, str, list[Bucket]]]) -> 
     """
     try:
         with redis.pipeline() as pipe:
-            for call, func, buckets in calls:
-                _push(redis, pipe, call, func, buckets)
+            for call in calls:
+                _push(redis, pipe, call, job_plan(call))
             pipe.execute()
     except RedisError as exc:
         log.warning("calls_push_deferred", calls=len(calls), error=type(exc).__name__)
@@ -222,8 +273,13 @@ def enqueue_call(
     session: Session,
     redis: Redis,
     origin_token_id: int | None = None,
+    priority: str | None = None,
+    ordering_key: str | None = None,
 ) -> Call:
     """Record a call of ``operation`` for ``tenant_id`` and queue it (commits the session).
+
+    ``priority`` is the call's lane (default: interactive; bulk for a stock update);
+    ``ordering_key`` narrows the calls it is ordered with (docs/scheduling.md).
 
     Raises :class:`CallRejected` naming the field for a closed tenant, an unknown
     operation, bad parameters or a body the operation does not take, and
@@ -232,7 +288,7 @@ def enqueue_call(
     ``products.update_stock`` goes the coalescing stock path (see
     :func:`enqueue_stock_updates`).
     """
-    request = CallRequest(operation, params, body)
+    request = CallRequest(operation, params, body, priority, ordering_key)
     return _enqueue(session, redis, [_pending(tenant_id, request, origin_token_id)])[0]
 
 
@@ -246,25 +302,30 @@ def enqueue_calls(
 ) -> list[Call]:
     """Record several calls for one tenant in one INSERT and queue them in this order
     (commits the session); all or none: a bad request names its position
-    (``calls[3].params``) and nothing is recorded. Otherwise like :func:`enqueue_call`.
+    (``calls[3].params``) and nothing is recorded. A batch of more than
+    :data:`BULK_BATCH_SIZE` calls goes to the bulk lane unless a request names its lane.
+    Otherwise like :func:`enqueue_call`.
     """
     if not requests:
         raise CallRejected("no calls given", field="calls")
+    default = Lane.BULK if len(requests) > BULK_BATCH_SIZE else Lane.INTERACTIVE
     pending = [
-        _pending(tenant_id, request, origin_token_id, f"calls[{index}].")
+        _pending(tenant_id, request, origin_token_id, f"calls[{index}].", default)
         for index, request in enumerate(requests)
     ]
     return _enqueue(session, redis, pending)
 
 
-#: A call ready to record, with its job function and the limit buckets the job consumes.
-_Pending = tuple[Call, str, list[Bucket]]
-
-
 def _pending(
-    tenant_id: int, request: CallRequest, origin_token_id: int | None, where: str = ""
-) -> _Pending:
+    tenant_id: int,
+    request: CallRequest,
+    origin_token_id: int | None,
+    where: str = "",
+    default_lane: Lane = Lane.INTERACTIVE,
+) -> Call:
+    """A checked call, ready to record (not added to a session)."""
     op, normalized = _checked(request, where)
+    key = _ordering_key(request.ordering_key, where)
     if op.name == STOCK_OPERATION:
         if not isinstance(request.body, Mapping):
             raise CallRejected(
@@ -272,36 +333,47 @@ def _pending(
                 field=f"{where}body",
             )
         item = check_stock_item(_stock_item_from_body(request.body), where)
-        return _pending_stock(tenant_id, item, origin_token_id)
-    call = Call(
+        lane = _lane(request.priority, Lane.BULK, where)
+        return _pending_stock(tenant_id, item, origin_token_id, lane, key)
+    return Call(
         tenant_id=tenant_id,
         operation=op.name,
         params=normalized,
         body=request.body,
         origin_token_id=origin_token_id,
+        lane=_lane(request.priority, default_lane, where),
+        ordering_key=key,
     )
-    return call, CALL_JOB, call_buckets(op, normalized, tenant_id)
 
 
-def _pending_stock(tenant_id: int, item: StockItem, origin_token_id: int | None) -> _Pending:
-    call = Call(
+def stock_ordering_key(sku: str) -> str:
+    """The key a stock update is ordered by: its SKU. A stock value is absolute and
+    touches that article only, so updates of different SKUs need no order between them;
+    updates of one SKU keep theirs (derived, so callers need not name it)."""
+    return f"sku:{sku}"[:ORDERING_KEY_MAX]
+
+
+def _pending_stock(
+    tenant_id: int,
+    item: StockItem,
+    origin_token_id: int | None,
+    lane: Lane = Lane.BULK,
+    key: str | None = None,
+) -> Call:
+    return Call(
         tenant_id=tenant_id,
         operation=STOCK_OPERATION,
         params={},
         body=item.as_body(),
         origin_token_id=origin_token_id,
+        lane=lane,
+        ordering_key=key or stock_ordering_key(item.sku),
     )
-    # Sent inside updatestockmultiple, so the job consumes that endpoint's budget.
-    buckets = call_buckets(get_operation(STOCK_BATCH_OPERATION), {}, tenant_id)
-    return call, STOCK_JOB, buckets
 
 
-def _enqueue(session: Session, redis: Redis, pending: Sequence[_Pending]) -> list[Call]:
-    calls = _record(session, [call for call, _, _ in pending])
-    pushes = [
-        (stored, func, buckets) for stored, (_, func, buckets) in zip(calls, pending, strict=True)
-    ]
-    _push_all(redis, pushes)
+def _enqueue(session: Session, redis: Redis, pending: Sequence[Call]) -> list[Call]:
+    calls = _record(session, pending)
+    _push_all(redis, calls)
     return calls
 
 
@@ -315,6 +387,8 @@ def _insert_if_open() -> ExecutableReturnsRows:
         bindparam("params", type_=JSON),
         bindparam("body", type_=JSON),
         bindparam("origin_token_id", type_=Integer),
+        bindparam("lane", type_=String),
+        bindparam("ordering_key", type_=String),
     ).where(
         Tenant.id == bindparam("tenant_id"),
         # One plain comparison per status: an IN list would be expanded on every execution.
@@ -323,7 +397,15 @@ def _insert_if_open() -> ExecutableReturnsRows:
         *gates.insert_conditions(),
     )
     table = cast(Table, Call.__table__)
-    columns = ["tenant_id", "operation", "params", "body", "origin_token_id"]
+    columns = [
+        "tenant_id",
+        "operation",
+        "params",
+        "body",
+        "origin_token_id",
+        "lane",
+        "ordering_key",
+    ]
     return select(Call).from_statement(insert(table).from_select(columns, row).returning(*table.c))
 
 
@@ -357,6 +439,8 @@ def _record(session: Session, calls: Sequence[Call]) -> list[Call]:
             "params": call.params,
             "body": call.body,
             "origin_token_id": call.origin_token_id,
+            "lane": call.lane.value,
+            "ordering_key": call.ordering_key,
             "needs_invoice_permission": needs_invoice,
             "month_start": gates.month_start(),
         },
@@ -406,8 +490,10 @@ def enqueue_stock_updates(
     session: Session,
     redis: Redis,
     origin_token_id: int | None = None,
+    priority: str | None = None,
 ) -> list[Call]:
-    """Queue absolute stock values; one Call (and outcome) per item (commits the session).
+    """Queue absolute stock values; one Call (and outcome) per item (commits the session);
+    in the bulk lane unless ``priority`` says otherwise, each ordered by its SKU.
 
     The worker merges consecutive stock updates of a tenant into ``updatestockmultiple``
     calls, so thousands a minute fit into that endpoint's 2 calls/s. Raises like
@@ -417,7 +503,12 @@ def enqueue_stock_updates(
         raise CallRejected("no stock items given", field="items")
     where = "items[{}]." if len(items) > 1 else ""
     pending = [
-        _pending_stock(tenant_id, check_stock_item(item, where.format(i)), origin_token_id)
+        _pending_stock(
+            tenant_id,
+            check_stock_item(item, where.format(i)),
+            origin_token_id,
+            _lane(priority, Lane.BULK, ""),
+        )
         for i, item in enumerate(items)
     ]
     return _enqueue(session, redis, pending)
@@ -440,9 +531,10 @@ def cancel_call(call_id: int, *, session: Session, redis: Redis) -> bool:
         return False
     call = session.get(Call, call_id)
     if call is not None:
-        # Take the job out of the queue so it costs no budget; if a worker popped it in the
-        # meantime, the job sees the cancelled status and does nothing.
-        TenantQueue.for_tenant(str(call.tenant_id), redis).remove(job_id_for(call_id))
+        # Take the job out of its queue so it costs no budget and nothing waits for it; if
+        # a worker popped it in the meantime, the job sees the cancelled status and does
+        # nothing.
+        Dispatcher(redis).discard(str(call.tenant_id), job_id_for(call_id))
         drop_job(redis, job_id_for(call_id))
     return True
 
@@ -466,7 +558,7 @@ def requeue_calls(call_ids: Iterable[int], *, session: Session, redis: Redis) ->
             Call.id.in_(ids), Call.status.in_([CallStatus.FAILED, CallStatus.UNKNOWN_OUTCOME])
         )
     ).all()
-    pushes: list[tuple[Call, str, list[Bucket]]] = []
+    pushes: list[Call] = []
     for call in calls:
         call.status = CallStatus.QUEUED
         call.attempts = 0
@@ -475,13 +567,13 @@ def requeue_calls(call_ids: Iterable[int], *, session: Session, redis: Redis) ->
         call.error_code = call.http_status = None
         call.finished_at = call.announced_at = None
         call.attempt_started_at = None
-        pushes.append((call, *job_plan(call)))
+        pushes.append(call)
     if pushes:
         # These ids lie below the reconciler's cursor: make it look at them again.
-        recheck_from(session, min(call.id for call, _, _ in pushes))
+        recheck_from(session, min(call.id for call in pushes))
     session.commit()
     try:
-        for call, _, _ in pushes:
+        for call in pushes:
             drop_job(redis, job_id_for(call.id))
     except RedisError as exc:
         log.warning("calls_push_deferred", calls=len(pushes), error=type(exc).__name__)

@@ -25,8 +25,10 @@ from billhive.workers.scheduling.dispatcher import (
     RQ_QUEUE_KEY_PREFIX,
     TENANT_QUEUE_PREFIX,
     Dispatcher,
+    lane_of_queue,
     tenant_queue_name,
 )
+from billhive.workers.scheduling.scripts import LANES
 from billhive.workers.stats import key_budget_in_use
 
 __all__ = [
@@ -76,33 +78,65 @@ def resume_tenant(
     Dispatcher(redis).resume(str(tenant_id))
 
 
-def _queue_key(tenant_id: int) -> str:
-    return RQ_QUEUE_KEY_PREFIX + tenant_queue_name(str(tenant_id))
+def _queue_key(tenant_id: int, lane: str) -> str:
+    return RQ_QUEUE_KEY_PREFIX + tenant_queue_name(str(tenant_id), lane)
+
+
+def lane_depths(redis: Redis, tenant_id: int) -> dict[str, int]:
+    """Calls waiting in each lane of the tenant (not counting those in flight)."""
+    pipe = redis.pipeline(transaction=False)
+    for lane in LANES:
+        pipe.llen(_queue_key(tenant_id, lane))
+    return {lane: int(n) for lane, n in zip(LANES, pipe.execute(), strict=True)}
 
 
 def queue_depth(redis: Redis, tenant_id: int) -> int:
-    """Calls waiting in the tenant's queue (not counting the one in flight)."""
-    return int(redis.llen(_queue_key(tenant_id)))
+    """Calls waiting in the tenant's queues (every lane; not counting those in flight)."""
+    return sum(lane_depths(redis, tenant_id).values())
 
 
 def queue_depths(redis: Redis, tenant_ids: Sequence[int]) -> dict[int, int]:
-    """Queue depth of each tenant, in one round trip."""
+    """Queue depth of each tenant (every lane), in one round trip."""
     pipe = redis.pipeline(transaction=False)
     for tenant_id in tenant_ids:
-        pipe.llen(_queue_key(tenant_id))
-    return {t: int(n) for t, n in zip(tenant_ids, pipe.execute(), strict=True)}
+        for lane in LANES:
+            pipe.llen(_queue_key(tenant_id, lane))
+    counts = iter(pipe.execute())
+    return {t: sum(int(next(counts)) for _ in LANES) for t in tenant_ids}
 
 
-def total_queued(redis: Redis) -> int:
-    """Calls waiting in every tenant queue (SCAN: fine for a dashboard, not a hot path)."""
-    pattern = RQ_QUEUE_KEY_PREFIX + TENANT_QUEUE_PREFIX + "*"
-    keys = list(redis.scan_iter(match=pattern, count=1000))
+def waiting_by_queue(redis: Redis) -> dict[tuple[str, str], int]:
+    """Calls waiting in each non-empty tenant queue, by (tenant id, lane) (SCAN: fine for
+    a dashboard or a scrape, not a hot path)."""
+    prefix = RQ_QUEUE_KEY_PREFIX + TENANT_QUEUE_PREFIX
+    keys = [
+        k.decode() if isinstance(k, bytes) else str(k)
+        for k in redis.scan_iter(match=prefix + "*", count=1000)
+    ]
     if not keys:
-        return 0
+        return {}
     pipe = redis.pipeline(transaction=False)
     for key in keys:
         pipe.llen(key)
-    return sum(int(n) for n in pipe.execute())
+    depths: dict[tuple[str, str], int] = {}
+    for key, count in zip(keys, pipe.execute(), strict=True):
+        found = lane_of_queue(key.removeprefix(RQ_QUEUE_KEY_PREFIX))
+        if found is not None and int(count) > 0:
+            depths[found] = int(count)
+    return depths
+
+
+def queued_per_lane(redis: Redis) -> dict[str, int]:
+    """Calls waiting in every tenant queue, per lane."""
+    per_lane = dict.fromkeys(LANES, 0)
+    for (_, lane), count in waiting_by_queue(redis).items():
+        per_lane[lane] += count
+    return per_lane
+
+
+def total_queued(redis: Redis) -> int:
+    """Calls waiting in every tenant queue."""
+    return sum(waiting_by_queue(redis).values())
 
 
 def workers_alive(redis: Redis) -> int:
@@ -149,12 +183,13 @@ def purge_tenant(session: Session, redis: Redis, tenant_id: int) -> int:
         )
     ).rowcount  # type: ignore[attr-defined]
     session.commit()
-    key = _queue_key(tenant_id)
-    for raw in redis.lrange(key, 0, -1):
-        job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
-        with contextlib.suppress(NoSuchJobError):
-            Job.fetch(job_id, connection=redis).delete(remove_from_queue=False)
-    redis.delete(key)
+    for lane in LANES:
+        key = _queue_key(tenant_id, lane)
+        for raw in redis.lrange(key, 0, -1):
+            job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+            with contextlib.suppress(NoSuchJobError):
+                Job.fetch(job_id, connection=redis).delete(remove_from_queue=False)
+        redis.delete(key)
     Dispatcher(redis).forget(str(tenant_id))
     return int(cancelled or 0)
 

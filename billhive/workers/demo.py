@@ -14,13 +14,15 @@ from sqlalchemy import select
 
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.workers.calls import StockItem, enqueue_call, enqueue_stock_updates
-from billhive.workers.models import Call, CallStatus
+from billhive.workers.models import Call, CallStatus, Lane
 from billhive.workers.runtime import Runtime, get_runtime
 
 TICK_SECONDS = 15
 MAX_TENANTS = 5
 #: Order states the demo moves orders into (confirmed, paid, packed).
 NEXT_STATES = (2, 3, 13)
+#: The demo is the platform's own traffic: it takes the background lane.
+BACKGROUND = Lane.BACKGROUND.value
 
 
 def demo_tick() -> int:
@@ -60,6 +62,7 @@ def queue_round(rt: Runtime, rng: random.Random) -> int:
                 {"page": 1, "pageSize": 20},
                 session=session,
                 redis=rt.redis,
+                priority=BACKGROUND,
             )
             enqueue_call(
                 tenant_id,
@@ -67,6 +70,7 @@ def queue_round(rt: Runtime, rng: random.Random) -> int:
                 {"page": 1, "pageSize": 20},
                 session=session,
                 redis=rt.redis,
+                priority=BACKGROUND,
             )
             queued += 2
             products = _latest_result(rt, tenant_id, "products.list") or []
@@ -77,7 +81,9 @@ def queue_round(rt: Runtime, rng: random.Random) -> int:
                     for _ in range(rng.randrange(1, 6))
                 ]
                 queued += len(
-                    enqueue_stock_updates(tenant_id, items, session=session, redis=rt.redis)
+                    enqueue_stock_updates(
+                        tenant_id, items, session=session, redis=rt.redis, priority=BACKGROUND
+                    )
                 )
             orders = _latest_result(rt, tenant_id, "orders.list") or []
             ids = [
@@ -93,6 +99,7 @@ def queue_round(rt: Runtime, rng: random.Random) -> int:
                     body={"NewStateId": rng.choice(NEXT_STATES)},
                     session=session,
                     redis=rt.redis,
+                    priority=BACKGROUND,
                 )
                 queued += 1
     return queued

@@ -27,6 +27,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from billhive.db import Base, UTCDateTime, string_enum, utcnow
 
+#: The longest ordering key a call may name.
+ORDERING_KEY_MAX = 200
 #: The largest JSON result kept on a call row, in characters; longer results are truncated.
 RESULT_MAX_CHARS = 64 * 1024
 
@@ -42,6 +44,16 @@ class CallStatus(StrEnum):
     #: human decides (retrying could, for example, create a second invoice).
     UNKNOWN_OUTCOME = "unknown_outcome"
     CANCELLED = "cancelled"
+
+
+class Lane(StrEnum):
+    """How urgent a call is (docs/scheduling.md, "Lanes"): interactive calls start before a
+    tenant's queued bulk work whenever the ordering rule allows; background (the
+    platform's own housekeeping) gets a bounded share of the key while others have work."""
+
+    INTERACTIVE = "interactive"
+    BULK = "bulk"
+    BACKGROUND = "background"
 
 
 FINAL_STATUSES = frozenset(
@@ -117,6 +129,15 @@ class Call(Base):
     requeues: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: When the final status was turned into callback deliveries (the outbox's mark).
     announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    lane: Mapped[Lane] = mapped_column(
+        string_enum(Lane, "call_lane", length=16),
+        default=Lane.INTERACTIVE,
+        server_default=Lane.INTERACTIVE.value,
+    )
+    #: The key the call is ordered by (docs/scheduling.md): for a write, None orders it
+    #: after every earlier write of its tenant; for a read, after every earlier write.
+    #: Given by the caller, or derived (``sku:<SKU>`` for a stock update).
+    ordering_key: Mapped[str | None] = mapped_column(String(ORDERING_KEY_MAX), nullable=True)
     #: Optimistic lock: every UPDATE of the row checks and bumps it, so two workers (or a
     #: worker and a cancel) can never both move a call on from the same state.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")

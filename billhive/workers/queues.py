@@ -1,10 +1,12 @@
 """Per-tenant RQ queues whose jobs are dispatched by the fair, limit-aware scheduler.
 
-Each tenant has its own RQ queue ``billhive:t:<tenant id>``: the job ids sit in RQ's own
-list, so ``rq info``, ``Queue.count``, job inspection and RQ's registries (started,
-finished, failed), results and retries work as usual. Only the push is different: it goes
-through :class:`~billhive.workers.scheduling.dispatcher.Dispatcher`, which also makes the
-tenant ready, and a retried in-flight job goes back to the head of its queue.
+Each tenant has an RQ queue per lane: ``billhive:t:<tenant id>`` (interactive),
+``billhive:t:<tenant id>:bulk`` and ``...:background``. The job ids sit in RQ's own lists,
+so ``rq info``, ``Queue.count``, job inspection and RQ's registries (started, finished,
+failed), results and retries work as usual. Only the push is different: it goes through
+:class:`~billhive.workers.scheduling.dispatcher.Dispatcher`, which draws the job's place in
+the tenant's order and makes the tenant ready, and a retried in-flight job goes back to the
+head of its lane.
 """
 
 from __future__ import annotations
@@ -24,56 +26,76 @@ from rq.utils import decode_redis_hash
 
 from billhive.billbee.limits import Bucket
 from billhive.workers.scheduling.dispatcher import (
+    INTERACTIVE,
+    WRITE,
     Dispatcher,
+    Order,
+    lane_of_queue,
     shared_dispatcher,
-    tenant_of_queue,
     tenant_queue_name,
 )
-from billhive.workers.scheduling.scripts import BUCKETS_FIELD
+from billhive.workers.scheduling.scripts import BUCKETS_FIELD, ORDER_FIELD
+
+#: Fields of a job's hash that RQ does not know and TenantJob keeps across RQ's saves.
+_OWN_FIELDS = (BUCKETS_FIELD, ORDER_FIELD)
 
 
 class TenantJob(Job):
-    """An RQ job that keeps its limit buckets whenever RQ saves it.
+    """An RQ job that keeps its limit buckets and its place in the order whenever RQ
+    saves it.
 
-    The buckets live in a field of the job's hash that RQ does not know. RQ's own saves
-    (a retry re-queues a job by saving it whole) would not write it, so a job whose hash
-    Redis lost while it ran would come back without limits; this class carries the field
-    it was loaded with into every save.
+    Both live in fields of the job's hash that RQ does not know. RQ's own saves (a retry
+    re-queues a job by saving it whole) would not write them, so a job whose hash Redis
+    lost while it ran would come back without limits; this class carries the fields it
+    was loaded with into every save.
     """
 
-    _buckets: Any = None
+    _own: dict[str, Any] | None = None
 
     def restore(self, raw_data: Any) -> Any:
-        """RQ's restore, keeping the buckets field."""
+        """RQ's restore, keeping billhive's fields."""
         restored = super().restore(raw_data)
-        self._buckets = decode_redis_hash(raw_data).get(BUCKETS_FIELD)
+        fields = decode_redis_hash(raw_data)
+        self._own = {name: fields[name] for name in _OWN_FIELDS if name in fields}
         return restored
 
     def to_dict(self, include_meta: bool = True, include_result: bool = True) -> dict[str, Any]:
-        """RQ's fields plus the buckets this job was loaded with."""
+        """RQ's fields plus billhive's, as this job was loaded with them."""
         fields: dict[str, Any] = super().to_dict(include_meta, include_result)
-        if self._buckets is not None:
-            fields[BUCKETS_FIELD] = self._buckets
+        fields.update(self._own or {})
         return fields
 
 
 class TenantQueue(Queue):
-    """An RQ queue that belongs to one tenant; pushes go through the dispatcher.
+    """An RQ queue of one tenant's lane; pushes go through the dispatcher.
 
-    ``repair`` (the reconciler's): a job already queued or in flight is not pushed again.
+    ``order``: the place in the tenant's order of the jobs this instance enqueues (None:
+    a job keeps the one it has, as RQ's retries and requeues do). ``repair`` (the
+    reconciler's): a job already queued or in flight is not pushed again.
     """
 
     repair = False
+    order: Order | None = None
 
     @classmethod
-    def for_tenant(cls, tenant_id: str, connection: Redis, **kwargs: Any) -> TenantQueue:
-        """The queue of ``tenant_id`` (no Redis call; queues exist while they hold jobs)."""
-        return cls(tenant_queue_name(tenant_id), connection=connection, **kwargs)
+    def for_tenant(
+        cls, tenant_id: str, connection: Redis, lane: str = INTERACTIVE, **kwargs: Any
+    ) -> TenantQueue:
+        """The queue of ``tenant_id``'s lane (no Redis call; queues exist while they hold
+        jobs)."""
+        return cls(tenant_queue_name(tenant_id, lane), connection=connection, **kwargs)
 
     @property
     def tenant_id(self) -> str | None:
         """The tenant this queue belongs to (None when the name is not a tenant queue's)."""
-        return tenant_of_queue(self.name)
+        found = lane_of_queue(self.name)
+        return found[0] if found else None
+
+    @property
+    def lane(self) -> str:
+        """The lane this queue holds."""
+        found = lane_of_queue(self.name)
+        return found[1] if found else INTERACTIVE
 
     @cached_property
     def dispatcher(self) -> Dispatcher:
@@ -90,7 +112,13 @@ class TenantQueue(Queue):
             super().push_job_id(job_id, pipeline=pipeline, at_front=at_front)
             return
         self.dispatcher.push(
-            tenant, job_id, at_front=at_front, if_absent=self.repair, pipeline=pipeline
+            tenant,
+            job_id,
+            lane=self.lane,
+            order=self.order,
+            at_front=at_front,
+            if_absent=self.repair,
+            pipeline=pipeline,
         )
 
 
@@ -104,9 +132,13 @@ def enqueue_for_tenant(
     buckets: Iterable[Bucket] = (),
     job_id: str | None = None,
     pipeline: Pipeline | None = None,
+    lane: str = INTERACTIVE,
+    order: Order = WRITE,
     **options: Any,
 ) -> Job:
-    """Put one job on the tenant's queue, with the limit buckets it will consume.
+    """Put one job on the tenant's queue of ``lane``, with the limit buckets it will
+    consume and its place in the tenant's order (``order``: by default a write ordered
+    after every earlier write of the tenant, i.e. strictly in turn).
 
     ``func`` is the job function's import path (``billhive.workers.process.run_call``).
     ``args``/``kwargs`` must be ids and plain data (never credentials). ``buckets`` come
@@ -119,8 +151,10 @@ def enqueue_for_tenant(
     for unsupported in ("depends_on", "unique", "rate_limit", "at_front"):
         if options.get(unsupported):
             raise ValueError(f"enqueue_for_tenant does not support {unsupported!r}")
+    queue = TenantQueue.for_tenant(tenant_id, connection, lane)
+    queue.order = order
     return _enqueue(
-        TenantQueue.for_tenant(tenant_id, connection),
+        queue,
         func,
         args=args,
         kwargs=kwargs,
@@ -139,15 +173,18 @@ def repair_for_tenant(
     job_id: str,
     at_front: bool,
     pipeline: Pipeline,
+    lane: str,
+    order: Order,
     args: Iterable[Any] = (),
     buckets: Iterable[Bucket] = (),
     **options: Any,
 ) -> Job:
     """The reconciler's push of a job Redis lost: like :func:`enqueue_for_tenant`, at the
-    head (``at_front``: a call that was running) or the tail, and no second copy of a job
-    still queued or in flight. The caller executes ``pipeline``."""
-    queue = TenantQueue.for_tenant(tenant_id, connection)
+    head of its lane (``at_front``: a call that was running) or the tail, and no second
+    copy of a job still queued or in flight. The caller executes ``pipeline``."""
+    queue = TenantQueue.for_tenant(tenant_id, connection, lane)
     queue.repair = True
+    queue.order = order
     return _enqueue(
         queue,
         func,

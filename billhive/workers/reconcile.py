@@ -257,10 +257,10 @@ def _abandoned(
     if not rows:
         return []
     statuses = _job_statuses(redis, [row.id for row in rows])
-    running = dispatcher.running()
+    flights = dispatcher.flights()
     abandoned = []
     for row, status in zip(rows, statuses, strict=True):
-        in_flight = running.get(str(row.tenant_id), "").startswith(job_id_for(row.id) + "|")
+        in_flight = job_id_for(row.id) in flights
         if in_flight or status in _WAITING:
             continue  # the dispatcher's lease recovery, or the queue, carries it
         abandoned.append(row.id)
@@ -272,44 +272,40 @@ def settle_flights(
 ) -> tuple[int, int]:
     """Settle the dispatcher's in-flight entries that the database says nobody works on.
 
-    A Redis restored from a file or a replica may hold a tenant's flight whose end it lost,
-    and the tenant would wait for the dispatcher's own recovery (the job's heartbeat
-    deadline, a minute and more). The database knows better: a flight of a final call is
+    A Redis restored from a file or a replica may hold a flight whose end it lost, and the
+    calls ordered after it would wait for the dispatcher's own recovery (the job's
+    heartbeat deadline, a minute and more). The database knows better: a flight of a final call is
     ended; one of a call still ``queued`` FLIGHT_GRACE after its dispatch (a live worker
     claims its call within milliseconds), or of a ``running`` call whose attempt lease
     ended, goes back to the head of its tenant's queue. Returns how many flights were
     ended and how many calls went back to their queue.
     """
     flights = {
-        tenant: token
-        for tenant, token in dispatcher.running().items()
-        if token.startswith(CALL_JOB_PREFIX)
+        int(job.removeprefix(CALL_JOB_PREFIX)): flight
+        for job, flight in dispatcher.flights().items()
+        if job.startswith(CALL_JOB_PREFIX)
     }
     if not flights:
         return 0, 0
-    by_call = {
-        int(token.split("|", 1)[0].removeprefix(CALL_JOB_PREFIX)): tenant
-        for tenant, token in flights.items()
-    }
     stale = {
-        tenant
-        for tenant, _ in dispatcher.leases(
+        job
+        for job, _ in dispatcher.leases(
             older_than=dispatcher.redis_time() - FLIGHT_GRACE.total_seconds()
         )
     }
     expired = utcnow() - lease
     ended = requeued = 0
     for call_id, status, attempt_started_at in session.execute(
-        select(Call.id, Call.status, Call.attempt_started_at).where(Call.id.in_(list(by_call)))
+        select(Call.id, Call.status, Call.attempt_started_at).where(Call.id.in_(list(flights)))
     ):
-        tenant = by_call[call_id]
+        flight = flights[call_id]
         if status in FINAL_STATUSES:
-            ended += dispatcher.release(tenant, flights[tenant])
-        elif tenant in stale and (
+            ended += dispatcher.release(flight.tenant_id, flight.token)
+        elif job_id_for(call_id) in stale and (
             status is CallStatus.QUEUED
             or (attempt_started_at is not None and attempt_started_at < expired)
         ):
-            requeued += dispatcher.requeue_head(tenant, flights[tenant])
+            requeued += dispatcher.requeue_head(flight.tenant_id, flight.token)
     return ended, requeued
 
 
@@ -348,16 +344,18 @@ def repair(session: Session, redis: Redis, dispatcher: Dispatcher, call_ids: Ite
                 *((c, True) for c in reversed(head)),
                 *((c, False) for c in tail),
             ]:
-                func, buckets = job_plan(call)
+                plan = job_plan(call)
                 repair_for_tenant(
                     redis,
                     str(tenant_id),
-                    func,
+                    plan.func,
                     job_id=job_id_for(call.id),
                     at_front=at_front,
                     pipeline=pipe,
+                    lane=call.lane.value,
+                    order=plan.order,
                     args=(call.id,),
-                    buckets=buckets,
+                    buckets=plan.buckets,
                     **job_options(call),
                 )
         pipe.execute()

@@ -26,6 +26,7 @@ from billhive.workers.outcomes import Decision, Verdict
 from billhive.workers.queues import enqueue_for_tenant
 from billhive.workers.recording import count_usage
 from billhive.workers.runtime import Runtime, get_runtime
+from billhive.workers.scheduling.dispatcher import BACKGROUND, READ
 
 VERIFY_OPERATION = "orders.list"
 VERIFY_PARAMS = {"page": 1, "pageSize": 1}
@@ -78,6 +79,8 @@ def queue_due(rt: Runtime) -> int:
             args=(tenant_id,),
             buckets=call_buckets(buckets_op, VERIFY_PARAMS, tenant_id),
             job_id=reverify_job_id(tenant_id),
+            lane=BACKGROUND,
+            order=READ,
             result_ttl=3600,
             description=f"re-verify tenant {tenant_id}",
         )

@@ -118,6 +118,8 @@ def configured_dispatcher(connection: Redis, settings: Settings) -> Dispatcher:
         shared_headroom=settings.dispatch_key_headroom,
         lead=settings.dispatch_lead_ms / 1000,
         cold_start_hold=KEY_PERIOD + jitter,
+        background_share=settings.background_share,
+        bulk_share=settings.bulk_share,
     )
 
 

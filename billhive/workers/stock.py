@@ -35,21 +35,19 @@ from billhive.workers.jobs import (
 )
 from billhive.workers.models import Call, CallStatus, job_id_for
 from billhive.workers.outcomes import decide
-from billhive.workers.queues import TenantQueue
 from billhive.workers.recording import count_usage, finish_call, job_events
 from billhive.workers.runtime import Runtime
 from billhive.workers.stats import record_outcome
 
 
 def _followers(rt: Runtime, session: Session, head: Call, limit: int) -> list[Call]:
-    """The queued stock calls right behind ``head`` in its tenant's queue, in order."""
+    """The queued stock calls right behind ``head`` in its tenant's lane that may join it
+    (the dispatcher checks their order), in order."""
     if limit <= 0:
         return []
-    queue = TenantQueue.for_tenant(str(head.tenant_id), rt.redis)
-    job_ids = [
-        j.decode() if isinstance(j, bytes) else str(j)
-        for j in rt.redis.lrange(queue.key, 0, limit - 1)
-    ]
+    job_ids = rt.dispatcher.followers(
+        str(head.tenant_id), head.lane.value, job_id_for(head.id), limit
+    )
     ids = [int(j.removeprefix("call-")) for j in job_ids if j.startswith("call-")]
     found = {
         c.id: c
@@ -110,7 +108,6 @@ def _record_batch(
     items = response.data if isinstance(response.data, list) else []
     sent = [c for c in batch if c.id not in superseded]
     outcomes = {c.id: _item_outcome(item) for c, item in zip(sent, items, strict=False)}
-    queue = TenantQueue.for_tenant(str(batch[0].tenant_id), rt.redis)
     now = utcnow()
     for call in batch:
         call.http_status = response.status_code
@@ -130,7 +127,8 @@ def _record_batch(
             setattr(call, name, value)
         if call is not batch[0]:
             call.attempts += 1
-            queue.remove(job_id_for(call.id))
+            # Out of its queue and of the unfinished writes: it is done with the batch.
+            rt.dispatcher.discard(str(call.tenant_id), job_id_for(call.id))
             Job(job_id_for(call.id), connection=rt.redis).delete(remove_from_queue=False)
         record_outcome(events, status.value)
         finish_call(session, call, status)

@@ -35,6 +35,7 @@ from billhive.workers.jobs import scoped_client, send
 from billhive.workers.queues import enqueue_for_tenant
 from billhive.workers.recording import count_usage
 from billhive.workers.runtime import Runtime, get_runtime
+from billhive.workers.scheduling.dispatcher import BACKGROUND, READ
 from billhive.workers.usage_models import UsageReconciliation
 
 USAGE_OPERATION = "api_usage.summary"
@@ -100,6 +101,8 @@ def queue_due(rt: Runtime, now: datetime | None = None) -> int:
             args=(tenant_id,),
             buckets=call_buckets(operation, usage_params(first), tenant_id),
             job_id=reconcile_job_id(tenant_id),
+            lane=BACKGROUND,
+            order=READ,
             result_ttl=3600,
             description=f"reconcile Billbee usage of tenant {tenant_id}",
         )

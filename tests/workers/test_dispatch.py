@@ -114,7 +114,9 @@ def test_a_blocked_tenant_waits_in_the_delayed_set_until_its_bucket_frees(redis_
     decision = dispatcher.pop(now=T0 + 1)
     assert isinstance(decision, Wait)
     assert decision.until == pytest.approx(T0 + 10.0, abs=1e-3)
-    assert redis_client.zscore(dispatcher.key("delayed"), "a") == pytest.approx(T0 + 10, abs=1e-3)
+    assert redis_client.zscore(dispatcher.key("delayed:interactive"), "a") == pytest.approx(
+        T0 + 10, abs=1e-3
+    )
     assert go(dispatcher.pop(now=T0 + 10.01)).job_id == "a2"
 
 
@@ -135,7 +137,7 @@ def test_a_full_key_bucket_makes_everyone_wait_without_losing_their_turn(redis_c
     decision = dispatcher.pop(now=T0 + 0.1)
     assert isinstance(decision, Wait)
     assert decision.until == pytest.approx(T0 + 1.0, abs=1e-3)
-    assert redis_client.zcard(dispatcher.key("delayed")) == 0
+    assert redis_client.zcard(dispatcher.key("delayed:interactive")) == 0
     assert run_one(dispatcher, T0 + 1.01).tenant_id not in first
 
 
@@ -180,7 +182,7 @@ def test_a_tenant_that_appears_later_is_dispatched(redis_client, dispatcher):
 def test_a_tenant_whose_queue_ran_empty_leaves_the_ready_set(redis_client, dispatcher):
     add_jobs(redis_client, dispatcher, "a", ["a1"])
     run_one(dispatcher)
-    assert redis_client.zcard(dispatcher.key("ready")) == 0
+    assert redis_client.zcard(dispatcher.key("ready:interactive")) == 0
 
 
 def test_a_retried_in_flight_job_goes_back_to_the_head(redis_client, dispatcher):
@@ -197,7 +199,7 @@ def test_a_stale_release_does_not_end_the_next_dispatch_of_the_same_job(redis_cl
     dispatcher.push("a", "a1", at_front=True, now=T0)
     again = go(dispatcher.pop(now=T0))
     assert not dispatcher.release("a", first.token)
-    assert dispatcher.running() == {"a": again.token}
+    assert {job: f.token for job, f in dispatcher.flights().items()} == {"a1": again.token}
 
 
 def test_a_job_deleted_while_queued_is_skipped(redis_client, dispatcher):
@@ -216,7 +218,7 @@ def test_one_pop_looks_at_a_bounded_number_of_blocked_tenants(redis_client):
         run_one(dispatcher, T0)
     decision = dispatcher.pop(now=T0 + 1)
     assert isinstance(decision, Wait)
-    assert redis_client.zcard(dispatcher.key("delayed")) == 2
+    assert redis_client.zcard(dispatcher.key("delayed:interactive")) == 2
 
 
 def test_a_tenant_id_with_spaces_is_refused_with_a_clear_error(dispatcher):
@@ -234,7 +236,7 @@ def test_a_deferred_job_keeps_its_tenant_waiting_until_its_time(redis_client, di
     first = go(dispatcher.pop(now=T0))
     dispatcher.defer("a1", 5.0, now=T0)
     dispatcher.push("a", "a1", now=T0)  # RQ's immediate retry
-    assert first.token not in dispatcher.running().values()
+    assert first.token not in [f.token for f in dispatcher.flights().values()]
     decision = dispatcher.pop(now=T0 + 1)
     assert isinstance(decision, Wait)
     assert decision.until == pytest.approx(T0 + 5.0, abs=1e-3)

@@ -57,7 +57,7 @@ def test_a_queue_that_is_no_tenants_pushes_like_plain_rq(redis_client: Redis):
     queue = TenantQueue("billhive:system", connection=redis_client)
     job = queue.enqueue(JOB)
     assert queue.job_ids == [job.id]
-    assert redis_client.zcard("billhive:d:ready") == 0
+    assert redis_client.zcard("billhive:d:ready:interactive") == 0
 
 
 def test_a_job_pushed_around_the_dispatcher_is_picked_up_by_the_sweep(redis_client: Redis):
@@ -68,7 +68,7 @@ def test_a_job_pushed_around_the_dispatcher_is_picked_up_by_the_sweep(redis_clie
     dispatcher.release("42", first.token)
     # `rq requeue` and RQ's scheduler push with a plain Queue: the tenant is not made ready.
     foreign = Queue("billhive:t:42", connection=redis_client).enqueue(JOB)
-    assert redis_client.zcard("billhive:d:ready") == 0
+    assert redis_client.zcard("billhive:d:ready:interactive") == 0
     sweep_tenant_queues(dispatcher, batch=1000)
     decision = dispatcher.pop()
     assert isinstance(decision, Dispatched)

@@ -69,7 +69,7 @@ def test_each_update_keeps_its_own_outcome(
     assert good.batch_job_id == bad.batch_job_id is not None
 
 
-def test_stock_updates_never_overtake_an_earlier_call_of_another_kind(
+def test_stock_updates_never_overtake_an_earlier_write_of_another_kind(
     runtime: Runtime, signed_up: Callable[[int], int]
 ) -> None:
     tenant = signed_up(1)
@@ -78,16 +78,37 @@ def test_stock_updates_never_overtake_an_earlier_call_of_another_kind(
             tenant, [StockItem(sku=SKUS[1], quantity=1)], session=session, redis=runtime.redis
         )[0].id
         middle = enqueue_call(
-            tenant, "orders.list", {"page": 1}, session=session, redis=runtime.redis
+            tenant,
+            "customers.create",
+            body={"Name": "Between", "Email": "between@example.com"},
+            session=session,
+            redis=runtime.redis,
         ).id
         last = enqueue_stock_updates(
             tenant, [StockItem(sku=SKUS[1], quantity=2)], session=session, redis=runtime.redis
         )[0].id
     work(runtime)
     a, b, c = _calls(runtime, [first, middle, last])
-    assert a.batch_job_id != c.batch_job_id  # the order list sits between them
-    assert a.finished_at <= b.started_at <= c.started_at  # type: ignore[operator]
+    assert a.batch_job_id != c.batch_job_id  # the whole-tenant write sits between them
+    assert a.finished_at <= b.started_at  # type: ignore[operator]
+    assert b.finished_at <= c.started_at  # type: ignore[operator]
     assert _stock_of(runtime, SKUS[1]) == 2
+
+
+def test_a_read_queued_after_a_stock_update_starts_after_it_finished(
+    runtime: Runtime, signed_up: Callable[[int], int]
+) -> None:
+    tenant = signed_up(1)
+    with runtime.database.session() as session:
+        stock = enqueue_stock_updates(
+            tenant, [StockItem(sku=SKUS[1], quantity=7)], session=session, redis=runtime.redis
+        )[0].id
+        read = enqueue_call(
+            tenant, "orders.list", {"page": 1}, session=session, redis=runtime.redis
+        ).id
+    work(runtime)
+    written, after = _calls(runtime, [stock, read])
+    assert written.finished_at <= after.started_at  # type: ignore[operator]
 
 
 class _Call:

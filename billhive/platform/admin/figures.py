@@ -59,6 +59,9 @@ class LiveFigures:
     key_budget_percent: float
     jobs_queued: int
     workers_alive: int
+    queued_interactive: int = 0
+    queued_bulk: int = 0
+    queued_background: int = 0
 
     def as_dict(self) -> dict[str, float | int]:
         """The JSON the polling script reads."""
@@ -66,15 +69,22 @@ class LiveFigures:
             "key_budget_percent": self.key_budget_percent,
             "jobs_queued": self.jobs_queued,
             "workers_alive": self.workers_alive,
+            "queued_interactive": self.queued_interactive,
+            "queued_bulk": self.queued_bulk,
+            "queued_background": self.queued_background,
         }
 
 
 def live_figures(redis: Redis) -> LiveFigures:
     """Key budget in use, queued jobs and live workers, from Redis and RQ."""
+    lanes = control.queued_per_lane(redis)
     return LiveFigures(
         key_budget_percent=round(control.key_budget_in_use(redis) * 100, 1),
-        jobs_queued=control.total_queued(redis),
+        jobs_queued=sum(lanes.values()),
         workers_alive=control.workers_alive(redis),
+        queued_interactive=lanes["interactive"],
+        queued_bulk=lanes["bulk"],
+        queued_background=lanes["background"],
     )
 
 

@@ -45,23 +45,16 @@ from billhive.platform.admin.figures import tenants_per_status
 from billhive.platform.extensions import db_session, redis
 from billhive.workers import control, stats
 from billhive.workers.models import Call, CallStatus, UsageDay
-from billhive.workers.scheduling.dispatcher import RQ_QUEUE_KEY_PREFIX, TENANT_QUEUE_PREFIX
 
 bp = Blueprint("metrics", __name__)
 
 
 def nonempty_queue_depths(redis: Redis) -> dict[str, int]:
-    """Waiting calls per tenant id, for tenants with at least one (SCAN, one pipeline)."""
-    prefix = RQ_QUEUE_KEY_PREFIX + TENANT_QUEUE_PREFIX
-    found = redis.scan_iter(match=prefix + "*", count=1000)
-    keys = [k.decode() if isinstance(k, bytes) else str(k) for k in found]
-    if not keys:
-        return {}
-    pipe = redis.pipeline(transaction=False)
-    for key in keys:
-        pipe.llen(key)
-    depths = zip(keys, pipe.execute(), strict=True)
-    return {key.removeprefix(prefix): int(n) for key, n in depths if int(n) > 0}
+    """Waiting calls per tenant id (every lane), for tenants with at least one."""
+    depths: dict[str, int] = {}
+    for (tenant, _), count in control.waiting_by_queue(redis).items():
+        depths[tenant] = depths.get(tenant, 0) + count
+    return depths
 
 
 class DashboardCollector:
@@ -136,6 +129,7 @@ class DashboardCollector:
                 "Calls waiting in all tenant queues.",
                 value=control.total_queued(self.redis),
             ),
+            self._lanes(),
             GaugeMetricFamily(
                 "billhive_workers_alive",
                 "Workers registered with RQ.",
@@ -171,6 +165,14 @@ class DashboardCollector:
                 value=stamp(state.last_run_at if state else None),
             ),
         ]
+
+    def _lanes(self) -> Metric:
+        family = GaugeMetricFamily(
+            "billhive_jobs_queued_by_lane", "Calls waiting, per lane.", labels=["lane"]
+        )
+        for lane, count in control.queued_per_lane(self.redis).items():
+            family.add_metric([lane], count)
+        return family
 
     def _tenants(self) -> Metric:
         family = GaugeMetricFamily("billhive_tenants", "Tenants by status.", labels=["status"])

@@ -116,6 +116,7 @@ def tenant(tenant_id: int) -> ResponseReturnValue:
         history=list(history),
         calls=list(calls),
         depth=control.queue_depth(redis(), tenant_id),
+        lanes=control.lane_depths(redis(), tenant_id),
         chart=_usage_chart(tenant_id),
         form=ActionForm(),
         budget_form=BudgetForm(

@@ -99,6 +99,8 @@ def enqueue(tenant_id: int) -> ResponseReturnValue:
                 session=session,
                 redis=extensions.redis(),
                 origin_token_id=current_scope().token_id,
+                priority=asked.priority,
+                ordering_key=asked.ordering_key,
             )
         except CallRejected as exc:
             raise _rejected(exc, tenant_id) from None
@@ -127,7 +129,10 @@ def enqueue_batch(tenant_id: int) -> ResponseReturnValue:
         try:
             return enqueue_calls(
                 tenant_id,
-                [CallRequest(c.operation, c.params, c.body) for c in asked.calls],
+                [
+                    CallRequest(c.operation, c.params, c.body, c.priority, c.ordering_key)
+                    for c in asked.calls
+                ],
                 session=session,
                 redis=extensions.redis(),
                 origin_token_id=current_scope().token_id,
@@ -159,6 +164,7 @@ def stock(tenant_id: int) -> ResponseReturnValue:
                 session=session,
                 redis=extensions.redis(),
                 origin_token_id=current_scope().token_id,
+                priority=asked.priority,
             )
         except CallRejected as exc:
             prefix = "items.0." if len(items) == 1 else ""

@@ -35,6 +35,8 @@ def call_json(call: Call) -> dict[str, Any]:
         "params": call.params or {},
         "status": call.status.value,
         "attempts": call.attempts or 0,
+        "priority": call.lane.value,
+        "ordering_key": call.ordering_key,
         "enqueued_at": call.enqueued_at,
         "started_at": call.started_at,
         "finished_at": call.finished_at,

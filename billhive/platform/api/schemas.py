@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, field_validator
@@ -63,6 +63,19 @@ class EnqueueCallRequest(_Request):
         "snake_case (`page_size`) names.",
     )
     body: Any = Field(None, description="JSON request body for operations that take one.")
+    priority: Literal["interactive", "bulk", "background"] | None = Field(
+        None,
+        description="The call's lane: `interactive` starts before the tenant's queued bulk "
+        "work whenever the order allows; `bulk` (default for batches of more than 10 calls "
+        "and for stock) and `background` share what is left. Default: `interactive`.",
+    )
+    ordering_key: Annotated[Text, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        None,
+        description="Narrows what the call is ordered with: a write starts after the "
+        "earlier writes of this key (and of the whole tenant) finished, a read after the "
+        "earlier writes of this key and of the whole tenant; e.g. `order:123`. Without "
+        "one, a write waits for every earlier write of the tenant and a read too.",
+    )
 
 
 class EnqueueBatchRequest(_Request):
@@ -84,6 +97,9 @@ class StockRequest(_Request):
     """Stock levels to set; each item becomes its own call."""
 
     items: list[StockItemIn] = Field(min_length=1, max_length=STOCK_ITEMS_MAX)
+    priority: Literal["interactive", "bulk", "background"] | None = Field(
+        None, description="The calls' lane (default `bulk`)."
+    )
 
 
 class CallbackRequest(_Request):
@@ -184,6 +200,11 @@ class CallOut(_Response):
         description="queued, running, succeeded, failed, unknown_outcome or cancelled."
     )
     attempts: int
+    priority: str = Field(description="The call's lane: interactive, bulk or background.")
+    ordering_key: str | None = Field(
+        description="The key the call is ordered by (given, or derived: `sku:<SKU>` for "
+        "stock); null: the whole tenant."
+    )
     enqueued_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -1,10 +1,12 @@
 """The fair, limit-aware dispatcher: which tenant's job may start next.
 
 State lives in Redis only (keys under ``<namespace>:d:``, see docs/scheduling.md), so any
-number of worker processes on any number of machines share it. Each tenant's FIFO of job
-ids is its own RQ queue list (``rq:queue:billhive:t:<tenant id>``), so RQ's tooling keeps
-seeing the queue; the dispatcher adds a ready set ordered by a virtual clock, the tenants
-waiting for their buckets, the in-flight job of each tenant and the buckets' call logs.
+number of worker processes on any number of machines share it. Each tenant has a FIFO of
+job ids per lane (interactive, bulk, background), each its own RQ queue list
+(``rq:queue:billhive:t:<tenant id>``, ``...:bulk``, ``...:background``), so RQ's tooling
+keeps seeing the queues; the dispatcher adds per lane a ready set ordered by a virtual
+clock and the tenants waiting for their buckets, the lanes' shares, each tenant's
+unfinished writes (the ordering rule), the jobs in flight and the buckets' call logs.
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ from redis.commands.core import Script
 from billhive.billbee.limits import Bucket
 from billhive.workers.scheduling import scripts
 from billhive.workers.scheduling.buckets import encode_bucket, encode_buckets
+from billhive.workers.scheduling.scripts import LANES
+
+INTERACTIVE, BULK, BACKGROUND = LANES
+#: The background lane's share of the dispatches while other lanes have work
+#: (BILLHIVE_BACKGROUND_SHARE), and the bulk lane's share of the rest while the interactive
+#: lane has work (BILLHIVE_BULK_SHARE).
+DEFAULT_BACKGROUND_SHARE = 0.10
+DEFAULT_BULK_SHARE = 0.25
 
 #: Prefix of every tenant queue's name; RQ stores the list under ``rq:queue:<name>``.
 TENANT_QUEUE_PREFIX = "billhive:t:"
@@ -49,24 +59,48 @@ class TenantIdError(ValueError):
 
 def check_tenant_id(tenant_id: str) -> str:
     """Return ``tenant_id`` if it is usable in keys, else raise naming the problem."""
-    if not tenant_id or len(tenant_id) > 200 or not tenant_id.isprintable() or " " in tenant_id:
+    if (
+        not tenant_id
+        or len(tenant_id) > 200
+        or not tenant_id.isprintable()
+        or " " in tenant_id
+        or ":" in tenant_id
+    ):
         raise TenantIdError(
-            "tenant id must be 1-200 printable characters without spaces, got "
+            "tenant id must be 1-200 printable characters without spaces or colons, got "
             f"{len(tenant_id)} characters"
         )
     return tenant_id
 
 
-def tenant_queue_name(tenant_id: str) -> str:
-    """The RQ queue name of a tenant (``billhive:t:<tenant id>``)."""
-    return TENANT_QUEUE_PREFIX + check_tenant_id(tenant_id)
+def check_lane(lane: str) -> str:
+    """Return ``lane`` if it is one of :data:`LANES`, else raise naming the lanes."""
+    if lane not in LANES:
+        raise ValueError(f"lane must be one of {', '.join(LANES)}, not {lane!r}")
+    return lane
+
+
+def tenant_queue_name(tenant_id: str, lane: str = INTERACTIVE) -> str:
+    """The RQ queue name of a tenant's lane: ``billhive:t:<tenant id>`` for the interactive
+    lane, ``billhive:t:<tenant id>:<lane>`` for the others."""
+    name = TENANT_QUEUE_PREFIX + check_tenant_id(tenant_id)
+    return name if check_lane(lane) == INTERACTIVE else f"{name}:{lane}"
+
+
+def lane_of_queue(queue_name: str) -> tuple[str, str] | None:
+    """The tenant id and lane a queue name belongs to, or None for no tenant's queue."""
+    if not queue_name.startswith(TENANT_QUEUE_PREFIX):
+        return None
+    tenant, _, lane = queue_name[len(TENANT_QUEUE_PREFIX) :].partition(":")
+    if not tenant or (lane and lane not in LANES):
+        return None
+    return tenant, lane or INTERACTIVE
 
 
 def tenant_of_queue(queue_name: str) -> str | None:
     """The tenant id a queue name belongs to, or None for a queue that is no tenant's."""
-    if queue_name.startswith(TENANT_QUEUE_PREFIX) and len(queue_name) > len(TENANT_QUEUE_PREFIX):
-        return queue_name[len(TENANT_QUEUE_PREFIX) :]
-    return None
+    found = lane_of_queue(queue_name)
+    return found[0] if found else None
 
 
 @dataclass(frozen=True)
@@ -81,6 +115,60 @@ class Dispatched:
     job_id: str
     token: str
     at: float
+    lane: str = INTERACTIVE
+
+    @property
+    def queue_name(self) -> str:
+        """The RQ queue (tenant and lane) the job was taken from."""
+        return tenant_queue_name(self.tenant_id, self.lane)
+
+
+@dataclass(frozen=True)
+class Flight:
+    """A job in flight: whose, from which lane, and the token of its dispatch."""
+
+    tenant_id: str
+    lane: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Order:
+    """A job's place in its tenant's order: a read or a write, and its ordering key.
+
+    ``key``: for a write, ``"*"`` (the default) orders it after every earlier write of the
+    tenant; a narrower key (``order:123``, ``sku:A-1``) only after earlier writes of that
+    key and of the whole tenant. For a read, ``""`` (the default) waits for every earlier
+    write of the tenant; a key, for earlier writes of that key and of the whole tenant.
+    ``exclusive``: no other job of the tenant's lane starts while it runs (a stock batch
+    takes the jobs queued behind it).
+    """
+
+    write: bool = True
+    key: str = "*"
+    exclusive: bool = False
+
+    def __post_init__(self) -> None:
+        if any(c in self.key for c in "\t\n\r") or len(self.key) > 200:
+            raise ValueError("an ordering key must be at most 200 characters, no tabs or newlines")
+
+    @property
+    def kind(self) -> str:
+        """``w`` for a write, ``r`` for a read (as the scripts store it)."""
+        return "w" if self.write else "r"
+
+    @property
+    def stored_key(self) -> str:
+        """The key as the scripts keep it (a read's whole-tenant key is empty)."""
+        if self.write:
+            return self.key or "*"
+        return "" if self.key == "*" else self.key
+
+
+#: A read that waits for every earlier write of its tenant.
+READ = Order(write=False, key="")
+#: A write ordered after every earlier write of its tenant.
+WRITE = Order()
 
 
 @dataclass(frozen=True)
@@ -130,6 +218,8 @@ class Dispatcher:
     its buckets (its call reserved at that time; :meth:`restamp` says how long to wait),
     so the job's start-up overlaps the end of the previous call's window instead of
     following it: the slots of the key's 50 calls/s are reused as they free.
+    ``background_share`` and ``bulk_share``: the lanes' shares of the dispatches (see
+    scripts.POP).
     ``cold_start_hold``: seconds every dispatch waits when the pop finds Redis without
     the dispatcher's epoch key (a new or an emptied Redis): Billbee still counts the calls
     of the last window, which the empty bucket logs no longer show (docs/scheduling.md,
@@ -148,6 +238,8 @@ class Dispatcher:
         shared_headroom: int = DEFAULT_SHARED_HEADROOM,
         lead: float = 0.0,
         cold_start_hold: float = 0.0,
+        background_share: float = DEFAULT_BACKGROUND_SHARE,
+        bulk_share: float = DEFAULT_BULK_SHARE,
     ) -> None:
         if candidates < 1:
             raise ValueError("candidates must be at least 1")
@@ -159,6 +251,9 @@ class Dispatcher:
             raise ValueError("lead must not be negative")
         if cold_start_hold < 0:
             raise ValueError("cold_start_hold must not be negative")
+        for name, share in (("background_share", background_share), ("bulk_share", bulk_share)):
+            if not 0 < share < 1:
+                raise ValueError(f"{name} must lie between 0 and 1 (exclusive)")
         self.connection = connection
         self.prefix = f"{namespace}:d:"
         self.candidates = candidates
@@ -166,10 +261,14 @@ class Dispatcher:
         self.shared_headroom = shared_headroom
         self.lead = lead
         self.cold_start_hold = cold_start_hold
+        self.background_share = background_share
+        self.bulk_share = bulk_share
         self._push = connection.register_script(scripts.PUSH)
         self._pop = connection.register_script(scripts.POP)
         self._release = connection.register_script(scripts.RELEASE)
         self._requeue_head = connection.register_script(scripts.REQUEUE_HEAD)
+        self._discard = connection.register_script(scripts.DISCARD)
+        self._followers = connection.register_script(scripts.FOLLOWERS)
         self._set_paused = connection.register_script(scripts.SET_PAUSED)
         self._activate = connection.register_script(scripts.ACTIVATE)
         self._penalize = connection.register_script(scripts.PENALIZE)
@@ -223,24 +322,42 @@ class Dispatcher:
         tenant_id: str,
         job_id: str,
         *,
+        lane: str = INTERACTIVE,
+        order: Order | None = None,
         at_front: bool = False,
         if_absent: bool = False,
         pipeline: Pipeline | None = None,
         now: float | None = None,
     ) -> None:
-        """Add a job id to the tenant's queue and make the tenant ready.
+        """Add a job id to the tenant's queue of ``lane`` and make the tenant ready.
 
-        The tenant's own in-flight job always goes back to the head (a retry or requeue).
-        ``if_absent`` (the reconciler's repairs): a job already in the queue or in flight
-        stays where it is.
+        ``order`` is the job's place in the tenant's order (None: the one it already has,
+        else a write ordered after every earlier one of the tenant: strictly in turn). A
+        job in flight (a retry, a requeue) always goes back to the head of the lane it ran
+        in. ``if_absent`` (the reconciler's repairs): a job already in the
+        queue or in flight stays where it is.
         """
         check_tenant_id(tenant_id)
+        check_lane(lane)
+        kind, key, exclusive = (
+            ("", "", "0")
+            if order is None
+            else (
+                order.kind,
+                order.stored_key,
+                "1" if order.exclusive else "0",
+            )
+        )
         self._run(
             self._push,
             tenant_id,
             job_id,
             "1" if at_front else "0",
             "1" if if_absent else "0",
+            lane,
+            kind,
+            key,
+            exclusive,
             now=now,
             client=pipeline,
         )
@@ -256,27 +373,46 @@ class Dispatcher:
             self.shared_headroom,
             f"{self.lead:.6f}",
             f"{self.cold_start_hold:.6f}",
+            f"{self.background_share:.6f}",
+            f"{self.bulk_share:.6f}",
             now=now,
         )
         assert isinstance(reply, list)
         parts = [_text(p) for p in reply]
         if parts[0] == "go":
             return Dispatched(
-                tenant_id=parts[1], job_id=parts[2], token=parts[3], at=float(parts[4])
+                tenant_id=parts[1],
+                job_id=parts[2],
+                token=parts[3],
+                at=float(parts[4]),
+                lane=parts[5],
             )
         until = float(parts[1]) if parts[0] == "wait" else None
         return Wait(until=until, now=float(parts[2]))
 
     def release(self, tenant_id: str, token: str, *, now: float | None = None) -> bool:
-        """End a dispatch once its job has finished; the tenant may run its next job.
+        """End a dispatch once its job has ended for good: a write is finished, and the
+        jobs waiting for it may start.
 
         Returns False when this dispatch was already ended (the job was requeued).
         """
         return bool(self._run(self._release, tenant_id, token, now=now))
 
     def requeue_head(self, tenant_id: str, token: str, *, now: float | None = None) -> bool:
-        """Put the in-flight job of ``token`` back at the head of its tenant's queue."""
+        """Put the in-flight job of ``token`` back at the head of its lane's queue."""
         return bool(self._run(self._requeue_head, tenant_id, token, now=now))
+
+    def followers(self, tenant_id: str, lane: str, job_id: str, limit: int) -> list[str]:
+        """The jobs that may join the exclusive job ``job_id`` in flight (a stock batch):
+        see scripts.FOLLOWERS. They stay queued until the batch records them."""
+        reply = self._run(self._followers, tenant_id, lane, job_id, limit)
+        assert isinstance(reply, list)
+        return [_text(job) for job in reply]
+
+    def discard(self, tenant_id: str, job_id: str, *, pipeline: Pipeline | None = None) -> None:
+        """Take a queued job away for good (cancelled): out of its queue and out of the
+        tenant's unfinished writes, so nothing waits for it."""
+        self._run(self._discard, check_tenant_id(tenant_id), job_id, client=pipeline)
 
     def wait_for_work(
         self, seconds: float, extra_keys: Sequence[str] = ()
@@ -320,12 +456,22 @@ class Dispatcher:
         return pipeline is None and bool(reply)
 
     def forget(self, tenant_id: str) -> None:
-        """Drop every trace of a deleted tenant from the scheduler (not its RQ queue)."""
+        """Drop every trace of a deleted tenant from the scheduler (not its RQ queues)."""
+        check_tenant_id(tenant_id)
+        keys = [self.key(f"{name}:{tenant_id}") for name in ("w", "wkey", "hs", "ls")]
+        ordering_keys = {_text(k) for k in self.connection.hvals(self.key(f"wkey:{tenant_id}"))}
+        flights = [job for job, flight in self.flights().items() if flight.tenant_id == tenant_id]
         with self.connection.pipeline() as pipe:
-            for name in ("ready", "delayed", "leases"):
-                pipe.zrem(self.key(name), tenant_id)
-            for name in ("held", "finish", "running"):
-                pipe.hdel(self.key(name), tenant_id)
+            for lane in LANES:
+                pipe.zrem(self.key(f"ready:{lane}"), tenant_id)
+                pipe.zrem(self.key(f"delayed:{lane}"), tenant_id)
+                pipe.hdel(self.key(f"held:{lane}"), tenant_id)
+                pipe.hdel(self.key(f"finish:{lane}"), tenant_id)
+                pipe.delete(self.key(f"busy:{tenant_id}:{lane}"))
+            for job in flights:
+                pipe.hdel(self.key("fl"), job)
+                pipe.zrem(self.key("leases"), job)
+            pipe.delete(*keys, *(self.key(f"wk:{tenant_id}:{k}") for k in ordering_keys))
             pipe.srem(self.key("paused"), tenant_id)
             pipe.execute()
 
@@ -400,13 +546,16 @@ class Dispatcher:
 
     # -- inspection -------------------------------------------------------------------
 
-    def running(self) -> dict[str, str]:
-        """Tenant id -> token of its in-flight job."""
-        raw = self.connection.hgetall(self.key("running"))
-        return {_text(k): _text(v) for k, v in raw.items()}
+    def flights(self) -> dict[str, Flight]:
+        """Job id -> its flight, for every job in flight."""
+        flights = {}
+        for job, raw in self.connection.hgetall(self.key("fl")).items():
+            tenant, lane, token = _text(raw).split("\t", 2)
+            flights[_text(job)] = Flight(tenant, lane, token)
+        return flights
 
     def leases(self, older_than: float) -> list[tuple[str, float]]:
-        """Tenants whose job was dispatched before ``older_than`` (Redis time)."""
+        """Jobs dispatched before ``older_than`` (Redis time) still in flight."""
         return scored_members(
             self.connection.zrangebyscore(
                 self.key("leases"), "-inf", f"{older_than:.6f}", withscores=True
@@ -414,10 +563,12 @@ class Dispatcher:
         )
 
     def ready_count(self) -> int:
-        """Tenants that may start a job now or as soon as their buckets free."""
-        return int(self.connection.zcard(self.key("ready"))) + int(
-            self.connection.zcard(self.key("delayed"))
-        )
+        """Tenant lanes that may start a job now or as soon as their buckets free."""
+        with self.connection.pipeline(transaction=False) as pipe:
+            for lane in LANES:
+                pipe.zcard(self.key(f"ready:{lane}"))
+                pipe.zcard(self.key(f"delayed:{lane}"))
+            return sum(int(n) for n in pipe.execute())
 
     def redis_time(self) -> float:
         """Redis's clock (the one every script uses), in seconds."""

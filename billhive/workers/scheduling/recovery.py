@@ -1,12 +1,12 @@
 """Finding jobs whose worker died, and keeping every tenant queue's registries tidy.
 
-A dispatched job is recorded as its tenant's in-flight job with a lease (the dispatch
-time). A worker that dies with SIGKILL never releases it, so the tenant would stay stuck.
-:func:`recover_abandoned` looks only at leases older than a grace period (at most one per
-tenant in flight, so the work is bounded by the number of running workers, not tenants)
-and asks RQ whether the job's execution is still alive: RQ's started-job registry keeps
-each execution's heartbeat deadline. A dead job goes back to the head of its tenant's
-queue, so nothing is lost and nothing overtakes it.
+A dispatched job is recorded in flight with a lease (the dispatch time). A worker that
+dies with SIGKILL never releases it, so the jobs ordered after it would wait for ever.
+:func:`recover_abandoned` looks only at leases older than a grace period (one per job in
+flight, so the work is bounded by the number of running workers, not tenants) and asks RQ
+whether the job's execution is still alive: RQ's started-job registry keeps each
+execution's heartbeat deadline. A dead job goes back to the head of its lane's queue, so
+nothing is lost and nothing overtakes it.
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ from billhive.workers.scheduling.dispatcher import (
     RQ_QUEUE_KEY_PREFIX,
     TENANT_QUEUE_PREFIX,
     Dispatcher,
+    Flight,
     scored_members,
     tenant_of_queue,
+    tenant_queue_name,
 )
 
 #: RQ's failure text for a job whose worker vanished (set by StartedJobRegistry.cleanup,
@@ -91,9 +93,17 @@ def recover_abandoned(
         return []
     try:
         now = dispatcher.redis_time()
+        old = dispatcher.leases(older_than=now - grace)
+        if not old:
+            return []
+        flights = dispatcher.flights()
         done: list[Recovered] = []
-        for tenant_id, _since in dispatcher.leases(older_than=now - grace):
-            outcome = _recover_one(dispatcher, tenant_id)
+        for job_id, _since in old:
+            flight = flights.get(job_id)
+            if flight is None:
+                connection.zrem(dispatcher.key("leases"), job_id)  # ended meanwhile
+                continue
+            outcome = _recover_one(dispatcher, job_id, flight)
             if outcome is not None:
                 done.append(outcome)
         return done
@@ -101,12 +111,9 @@ def recover_abandoned(
         connection.delete(lock)
 
 
-def _recover_one(dispatcher: Dispatcher, tenant_id: str) -> Recovered | None:
-    token = dispatcher.running().get(tenant_id)
-    if token is None:
-        return None
-    job_id = token.rsplit("|", 1)[0]
-    queue = TenantQueue.for_tenant(tenant_id, dispatcher.connection)
+def _recover_one(dispatcher: Dispatcher, job_id: str, flight: Flight) -> Recovered | None:
+    tenant_id, token = flight.tenant_id, flight.token
+    queue = TenantQueue(tenant_queue_name(tenant_id, flight.lane), connection=dispatcher.connection)
     job = (
         Job.fetch(job_id, connection=dispatcher.connection)
         if Job.exists(job_id, dispatcher.connection)

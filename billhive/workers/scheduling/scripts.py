@@ -23,6 +23,11 @@ from __future__ import annotations
 BUCKETS_FIELD = "billhive_buckets"
 #: Field of the RQ job hash: the job may not start before this time (a retry's backoff).
 NOT_BEFORE_FIELD = "billhive_not_before"
+#: Field of the RQ job hash: the job's place in its tenant's order, "seq TAB kind TAB key
+#: TAB exclusive" (kind "r" read or "w" write; key "" none, "*" the whole tenant).
+ORDER_FIELD = "billhive_order"
+#: The lanes, most urgent first; a tenant's queue of each lane is an RQ queue of its own.
+LANES = ("interactive", "bulk", "background")
 
 _PRELUDE = """
 local P, QP, JP = ARGV[1], ARGV[2], ARGV[3]
@@ -33,36 +38,100 @@ local function clock()
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 local now = clock()
+local LANES = {'interactive', 'bulk', 'background'}
 
--- Put a tenant into the ready set if it has work and may run: not paused, nothing in
--- flight, not already ready or waiting for its buckets. Its start tag is the virtual
--- clock, or its own finish tag when that is later (start-time fair queuing), so an idle
--- tenant starts at once and a busy one waits one turn behind everyone else.
-local function activate(t)
+-- A tenant's queue for a lane: RQ's list of that lane's queue.
+local function lane_queue(t, lane)
+  if lane == 'interactive' then return QP .. t end
+  return QP .. t .. ':' .. lane
+end
+
+-- Put a tenant into a lane's ready set if it has work there and may run: not paused, no
+-- exclusive job of that lane in flight, not already ready or waiting for its buckets. Its
+-- start tag is the lane's virtual clock, or its own finish tag when that is later
+-- (start-time fair queuing), so an idle tenant starts at once and a busy one waits one
+-- turn behind everyone else.
+local function activate(t, lane)
   if redis.call('SISMEMBER', P .. 'paused', t) == 1 then return 0 end
-  if redis.call('HEXISTS', P .. 'running', t) == 1 then return 0 end
-  if redis.call('LLEN', QP .. t) == 0 then return 0 end
-  if redis.call('ZSCORE', P .. 'ready', t) then return 0 end
-  if redis.call('ZSCORE', P .. 'delayed', t) then return 0 end
-  local v = tonumber(redis.call('GET', P .. 'vclock') or '0')
-  local f = tonumber(redis.call('HGET', P .. 'finish', t) or '0')
+  if redis.call('EXISTS', P .. 'busy:' .. t .. ':' .. lane) == 1 then return 0 end
+  if redis.call('LLEN', lane_queue(t, lane)) == 0 then return 0 end
+  if redis.call('ZSCORE', P .. 'ready:' .. lane, t) then return 0 end
+  if redis.call('ZSCORE', P .. 'delayed:' .. lane, t) then return 0 end
+  local v = tonumber(redis.call('GET', P .. 'vclock:' .. lane) or '0')
+  local f = tonumber(redis.call('HGET', P .. 'finish:' .. lane, t) or '0')
   if f > v then v = f end
-  redis.call('ZADD', P .. 'ready', fmt(v), t)
+  redis.call('ZADD', P .. 'ready:' .. lane, fmt(v), t)
   redis.call('LPUSH', P .. 'wake', '1')
   redis.call('LTRIM', P .. 'wake', 0, 63)
   return 1
 end
 
--- The token of the tenant's in-flight job is "<job id>|<dispatch number>".
-local function running_job(t)
-  local token = redis.call('HGET', P .. 'running', t)
-  if not token then return nil, nil end
-  return string.match(token, '^(.*)|[0-9]+$'), token
+local function activate_all(t)
+  for _, lane in ipairs(LANES) do activate(t, lane) end
 end
 
-local function finish_running(t)
-  redis.call('HDEL', P .. 'running', t)
-  redis.call('ZREM', P .. 'leases', t)
+-- A job's place in its tenant's order: {seq, kind ('r' or 'w'), key, exclusive}, or nil
+-- for a job pushed without one.
+local function order_of(job)
+  local meta = redis.call('HGET', JP .. job, '__ORDER__')
+  if not meta then return nil end
+  local seq, kind, key, x = string.match(meta, '^(%-?%d+)\t([rw])\t(.-)\t([01])$')
+  if not seq then return nil end
+  return {tonumber(seq), kind, key, x == '1'}
+end
+
+-- The lowest sequence number in a set of unfinished writes, or nil.
+local function earliest(zkey)
+  local e = redis.call('ZRANGE', zkey, 0, 0, 'WITHSCORES')
+  if #e == 0 then return nil end
+  return tonumber(e[2])
+end
+
+-- The ordering rule (docs/scheduling.md): a read waits for every earlier unfinished write
+-- of its tenant (of its key and the whole tenant, with a key); a write waits for earlier
+-- unfinished writes of its key and of the whole tenant (all of them, for a whole-tenant
+-- write); nothing waits for reads.
+local function order_allows(t, o)
+  if not o then return true end
+  local seq, kind, key = o[1], o[2], o[3]
+  if kind == 'r' and key == '' then
+    local any = earliest(P .. 'w:' .. t)
+    return any == nil or any > seq
+  end
+  if kind == 'w' and key == '*' then
+    local any = earliest(P .. 'w:' .. t)
+    return any == nil or any >= seq
+  end
+  local own = earliest(P .. 'wk:' .. t .. ':' .. key)
+  local all = earliest(P .. 'wk:' .. t .. ':*')
+  if kind == 'r' then
+    return (own == nil or own > seq) and (all == nil or all > seq)
+  end
+  return (own == nil or own >= seq) and (all == nil or all > seq)
+end
+
+-- A write is unfinished from its push until its job ends for good.
+local function finish_write(t, job)
+  local key = redis.call('HGET', P .. 'wkey:' .. t, job)
+  if not key then return end
+  redis.call('ZREM', P .. 'w:' .. t, job)
+  redis.call('ZREM', P .. 'wk:' .. t .. ':' .. key, job)
+  redis.call('HDEL', P .. 'wkey:' .. t, job)
+end
+
+-- A job in flight: {tenant, lane, token}; the token is "<job id>|<dispatch number>".
+local function flight_of(job)
+  local f = redis.call('HGET', P .. 'fl', job)
+  if not f then return nil end
+  local t, lane, token = string.match(f, '^(.-)\t(.-)\t(.*)$')
+  return {t, lane, token}
+end
+
+local function end_flight(job, t, lane)
+  redis.call('HDEL', P .. 'fl', job)
+  redis.call('ZREM', P .. 'leases', job)
+  local busy = P .. 'busy:' .. t .. ':' .. lane
+  if redis.call('GET', busy) == job then redis.call('DEL', busy) end
 end
 
 -- The time until which every dispatch is held (0: none); read once per script.
@@ -150,94 +219,174 @@ local function own_entry(log, job)
 end
 """
 
-#: Append a job id to a tenant's queue (or put it at the head) and make the tenant ready.
-#: ARGV[5] tenant, ARGV[6] job id, ARGV[7] "1" for the head, ARGV[8] "1" for a repair
-#: (the reconciler's): then a job already queued or in flight is left alone (returns 0),
-#: so pushing a job again is harmless. A job that is its tenant's in-flight job (a retry,
-#: a requeue) always goes back to the head and ends the flight, so retries never overtake
-#: the tenant's later jobs. Returns 2 for that case, else 1.
+#: Add a job to its tenant's lane queue (or at its head) and make the tenant ready.
+#: ARGV[5] tenant, ARGV[6] job id, ARGV[7] "1" for the head, ARGV[8] "1" for a repair (the
+#: reconciler's: a job already queued or in flight is left alone, returns 0), ARGV[9] lane,
+#: ARGV[10] kind ("r" read, "w" write, "" to keep the job's own, or to make a job without
+#: one a whole-tenant write: the strictest order), ARGV[11] ordering key
+#: ("" none, "*" whole tenant), ARGV[12] "1" for a job that runs alone in its lane.
+#: The job's sequence number in its tenant's order is drawn here: the next one at the
+#: tail, a lower one than any at the head. A write joins the tenant's unfinished writes.
+#: A job in flight (a retry, a requeue) goes back to the head of the lane it ran in and
+#: ends its flight but stays unfinished: retries never overtake later jobs. Returns 2 for
+#: that case, else 1.
 PUSH = (
     _PRELUDE
     + """
-local t, job, front = ARGV[5], ARGV[6], ARGV[7]
-local q = QP .. t
-local current = running_job(t)
-if ARGV[8] == '1' and (current == job or redis.call('LPOS', q, job)) then
-  activate(t)
-  return 0
-end
-if current == job then
+local t, job, front, repair = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local lane, kind, key, x = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+local f = flight_of(job)
+if f then
+  if repair == '1' then return 0 end
+  local q = lane_queue(f[1], f[2])
   redis.call('LREM', q, 0, job)
   redis.call('LPUSH', q, job)
-  finish_running(t)
-  activate(t)
+  end_flight(job, f[1], f[2])
+  activate_all(f[1])
   return 2
+end
+local q = lane_queue(t, lane)
+if repair == '1' and redis.call('LPOS', q, job) then
+  activate(t, lane)
+  return 0
+end
+if kind == '' then
+  local o = order_of(job)
+  if o then kind, key, x = o[2], o[3], o[4] and '1' or '0' else kind, key, x = 'w', '*', '0' end
+end
+local seq
+if front == '1' then
+  seq = redis.call('DECR', P .. 'ls:' .. t)
+else
+  seq = redis.call('INCR', P .. 'hs:' .. t)
+end
+redis.call('HSET', JP .. job, '__ORDER__', seq .. '\t' .. kind .. '\t' .. key .. '\t' .. x)
+if kind == 'w' then
+  redis.call('ZADD', P .. 'w:' .. t, seq, job)
+  redis.call('ZADD', P .. 'wk:' .. t .. ':' .. key, seq, job)
+  redis.call('HSET', P .. 'wkey:' .. t, job, key)
 end
 if front == '1' then
   redis.call('LPUSH', q, job)
 else
   redis.call('RPUSH', q, job)
 end
-activate(t)
+activate(t, lane)
 return 1
 """
 )
 
-#: End a dispatch: ARGV[5] tenant, ARGV[6] token. Only the matching token ends it (a stale
-#: release after a retry was dispatched again must not end the new flight). Returns 1/0.
+#: End a dispatch once its job ended for good: ARGV[5] tenant (unused), ARGV[6] token.
+#: Only the matching token ends it (a stale release after a retry was dispatched again
+#: must not end the new flight). A write is finished: the calls waiting for it may start.
+#: Returns 1/0.
 RELEASE = (
     _PRELUDE
     + """
-local t, token = ARGV[5], ARGV[6]
-local _, current = running_job(t)
-if current ~= token then return 0 end
-finish_running(t)
-activate(t)
+local token = ARGV[6]
+local job = string.match(token, '^(.*)|[0-9]+$')
+local f = job and flight_of(job)
+if not f or f[3] ~= token then return 0 end
+end_flight(job, f[1], f[2])
+finish_write(f[1], job)
+activate_all(f[1])
 return 1
 """
 )
 
-#: Recovery: put the in-flight job of ARGV[5] (token ARGV[6]) back at the head of its
-#: tenant's queue (moving it there if RQ re-queued it elsewhere) and end the flight.
+#: Recovery: put the in-flight job of token ARGV[6] back at the head of its lane's queue
+#: (moving it there if RQ re-queued it elsewhere) and end the flight; it stays unfinished.
 REQUEUE_HEAD = (
     _PRELUDE
     + """
-local t, token = ARGV[5], ARGV[6]
-local job, current = running_job(t)
-if current ~= token then return 0 end
-local q = QP .. t
+local token = ARGV[6]
+local job = string.match(token, '^(.*)|[0-9]+$')
+local f = job and flight_of(job)
+if not f or f[3] ~= token then return 0 end
+local q = lane_queue(f[1], f[2])
 redis.call('LREM', q, 0, job)
 redis.call('LPUSH', q, job)
-finish_running(t)
-activate(t)
+end_flight(job, f[1], f[2])
+activate_all(f[1])
 return 1
 """
 )
 
-#: Pause (ARGV[6] == "1") or resume (else) tenant ARGV[5]. A paused tenant leaves the ready
-#: and delayed sets; its queue and any in-flight job are untouched.
+#: A job of tenant ARGV[5] taken away while queued (cancelled, its tenant deleted): job
+#: ARGV[6] leaves every lane queue and the unfinished writes, so nothing waits for it.
+DISCARD = (
+    _PRELUDE
+    + """
+local t, job = ARGV[5], ARGV[6]
+for _, lane in ipairs(LANES) do redis.call('LREM', lane_queue(t, lane), 0, job) end
+local f = flight_of(job)
+if f then end_flight(job, f[1], f[2]) end
+finish_write(t, job)
+activate_all(t)
+return 1
+"""
+)
+
+#: The jobs that may join an exclusive job in flight (a stock batch): ARGV[5] tenant,
+#: ARGV[6] lane, ARGV[7] the job in flight, ARGV[8] at most this many. The exclusive jobs
+#: queued right behind it in its lane, in order, up to the first that is not exclusive or
+#: that an unfinished write outside the batch (of its key, or of the whole tenant) comes
+#: before: what joins is ordered exactly as if it ran after the jobs ahead of it.
+FOLLOWERS = (
+    _PRELUDE
+    + """
+local t, lane, head, limit = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
+local batch = {[head] = true}
+local taken = {}
+if limit <= 0 then return taken end
+for _, job in ipairs(redis.call('LRANGE', lane_queue(t, lane), 0, limit - 1)) do
+  local o = order_of(job)
+  if not o or not o[4] then break end
+  local blocked = false
+  for _, key in ipairs({o[3], '*'}) do
+    local earlier = redis.call('ZRANGEBYSCORE', P .. 'wk:' .. t .. ':' .. key, '-inf', '(' .. o[1])
+    for _, other in ipairs(earlier) do
+      if not batch[other] then blocked = true end
+    end
+  end
+  if blocked then break end
+  batch[job] = true
+  taken[#taken + 1] = job
+end
+return taken
+"""
+)
+
+#: Pause (ARGV[6] == "1") or resume (else) tenant ARGV[5]. A paused tenant leaves every
+#: lane's ready and delayed sets; its queues and any job in flight are untouched.
 SET_PAUSED = (
     _PRELUDE
     + """
 local t, pause = ARGV[5], ARGV[6]
 if pause == '1' then
   redis.call('SADD', P .. 'paused', t)
-  redis.call('ZREM', P .. 'ready', t)
-  redis.call('ZREM', P .. 'delayed', t)
-  redis.call('HDEL', P .. 'held', t)
+  for _, lane in ipairs(LANES) do
+    redis.call('ZREM', P .. 'ready:' .. lane, t)
+    redis.call('ZREM', P .. 'delayed:' .. lane, t)
+    redis.call('HDEL', P .. 'held:' .. lane, t)
+  end
   return 1
 end
 redis.call('SREM', P .. 'paused', t)
-return activate(t)
+activate_all(t)
+return 1
 """
 )
 
-#: Make tenant ARGV[5] ready if it has work and nothing stops it (repairs a queue that
-#: something other than the dispatcher pushed to, such as `rq requeue`). Returns 1 if added.
+#: Make tenant ARGV[5] ready in every lane where it has work and nothing stops it
+#: (repairs a queue that something other than the dispatcher pushed to, such as
+#: `rq requeue`). Returns how many lanes it was added to.
 ACTIVATE = (
     _PRELUDE
     + """
-return activate(ARGV[5])
+local added = 0
+for _, lane in ipairs(LANES) do added = added + activate(ARGV[5], lane) end
+return added
 """
 )
 
@@ -261,7 +410,7 @@ DEFER = (
     _PRELUDE
     + """
 local untl = now + tonumber(ARGV[6])
-redis.call('HSET', JP .. ARGV[5], 'billhive_not_before', fmt(untl))
+redis.call('HSET', JP .. ARGV[5], '__NOT_BEFORE__', fmt(untl))
 return fmt(untl)
 """
 )
@@ -285,7 +434,7 @@ RESTAMP = (
 local job = ARGV[5]
 local hold = current_hold()
 if hold > now then return {0, fmt(hold - now)} end
-local buckets = parse(redis.call('HGET', JP .. job, 'billhive_buckets') or '',
+local buckets = parse(redis.call('HGET', JP .. job, '__BUCKETS__') or '',
   tonumber(ARGV[6]), tonumber(ARGV[7]))
 local wait, stale, entries = 0, {}, {}
 for i, b in ipairs(buckets) do
@@ -350,19 +499,29 @@ return added
 """
 )
 
-#: Choose the next job. ARGV[5] K (candidates tried at most), ARGV[6] jitter allowance in
-#: seconds (added to every bucket's period), ARGV[7] headroom: calls kept free in every
-#: shared (key-wide) bucket, ARGV[9] the hold after a cold start (see below),
-#: ARGV[8] lead in seconds: a job whose buckets all free within
-#: the lead is dispatched now with its call reserved at the time they free (``at``), so
-#: the worker prepares it while the slot is still taken and sends at ``at`` (RESTAMP says
-#: when) instead of starting only then; workers waiting for the key-wide window and
+#: Choose the next job. ARGV[5] K (candidates tried at most per lane), ARGV[6] jitter
+#: allowance in seconds (added to every bucket's period), ARGV[7] headroom: calls kept free
+#: in every shared (key-wide) bucket, ARGV[8] lead in seconds: a job whose buckets all free
+#: within the lead is dispatched now with its call reserved at the time they free (``at``),
+#: so the worker prepares it while the slot is still taken and sends at ``at`` (RESTAMP
+#: says when) instead of starting only then; workers waiting for the key-wide window and
 #: tenants delayed by their own buckets come back ``lead`` early for the same reason.
+#: ARGV[9] the hold after a cold start (see below), ARGV[10] the background lane's share
+#: of the dispatches while the other lanes have work, ARGV[11] the bulk lane's share of
+#: the rest while the interactive lane has work.
 #:
-#: Returns {"go", tenant, job id, token, at} after consuming every bucket of the job at
-#: ``at`` (now, or up to ``lead`` later), {"wait", until, now} when nothing may start
-#: before ``until`` (``until == now``: more candidates than K were blocked, pop again), or
-#: {"idle", "", now} when no tenant has work.
+#: Lanes: dispatches are shared between the foreground (interactive, bulk) and the
+#: background lane, and within the foreground between interactive and bulk, by start-time
+#: fair queuing over the lanes with those weights: a lane with work gets its share, one
+#: without leaves its share to the others (no credit for idle time). The lanes are tried
+#: in that order; a lane whose candidates cannot start now leaves the dispatch to the next.
+#: Within a lane, tenants are served by their own start tags (as ever), and a tenant's
+#: head job in that lane starts only when the ordering rule allows it (order_allows).
+#:
+#: Returns {"go", tenant, job id, token, at, lane} after consuming every bucket of the
+#: job at ``at`` (now, or up to ``lead`` later), {"wait", until, now} when nothing may
+#: start before ``until`` (``until == now``: more candidates than K were blocked, pop
+#: again), or {"idle", "", now} when no tenant has work.
 POP = (
     _PRELUDE
     + _BUCKETS
@@ -370,6 +529,8 @@ POP = (
 local K, pad, headroom = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local lead = tonumber(ARGV[8] or '0')
 local cold = tonumber(ARGV[9] or '0')
+local bg_share = tonumber(ARGV[10] or '0.1')
+local bulk_share = tonumber(ARGV[11] or '0.25')
 
 -- No epoch: this Redis holds none of the dispatcher's past (new, or restarted empty), so
 -- its bucket logs are empty although Billbee still counts the calls of the last window:
@@ -380,60 +541,144 @@ if redis.call('EXISTS', P .. 'epoch') == 0 then
 end
 
 -- Tenants whose buckets have freed come back with the start tag they had.
-local due = redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', fmt(now + lead), 'LIMIT', 0, 2 * K)
-for _, t in ipairs(due) do
-  redis.call('ZREM', P .. 'delayed', t)
-  local tag = redis.call('HGET', P .. 'held', t) or '0'
-  redis.call('HDEL', P .. 'held', t)
-  redis.call('ZADD', P .. 'ready', tag, t)
+for _, lane in ipairs(LANES) do
+  local delayed = P .. 'delayed:' .. lane
+  local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', fmt(now + lead), 'LIMIT', 0, 2 * K)
+  for _, t in ipairs(due) do
+    redis.call('ZREM', delayed, t)
+    local tag = redis.call('HGET', P .. 'held:' .. lane, t) or '0'
+    redis.call('HDEL', P .. 'held:' .. lane, t)
+    redis.call('ZADD', P .. 'ready:' .. lane, tag, t)
+  end
 end
 
-local cands = redis.call('ZRANGE', P .. 'ready', 0, K - 1, 'WITHSCORES')
-for i = 1, #cands, 2 do
-  local t, tag = cands[i], tonumber(cands[i + 1])
-  local q = QP .. t
-  local job = redis.call('LINDEX', q, 0)
-  if not job or redis.call('SISMEMBER', P .. 'paused', t) == 1
-      or redis.call('HEXISTS', P .. 'running', t) == 1 then
-    redis.call('ZREM', P .. 'ready', t)
-  elseif redis.call('EXISTS', JP .. job) == 0 then
-    redis.call('LPOP', q)  -- deleted while queued, as RQ skips it too
-  else
-    local buckets = parse(redis.call('HGET', JP .. job, 'billhive_buckets') or '', pad, headroom)
-    local free, shared_only = check(buckets)
-    local not_before = tonumber(redis.call('HGET', JP .. job, 'billhive_not_before') or '0')
-    if not_before > now then
-      if free == nil or not_before > free then free = not_before end
-      shared_only = false
-    end
-    local at = now
-    if free ~= nil and free <= now + lead then
-      at, free = free, nil
-    end
-    if free == nil then
-      consume(buckets, job, at)
-      redis.call('LPOP', q)
-      redis.call('ZREM', P .. 'ready', t)
-      local seq = redis.call('INCR', P .. 'seq')
-      local token = job .. '|' .. seq
-      redis.call('HSET', P .. 'running', t, token)
-      redis.call('ZADD', P .. 'leases', fmt(now), t)
-      local v = tonumber(redis.call('GET', P .. 'vclock') or '0')
-      if tag > v then redis.call('SET', P .. 'vclock', fmt(tag)) end
-      redis.call('HSET', P .. 'finish', t, fmt(tag + 1))
-      return {'go', t, job, token, fmt(at)}
-    elseif shared_only then
-      return {'wait', fmt(free - lead), fmt(now)}
+-- The lanes in the order their shares say (start-time fair queuing over lanes).
+local LV = P .. 'lv'
+local function lane_tag(name, v)
+  local f = tonumber(redis.call('HGET', LV, name) or '0')
+  if f < v then return v end
+  return f
+end
+local function has_work(lane) return redis.call('ZCARD', P .. 'ready:' .. lane) > 0 end
+local v_top = tonumber(redis.call('HGET', LV, 'V') or '0')
+local v_fg = tonumber(redis.call('HGET', LV, 'Vfg') or '0')
+local fg = {}
+if has_work('interactive') then fg[#fg + 1] = 'interactive' end
+if has_work('bulk') then fg[#fg + 1] = 'bulk' end
+if #fg == 2 and lane_tag('bulk', v_fg) < lane_tag('interactive', v_fg) then
+  fg = {'bulk', 'interactive'}
+end
+local order = {}
+if #fg > 0 and has_work('background') and lane_tag('bg', v_top) < lane_tag('fg', v_top) then
+  order[1] = 'background'
+end
+for _, lane in ipairs(fg) do order[#order + 1] = lane end
+if #order == #fg and has_work('background') then order[#order + 1] = 'background' end
+
+local function charge(lane)
+  local group, weight = 'fg', 1 - bg_share
+  if lane == 'background' then group, weight = 'bg', bg_share end
+  local start = lane_tag(group, v_top)
+  redis.call('HSET', LV, group, fmt(start + 1 / weight), 'V', fmt(start))
+  if group == 'fg' then
+    local w = 1 - bulk_share
+    if lane == 'bulk' then w = bulk_share end
+    local s = lane_tag(lane, v_fg)
+    redis.call('HSET', LV, lane, fmt(s + 1 / w), 'Vfg', fmt(s))
+  end
+end
+
+for _, lane in ipairs(order) do
+  local ready = P .. 'ready:' .. lane
+  local cands = redis.call('ZRANGE', ready, 0, K - 1, 'WITHSCORES')
+  for i = 1, #cands, 2 do
+    local t, tag = cands[i], tonumber(cands[i + 1])
+    local q = lane_queue(t, lane)
+    local job = redis.call('LINDEX', q, 0)
+    if not job or redis.call('SISMEMBER', P .. 'paused', t) == 1
+        or redis.call('EXISTS', P .. 'busy:' .. t .. ':' .. lane) == 1 then
+      redis.call('ZREM', ready, t)
+    elseif redis.call('EXISTS', JP .. job) == 0 then
+      redis.call('LPOP', q)  -- deleted while queued, as RQ skips it too
+      finish_write(t, job)
     else
-      redis.call('ZREM', P .. 'ready', t)
-      redis.call('ZADD', P .. 'delayed', fmt(free), t)
-      redis.call('HSET', P .. 'held', t, fmt(tag))
+      local o = order_of(job)
+      if not order_allows(t, o) then
+        -- Back when a write of the tenant finishes (RELEASE activates every lane).
+        redis.call('ZREM', ready, t)
+      else
+        local buckets = parse(redis.call('HGET', JP .. job, '__BUCKETS__') or '', pad, headroom)
+        local free, shared_only = check(buckets)
+        local not_before = tonumber(redis.call('HGET', JP .. job, '__NOT_BEFORE__') or '0')
+        if not_before > now then
+          if free == nil or not_before > free then free = not_before end
+          shared_only = false
+        end
+        local at = now
+        if free ~= nil and free <= now + lead then
+          at, free = free, nil
+        end
+        if free == nil then
+          consume(buckets, job, at)
+          redis.call('LPOP', q)
+          redis.call('ZREM', ready, t)
+          local seq = redis.call('INCR', P .. 'seq')
+          local token = job .. '|' .. seq
+          redis.call('HSET', P .. 'fl', job, t .. '\t' .. lane .. '\t' .. token)
+          redis.call('ZADD', P .. 'leases', fmt(now), job)
+          if o and o[4] then redis.call('SET', P .. 'busy:' .. t .. ':' .. lane, job) end
+          local v = tonumber(redis.call('GET', P .. 'vclock:' .. lane) or '0')
+          if tag > v then redis.call('SET', P .. 'vclock:' .. lane, fmt(tag)) end
+          redis.call('HSET', P .. 'finish:' .. lane, t, fmt(tag + 1))
+          activate(t, lane)  -- more work in this lane: one turn behind the others
+          charge(lane)
+          return {'go', t, job, token, fmt(at), lane}
+        elseif shared_only then
+          return {'wait', fmt(free - lead), fmt(now)}
+        else
+          redis.call('ZREM', ready, t)
+          redis.call('ZADD', P .. 'delayed:' .. lane, fmt(free), t)
+          redis.call('HSET', P .. 'held:' .. lane, t, fmt(tag))
+        end
+      end
     end
   end
 end
-if redis.call('ZCARD', P .. 'ready') > 0 then return {'wait', fmt(now), fmt(now)} end
-local d = redis.call('ZRANGE', P .. 'delayed', 0, 0, 'WITHSCORES')
-if #d > 0 then return {'wait', fmt(tonumber(d[2]) - lead), fmt(now)} end
+local soonest = nil
+for _, lane in ipairs(LANES) do
+  if redis.call('ZCARD', P .. 'ready:' .. lane) > 0 then return {'wait', fmt(now), fmt(now)} end
+  local d = redis.call('ZRANGE', P .. 'delayed:' .. lane, 0, 0, 'WITHSCORES')
+  if #d > 0 and (soonest == nil or tonumber(d[2]) < soonest) then soonest = tonumber(d[2]) end
+end
+if soonest then return {'wait', fmt(soonest - lead), fmt(now)} end
 return {'idle', '', fmt(now)}
 """
+)
+
+
+def _fields(script: str) -> str:
+    """A script with the job hash's field names filled in from the constants above."""
+    return (
+        script.replace("__BUCKETS__", BUCKETS_FIELD)
+        .replace("__NOT_BEFORE__", NOT_BEFORE_FIELD)
+        .replace("__ORDER__", ORDER_FIELD)
+    )
+
+
+FOLLOWERS = _fields(FOLLOWERS)
+PUSH, RELEASE, REQUEUE_HEAD, DISCARD, SET_PAUSED, ACTIVATE = (
+    _fields(PUSH),
+    _fields(RELEASE),
+    _fields(REQUEUE_HEAD),
+    _fields(DISCARD),
+    _fields(SET_PAUSED),
+    _fields(ACTIVATE),
+)
+PENALIZE, DEFER, RESTAMP, HOLD, REMEMBER, POP = (
+    _fields(PENALIZE),
+    _fields(DEFER),
+    _fields(RESTAMP),
+    _fields(HOLD),
+    _fields(REMEMBER),
+    _fields(POP),
 )

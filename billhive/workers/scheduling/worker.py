@@ -28,7 +28,7 @@ from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 
 from billhive.workers.queues import TenantJob, TenantQueue
-from billhive.workers.scheduling.dispatcher import Dispatched, Dispatcher, tenant_queue_name
+from billhive.workers.scheduling.dispatcher import Dispatched, Dispatcher
 from billhive.workers.scheduling.recovery import recover_abandoned, sweep_tenant_queues
 
 #: Seconds between the heartbeats a waiting worker sends.
@@ -264,7 +264,7 @@ class DispatchingMixin:
     def _claim(self, decision: Dispatched) -> tuple[Job, Queue] | None:
         """The Job and TenantQueue of a dispatch (None if the job vanished meanwhile)."""
         queue = TenantQueue(
-            tenant_queue_name(decision.tenant_id),
+            decision.queue_name,
             connection=self.connection,
             job_class=self.job_class,
             serializer=self.serializer,

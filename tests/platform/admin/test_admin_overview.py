@@ -52,7 +52,32 @@ def test_the_live_figures_are_json(admin_client: Any) -> None:
         "key_budget_percent": 0.0,
         "jobs_queued": 0,
         "workers_alive": 0,
+        "queued_interactive": 0,
+        "queued_bulk": 0,
+        "queued_background": 0,
     }
+
+
+def test_the_live_figures_count_the_queued_calls_of_each_lane(
+    admin_client: Any, made: Made, session: Session, redis_client: Redis
+) -> None:
+    from billhive.workers.calls import CallRequest, enqueue_calls
+
+    tenant = made.tenant()
+    enqueue_calls(
+        tenant.id,
+        [CallRequest("orders.list", {"page": n}) for n in range(1, 13)],  # a bulk batch
+        session=session,
+        redis=redis_client,
+    )
+    enqueue_calls(
+        tenant.id,
+        [CallRequest("orders.list", {"page": 1}, priority="background")],
+        session=session,
+        redis=redis_client,
+    )
+    live = admin_client.get("/admin/live/overview").get_json()
+    assert (live["queued_bulk"], live["queued_background"], live["jobs_queued"]) == (12, 1, 13)
 
 
 def test_the_overview_works_without_javascript(admin_client: Any) -> None:
