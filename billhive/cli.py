@@ -241,9 +241,9 @@ def config() -> None:
 @config.command("show")
 @pass_ctx
 def config_show(ctx: Context) -> None:
-    """Print every setting; secrets show as asterisks."""
-    for name, value in sorted(ctx.settings.model_dump().items()):
-        click.echo(f"BILLHIVE_{name.upper()}={'' if value is None else value}")
+    """Print every setting; secrets and the passwords in URLs show as asterisks."""
+    for name, value in sorted(ctx.settings.display_values().items()):
+        click.echo(f"BILLHIVE_{name.upper()}={value}")
 
 
 @config.command("init-dev")

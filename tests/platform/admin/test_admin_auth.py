@@ -78,10 +78,10 @@ def test_the_session_cookie_is_httponly_and_samesite(client: Any, admin: AdminUs
     assert "SameSite=Lax" in cookie
 
 
-def test_the_session_cookie_is_secure_in_production(settings_factory: Any, db: Any) -> None:
+def test_the_session_cookie_is_secure_in_production(production_settings: Any) -> None:
     from billhive.platform import create_app
 
-    app = create_app(settings_factory(env="production"))
+    app = create_app(production_settings)
     assert app.config["SESSION_COOKIE_SECURE"] is True
 
 
