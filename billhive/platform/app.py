@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from billhive import __version__
 from billhive.config import Settings, load_settings
 from billhive.db import Database
-from billhive.platform import extensions, i18n, signup
+from billhive.platform import extensions, headers, i18n, signup
 from billhive.platform.admin import blueprint as admin
 from billhive.platform.api import blueprint as api_blueprint
 from billhive.platform.errors import register_error_handlers
@@ -41,6 +41,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     )
     extensions.init_app(app, settings, Database(settings.effective_database_url))
     register_error_handlers(app)
+    headers.init_app(app, settings)
     i18n.init_app(app)
     # Every form POST needs a CSRF token; JSON APIs exempt themselves with
     # ``app.extensions["csrf"].exempt(blueprint)``.

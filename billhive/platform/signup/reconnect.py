@@ -7,7 +7,14 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from billhive.platform.extensions import db_session, redis, settings
-from billhive.platform.signup.blueprint import FIELD_LIMITS, Page, bp, render_problem, services
+from billhive.platform.signup.blueprint import (
+    FIELD_LIMITS,
+    Page,
+    bp,
+    protect_link_post,
+    render_problem,
+    services,
+)
 from billhive.platform.signup.forms import ReconnectForm, add_rule_problems
 from billhive.platform.signup.links import LinkInvalid, LinkPurpose, read_token
 from billhive.platform.signup.views import enqueue_or_log, refusal_message
@@ -59,6 +66,7 @@ def _render(tenant: Tenant, form: ReconnectForm, form_errors: list[str], status:
 @bp.route("/reconnect/<token>", methods=["GET", "POST"])
 def reconnect_page(token: str) -> ResponseReturnValue:
     """Ask for the new API password; on POST check the rules, verify it, store it."""
+    protect_link_post()
     found = tenant_of_link(LinkPurpose.RECONNECT, token)
     if isinstance(found, LinkInvalid):
         return link_problem(found)
