@@ -15,13 +15,17 @@ Series:
   totals, a minute behind);
 - ``billhive_key_budget_in_use``: share (0..1) of the key's 50 calls/s used last second;
 - ``billhive_tenants{status}``.
+
+Access: the figures name tenants and their load, so ``/metrics`` is served only with
+``Authorization: Bearer <BILLHIVE_METRICS_TOKEN>``; without the setting it answers 404.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator, Sequence
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, abort, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -37,7 +41,7 @@ from sqlalchemy.orm import Session
 from billhive.db import utcnow
 from billhive.platform.admin import metrics_tally as tally
 from billhive.platform.admin.figures import tenants_per_status
-from billhive.platform.extensions import db_session, redis
+from billhive.platform.extensions import db_session, redis, settings
 from billhive.workers import control, stats
 from billhive.workers.models import Call, CallStatus, UsageDay
 from billhive.workers.scheduling.dispatcher import RQ_QUEUE_KEY_PREFIX, TENANT_QUEUE_PREFIX
@@ -165,9 +169,25 @@ class DashboardCollector:
         yield self._tenants()
 
 
+def _check_scraper() -> None:
+    """404 while no metrics token is configured; 401 for a request without that token."""
+    configured = settings().metrics_token
+    expected = configured.get_secret_value() if configured is not None else ""
+    if not expected:
+        abort(404)
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), expected.encode()
+    ):
+        response = Response("Send the metrics token as a bearer token.\n", status=401)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="billhive metrics"'
+        abort(response)
+
+
 @bp.route("/metrics")
 def metrics() -> Response:
-    """The Prometheus text exposition of :class:`DashboardCollector`."""
+    """The Prometheus text exposition of :class:`DashboardCollector` (bearer token only)."""
+    _check_scraper()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DashboardCollector(db_session(), redis()))
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
