@@ -38,6 +38,12 @@ pass_ctx = click.make_pass_decorator(Context, ensure=True)
 def main(ctx: click.Context) -> None:
     """billhive: one Billbee developer key, many merchants."""
     ctx.ensure_object(Context)
+    # Secrets outside the tenants' vault rows that `billhive vault` must rotate too; listed
+    # here, where every part is known, since the tenants package may not import the admin.
+    from billhive.platform.admin.totp import SealedTotpSecrets
+    from billhive.tenants.rotation import EXTRA_SEALED_META
+
+    ctx.meta[EXTRA_SEALED_META] = (SealedTotpSecrets(),)
 
 
 # -- the processes -------------------------------------------------------------------

@@ -28,6 +28,16 @@ class CodeForm(FlaskForm):  # type: ignore[misc]
     )
 
 
+class ConfirmForm(FlaskForm):  # type: ignore[misc]
+    """A sensitive change: the admin proves it is them with the password or a code."""
+
+    confirmation = PasswordField(
+        "Your password or a current code",
+        validators=[DataRequired(), Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
 class ActionForm(FlaskForm):  # type: ignore[misc]
     """Any button that changes something: a CSRF token and an optional reason."""
 
