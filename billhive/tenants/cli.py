@@ -24,7 +24,7 @@ from billhive.tenants.rotation import (
     key_counts,
     rotate,
 )
-from billhive.tenants.service import delete_tenant, get_tenant
+from billhive.tenants.service import delete_tenant
 from billhive.tenants.vault import Vault
 
 
@@ -187,20 +187,17 @@ def tenants_list(status: str | None) -> None:
 @tenants.command("reconnect-link")
 @click.argument("tenant_id", type=int)
 def tenants_reconnect_link(tenant_id: int) -> None:
-    """Print a signed, expiring link where the merchant enters a new API password."""
+    """Print a signed, expiring, single-use link where the merchant enters a new API
+    password; older reconnect links of the tenant stop working."""
     from billhive.platform.signup.links import make_reconnect_url
 
     settings = _settings()
     with _database(settings) as database, database.session() as session:
         try:
-            tenant = get_tenant(session, tenant_id)
+            url = make_reconnect_url(session, settings, tenant_id)
         except TenantError as exc:
             raise click.ClickException(str(exc)) from exc
-        if tenant.status in (TenantStatus.DELETED, TenantStatus.DISABLED):
-            raise click.ClickException(
-                f"Tenant {tenant_id} is {tenant.status.value}; it cannot reconnect."
-            )
-    click.echo(make_reconnect_url(settings, tenant_id))
+    click.echo(url)
 
 
 @tenants.command("delete")

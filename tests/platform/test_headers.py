@@ -57,9 +57,10 @@ def test_ordinary_pages_send_the_referrer_only_to_this_site(client: Any, path: s
 
 
 def test_link_pages_send_no_referrer_at_all(
-    client: Any, settings: Settings, tenant_id: int
+    client: Any, settings: Settings, session: Session, tenant_id: int
 ) -> None:
-    for url in (make_reconnect_url(settings, tenant_id), make_leave_url(settings, tenant_id)):
+    reconnect_url = make_reconnect_url(session, settings, tenant_id)
+    for url in (reconnect_url, make_leave_url(settings, tenant_id)):
         response = client.get(_path(url))
         assert response.status_code == 200
         assert response.headers["Referrer-Policy"] == "no-referrer"
@@ -95,11 +96,11 @@ def test_no_template_has_inline_script_style_or_event_handler() -> None:
 
 
 def test_a_link_page_form_posted_over_https_without_a_referrer_is_accepted(
-    app: Any, client: Any, settings: Settings, tenant_id: int
+    app: Any, client: Any, settings: Settings, session: Session, tenant_id: int
 ) -> None:
     use_verifier(app, accepting)
     https = {"base_url": "https://localhost"}
-    path = _path(make_reconnect_url(settings, tenant_id))
+    path = _path(make_reconnect_url(session, settings, tenant_id))
     token = csrf_token(client, path, **https)
     response = client.post(
         path, data={"csrf_token": token, "api_password": "Fresh#Password2026"}, **https

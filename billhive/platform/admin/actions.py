@@ -18,7 +18,7 @@ from billhive.platform.extensions import db_session, redis, settings
 from billhive.platform.signup.links import make_reconnect_url
 from billhive.tenants.audit import record, set_status
 from billhive.tenants.models import Tenant, TenantStatus
-from billhive.tenants.service import delete_tenant
+from billhive.tenants.service import RECONNECTABLE, delete_tenant
 from billhive.workers import control
 from billhive.workers.calls import requeue_calls
 from billhive.workers.models import Call, CallStatus
@@ -117,10 +117,14 @@ def verify(tenant_id: int) -> ResponseReturnValue:
 
 @bp.route("/tenants/<int:tenant_id>/reconnect-link", methods=["POST"])
 def reconnect_link(tenant_id: int) -> ResponseReturnValue:
-    """Make a link (valid a week) where the merchant enters a new API password."""
+    """Make a link (valid a week, once) where the merchant enters a new API password; the
+    tenant's older reconnect links stop working."""
     form = _checked_form(tenant_id)
     tenant, admin = _tenant(tenant_id), current_admin()
-    url = make_reconnect_url(settings(), tenant_id, request.host_url)
+    if tenant.status not in RECONNECTABLE:
+        flash(f"A {tenant.status.value} tenant cannot reconnect.", "error")
+        return _back(tenant_id)
+    url = make_reconnect_url(db_session(), settings(), tenant_id)
     record(
         db_session(),
         tenant_id,
