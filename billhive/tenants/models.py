@@ -28,6 +28,8 @@ from billhive.db import Base, UTCDateTime, string_enum, utcnow
 
 #: Hex length of the HMAC-SHA256 blind index.
 BLIND_INDEX_LENGTH = 64
+#: The largest tenant id (``tenants.id`` is a 32-bit INTEGER on PostgreSQL).
+MAX_TENANT_ID = 2**31 - 1
 
 
 class TenantStatus(StrEnum):

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from billhive.platform.admin.auth import current_admin
 from billhive.platform.admin.blueprint import bp
 from billhive.platform.admin.forms import ActionForm, DeleteForm
+from billhive.platform.admin.views_tenants import tenant_or_404
 from billhive.platform.extensions import db_session, redis, settings
 from billhive.platform.signup.links import make_reconnect_url
 from billhive.tenants.audit import record, set_status
@@ -34,10 +35,7 @@ VERIFIABLE = frozenset(
 
 
 def _tenant(tenant_id: int) -> Tenant:
-    tenant = db_session().get(Tenant, tenant_id)
-    if tenant is None:
-        abort(404, f"There is no tenant {tenant_id}.")
-    return tenant
+    return tenant_or_404(tenant_id)
 
 
 def _reason(form: ActionForm | DeleteForm, default: str) -> str:

@@ -109,7 +109,7 @@ def require_admin() -> ResponseReturnValue | None:
 
 def safe_next(target: str | None) -> str:
     """Where to go after login: only a path inside the dashboard, else the overview."""
-    if target:
+    if target and not any(ord(c) < 0x20 or ord(c) == 0x7F or c == "\\" for c in target):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and parts.path.startswith("/admin"):
             return target

@@ -6,6 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
+from billhive.platform.validators import no_control_characters
+
 #: Longest reason an admin may give for an action (it goes into the audit log).
 REASON_MAX = 500
 
@@ -13,8 +15,12 @@ REASON_MAX = 500
 class LoginForm(FlaskForm):  # type: ignore[misc]
     """E-mail and password."""
 
-    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+    email = EmailField(
+        "E-mail", validators=[DataRequired(), Length(max=254), no_control_characters]
+    )
+    password = PasswordField(
+        "Password", validators=[DataRequired(), Length(max=256), no_control_characters]
+    )
     next = HiddenField()
 
 
@@ -23,7 +29,7 @@ class CodeForm(FlaskForm):  # type: ignore[misc]
 
     code = StringField(
         "Code from your authenticator app",
-        validators=[DataRequired(), Length(min=6, max=8)],
+        validators=[DataRequired(), Length(min=6, max=8), no_control_characters],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
     )
 
@@ -33,7 +39,7 @@ class ConfirmForm(FlaskForm):  # type: ignore[misc]
 
     confirmation = PasswordField(
         "Your password or a current code",
-        validators=[DataRequired(), Length(max=256)],
+        validators=[DataRequired(), Length(max=256), no_control_characters],
         render_kw={"autocomplete": "current-password"},
     )
 
@@ -41,13 +47,18 @@ class ConfirmForm(FlaskForm):  # type: ignore[misc]
 class ActionForm(FlaskForm):  # type: ignore[misc]
     """Any button that changes something: a CSRF token and an optional reason."""
 
-    reason = StringField("Reason", validators=[Optional(), Length(max=REASON_MAX)])
+    reason = StringField(
+        "Reason", validators=[Optional(), Length(max=REASON_MAX), no_control_characters]
+    )
 
 
 class DeleteForm(FlaskForm):  # type: ignore[misc]
     """Deleting a tenant: the admin types the tenant's number to confirm."""
 
     confirm = StringField(
-        "Type the tenant's number to confirm", validators=[DataRequired(), Length(max=20)]
+        "Type the tenant's number to confirm",
+        validators=[DataRequired(), Length(max=20), no_control_characters],
     )
-    reason = StringField("Reason", validators=[Optional(), Length(max=REASON_MAX)])
+    reason = StringField(
+        "Reason", validators=[Optional(), Length(max=REASON_MAX), no_control_characters]
+    )

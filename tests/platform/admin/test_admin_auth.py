@@ -136,6 +136,25 @@ def test_login_never_redirects_to_another_site(client: Any, admin: AdminUser) ->
     assert response.headers["Location"] == "/admin/"
 
 
+def test_login_with_line_breaks_or_backslashes_in_next_goes_to_the_overview(
+    client: Any, admin: AdminUser
+) -> None:
+    for target in ("/admin/calls\r\nX-Injected: yes", "/admin\\..\\evil", "/admin/\x7f"):
+        token = csrf_token(client)
+        response = client.post(
+            "/admin/login",
+            data={
+                "email": ADMIN_EMAIL,
+                "password": ADMIN_PASSWORD,
+                "csrf_token": token,
+                "next": target,
+            },
+        )
+        assert response.status_code == 302, target
+        assert response.headers["Location"] == "/admin/"
+        assert "X-Injected" not in response.headers
+
+
 def test_logout_ends_the_session(admin_client: Any) -> None:
     token = csrf_token(admin_client, "/admin/")
     response = admin_client.post("/admin/logout", data={"csrf_token": token})
