@@ -30,6 +30,8 @@ DEV_SECRETS_FILE = "dev-secrets.env"
 
 #: Settings that hold secrets: required in production, generated in development.
 SECRET_SETTINGS = ("secret_key", "billbee_api_key", "vault_keys", "blind_index_key")
+#: Secrets that may stay empty in production (the feature is off then).
+OPTIONAL_SECRETS = frozenset({"metrics_token"})
 #: Plain-text settings that hold keys all the same (the sandbox's accepted API keys).
 MASKED_SETTINGS = frozenset({"sandbox_api_keys"})
 #: Shortest SECRET_KEY (and metrics token) production accepts: 32 random characters.
@@ -289,10 +291,11 @@ class Settings(BaseSettings):
         }
         for name, min_length in text_secrets.items():
             value: SecretStr | None = getattr(self, name)
-            if value is not None:
-                problem = weak_text_secret(value.get_secret_value(), min_length)
-                if problem:
-                    problems.append(f"{ENV_PREFIX}{name.upper()} {problem}")
+            if value is None or (name in OPTIONAL_SECRETS and not value.get_secret_value()):
+                continue  # an optional secret left empty switches its feature off
+            problem = weak_text_secret(value.get_secret_value(), min_length)
+            if problem:
+                problems.append(f"{ENV_PREFIX}{name.upper()} {problem}")
         keys: list[bytes] = []
         assert self.vault_keys is not None and self.blind_index_key is not None  # checked
         for key_id, encoded in _keyring_entries(self.vault_keys.get_secret_value()):

@@ -202,6 +202,12 @@ def test_production_refuses_the_generated_development_secrets(
     assert "BILLHIVE_VAULT_KEYS" in str(caught.value)
 
 
+def test_production_starts_with_the_optional_metrics_token_left_empty(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert load_settings(**strong_production(tmp_path, metrics_token="")).env == "production"
+
+
 def test_production_needs_a_public_url(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="BILLHIVE_PUBLIC_URL"):
         load_settings(**strong_production(tmp_path, public_url=""))
