@@ -295,6 +295,9 @@ class Stack:
             "billbee_base_url": self.sandbox.url + "/api/v1",
             "billbee_timeout": 5.0,
             "call_lease_seconds": lease,
+            # The drill's callback receiver listens on loopback, which callbacks may not
+            # reach unless an operator allows it (docs/security.md).
+            "callback_allowed_networks": "127.0.0.0/8",
             "reconcile_interval_seconds": reconcile_every,
             "instance_path": str(workdir / "instance"),
             "log_level": "WARNING",

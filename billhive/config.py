@@ -11,10 +11,14 @@ production a missing secret stops start-up with a message naming the variable.
 from __future__ import annotations
 
 import base64
+import binascii
+import ipaddress
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from limits import parse_many
 from pydantic import Field, SecretStr, field_validator
@@ -26,6 +30,23 @@ DEV_SECRETS_FILE = "dev-secrets.env"
 
 #: Settings that hold secrets: required in production, generated in development.
 SECRET_SETTINGS = ("secret_key", "billbee_api_key", "vault_keys", "blind_index_key")
+#: Secrets that may stay empty in production (the feature is off then).
+OPTIONAL_SECRETS = frozenset({"metrics_token"})
+#: Plain-text settings that hold keys all the same (the sandbox's accepted API keys).
+MASKED_SETTINGS = frozenset({"sandbox_api_keys"})
+#: Shortest SECRET_KEY (and metrics token) production accepts: 32 random characters.
+SECRET_MIN_LENGTH = 32
+#: Shortest Billbee API key production accepts (Billbee issues GUID-like keys).
+API_KEY_MIN_LENGTH = 16
+#: Fewest distinct characters (or bytes, for keys) a production secret must show: a random
+#: 32-character secret has about 25, a typed or repeated one ("aaaa...", "abcabc...") few.
+SECRET_MIN_DISTINCT = 8
+#: Values a person types or copies from an example or from development, never a real secret.
+_DEV_PATTERN = re.compile(
+    r"^(dev|development|test|testing|demo|example|sample|default|secret|password|placeholder|"
+    r"insecure|changeme|change[-_ ]me)([-_:.\d]|$)|change[-_ ]?me|insecure|not[-_ ]?secret",
+    re.IGNORECASE,
+)
 
 
 class ConfigError(RuntimeError):
@@ -40,7 +61,8 @@ class Settings(BaseSettings):
     )
 
     env: Literal["development", "production", "test"] = Field(
-        "development", description="Run mode. `production` refuses to start without secrets."
+        "development",
+        description="Run mode. `production` refuses to start without strong secrets and https.",
     )
     instance_path: Path = Field(
         Path("instance"),
@@ -163,8 +185,8 @@ class Settings(BaseSettings):
     web_workers: int = Field(2, description="gunicorn worker processes of `billhive web`.")
     public_url: str = Field(
         "",
-        description="Public base URL of the web app, for links the CLI and admin hand out. "
-        "Empty: `http://<web host>:<web port>`.",
+        description="Public base URL (https) of the web app, for every link billhive hands "
+        "out; required in production. Empty: `http://<web host>:<web port>`.",
     )
     signup_rate_limit: str = Field(
         "10 per minute;50 per hour",
@@ -178,6 +200,34 @@ class Settings(BaseSettings):
     )
     api_token_cache_seconds: float = Field(
         5.0, ge=0, description="Seconds a web process trusts a checked API token (revocation lag)."
+    )
+    api_auth_failure_limit: str = Field(
+        "20 per minute;200 per hour",
+        description="Failed API authentications allowed per client address (limits syntax); "
+        "over it the address gets 429 until the window moves on.",
+    )
+    callback_allowed_networks: str = Field(
+        "",
+        description="Comma-separated networks (CIDR) that callback URLs may reach although "
+        "they are not public, e.g. `10.8.0.0/16`; plain http to them is allowed in production.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token Prometheus must send to read `/metrics`. Unset: `/metrics` "
+        "answers 404.",
+    )
+    admin_session_hours: float = Field(
+        12.0,
+        gt=0,
+        le=24 * 30,
+        description="Hours an admin login lasts at most, however active the admin is.",
+    )
+    admin_idle_minutes: float = Field(
+        60.0,
+        gt=0,
+        le=24 * 60,
+        description="Minutes without a page view (polling does not count) that end an admin "
+        "session.",
     )
     sandbox_host: str = Field("127.0.0.1", description="Address the Billbee sandbox binds to.")
     sandbox_port: int = Field(8001, description="Port of the Billbee sandbox.")
@@ -209,7 +259,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name}: items per call must be 1..1000, not {items}")
         return value
 
-    @field_validator("api_rate_limit")
+    @field_validator("api_rate_limit", "api_auth_failure_limit")
     @classmethod
     def _parseable_rate_limit(cls, value: str) -> str:
         try:
@@ -218,6 +268,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{value!r} is not a rate limit such as '100 per second;3000 per minute'"
             ) from None
+        return value
+
+    @field_validator("callback_allowed_networks")
+    @classmethod
+    def _parseable_networks(cls, value: str) -> str:
+        parse_networks(value)
         return value
 
     # -- derived values -------------------------------------------------------------
@@ -246,6 +302,22 @@ class Settings(BaseSettings):
         """True when nobody configured a Billbee URL (so dev may use the sandbox)."""
         return "billbee_base_url" not in self.model_fields_set
 
+    def display_values(self) -> dict[str, str]:
+        """Every setting as ``billhive config show`` prints it: secrets, API keys and the
+        passwords inside URLs masked."""
+        shown: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                text = ""
+            elif isinstance(value, SecretStr) or name in MASKED_SETTINGS:
+                text = "**********" if str(value) else ""
+            elif isinstance(value, str):
+                text = mask_url_password(value)
+            else:
+                text = str(value)
+            shown[name] = text
+        return shown
+
     def require(self, name: str) -> str:
         """Return a secret setting's plaintext, or raise naming its variable."""
         value = getattr(self, name)
@@ -258,7 +330,11 @@ class Settings(BaseSettings):
         return secret
 
     def check_production(self) -> None:
-        """Refuse to run production without secrets or with embedded defaults."""
+        """Refuse to run production without secrets, with weak ones, or without https.
+
+        Every problem is listed in one :class:`ConfigError`, each naming its variable and
+        never showing a secret's value.
+        """
         if self.env != "production":
             return
         missing = [f"{ENV_PREFIX}{n.upper()}" for n in SECRET_SETTINGS if getattr(self, n) is None]
@@ -266,10 +342,138 @@ class Settings(BaseSettings):
             missing.append(f"{ENV_PREFIX}DATABASE_URL")
         if not self.redis_url:
             missing.append(f"{ENV_PREFIX}REDIS_URL")
+        if not self.public_url:
+            missing.append(f"{ENV_PREFIX}PUBLIC_URL")
         if missing:
             raise ConfigError(
                 "Production mode needs these settings, which are not set: " + ", ".join(missing)
             )
+        problems = [*self._secret_problems(), *self._url_problems()]
+        if problems:
+            raise ConfigError(
+                "Production mode refuses these settings: " + "; ".join(problems) + "."
+            )
+
+    def _secret_problems(self) -> list[str]:
+        problems: list[str] = []
+        text_secrets = {
+            "secret_key": SECRET_MIN_LENGTH,
+            "billbee_api_key": API_KEY_MIN_LENGTH,
+            "metrics_token": SECRET_MIN_LENGTH,
+        }
+        for name, min_length in text_secrets.items():
+            value: SecretStr | None = getattr(self, name)
+            if value is None or (name in OPTIONAL_SECRETS and not value.get_secret_value()):
+                continue  # an optional secret left empty switches its feature off
+            problem = weak_text_secret(value.get_secret_value(), min_length)
+            if problem:
+                problems.append(f"{ENV_PREFIX}{name.upper()} {problem}")
+        keys: list[bytes] = []
+        assert self.vault_keys is not None and self.blind_index_key is not None  # checked
+        for key_id, encoded in _keyring_entries(self.vault_keys.get_secret_value()):
+            where = f"{ENV_PREFIX}VAULT_KEYS (key {key_id!r})"
+            if _DEV_PATTERN.search(key_id):
+                problems.append(f"{where} has a development key id")
+            raw, problem = decode_key(encoded)
+            if problem:
+                problems.append(f"{where} {problem}")
+            elif raw is not None:
+                keys.append(raw)
+        raw, problem = decode_key(self.blind_index_key.get_secret_value())
+        if problem:
+            problems.append(f"{ENV_PREFIX}BLIND_INDEX_KEY {problem}")
+        elif raw is not None and raw in keys:
+            problems.append(f"{ENV_PREFIX}BLIND_INDEX_KEY is also a vault key; use its own key")
+        if len(set(keys)) != len(keys):
+            problems.append(f"{ENV_PREFIX}VAULT_KEYS holds the same key under two ids")
+        return problems
+
+    def _url_problems(self) -> list[str]:
+        problems: list[str] = []
+        for name in ("public_url", "billbee_base_url"):
+            parts = urlsplit(getattr(self, name))
+            if parts.scheme != "https" or not parts.hostname:
+                problems.append(f"{ENV_PREFIX}{name.upper()} must be an https:// URL")
+        return problems
+
+
+def weak_text_secret(value: str, min_length: int) -> str | None:
+    """Why ``value`` is not a production secret (empty, short, a development or example
+    value, a few characters repeated), or None. The reason never quotes the value."""
+    stripped = value.strip()
+    if not stripped:
+        return "is empty"
+    if len(stripped) < min_length:
+        return f"is too short ({len(stripped)} characters; at least {min_length} random ones)"
+    if _DEV_PATTERN.search(stripped):
+        return "looks like a development or example value"
+    if len(set(stripped)) < SECRET_MIN_DISTINCT:
+        return "repeats a few characters; use a random value"
+    return None
+
+
+def decode_key(encoded: str) -> tuple[bytes | None, str | None]:
+    """A base64 32-byte key and None, or None and why it is not a usable production key."""
+    try:
+        raw = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None, "is not valid base64"
+    if len(raw) != 32:
+        return None, f"must be 32 bytes, not {len(raw)}"
+    if len(set(raw)) < SECRET_MIN_DISTINCT:
+        return None, "repeats a few bytes (e.g. all zero); make one with `billhive vault new-key`"
+    return raw, None
+
+
+def _keyring_entries(spec: str) -> list[tuple[str, str]]:
+    entries = []
+    for entry in (part.strip() for part in spec.split(",")):
+        if entry:
+            key_id, _, encoded = entry.partition(":")
+            entries.append((key_id.strip(), encoded))
+    return entries
+
+
+#: Addresses of cloud metadata services: no allow-list entry may cover them.
+METADATA_ADDRESSES = (
+    ipaddress.ip_address("169.254.169.254"),
+    ipaddress.ip_address("fd00:ec2::254"),
+    ipaddress.ip_address("100.100.100.200"),
+)
+
+
+def parse_networks(spec: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The networks of a comma-separated CIDR list; ValueError names a bad entry.
+
+    An entry that covers a cloud metadata address (169.254.169.254 ...) is refused: no
+    callback ever needs to reach it, and ``0.0.0.0/0`` would switch the protection off.
+    """
+    networks = []
+    for entry in (part.strip() for part in spec.split(",")):
+        if not entry:
+            continue
+        try:
+            network = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"{entry!r} is not a network such as 10.8.0.0/16") from None
+        if any(address in network for address in METADATA_ADDRESSES):
+            raise ValueError(f"{entry!r} covers a cloud metadata address; name a narrower one")
+        networks.append(network)
+    return tuple(networks)
+
+
+def mask_url_password(value: str) -> str:
+    """``value`` with the password of a ``scheme://user:password@host`` URL masked."""
+    try:
+        parts = urlsplit(value)
+        password = parts.password
+    except ValueError:
+        return value
+    if not password or "@" not in parts.netloc:
+        return value
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostport}"))
 
 
 def _read_env_file(path: Path) -> dict[str, str]:

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from production_support import production_secrets
 from redis import Redis
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
@@ -142,6 +143,14 @@ def redis_client(redis_url: str) -> Iterator[Redis]:
 
 
 # -- settings and the app -----------------------------------------------------------
+
+
+@pytest.fixture
+def production_settings(settings_factory: Callable[..., Settings], db: Database) -> Settings:
+    """Production-mode settings on the test database and Redis (https public URL)."""
+    return settings_factory(
+        env="production", public_url="https://billhive.example.com", **production_secrets()
+    )
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,19 @@ def test_config_show_masks_secrets(runner: CliRunner, tmp_path: Path) -> None:
     assert secret not in result.output
 
 
+def test_config_show_masks_the_passwords_in_database_and_redis_urls(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BILLHIVE_DATABASE_URL", "postgresql+psycopg://billhive:pg-Pass-91@db/bh")
+    monkeypatch.setenv("BILLHIVE_REDIS_URL", "redis://:redis-Pass-91@redis:6379/0")
+    result = runner.invoke(main, ["config", "show"])
+    assert result.exit_code == 0, result.output
+    assert "pg-Pass-91" not in result.output
+    assert "redis-Pass-91" not in result.output
+    assert "BILLHIVE_DATABASE_URL=postgresql+psycopg://billhive:***@db/bh" in result.output
+    assert "BILLHIVE_REDIS_URL=redis://:***@redis:6379/0" in result.output
+
+
 def test_production_without_secrets_stops_with_the_variable_names(
     runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,8 +1,11 @@
 """Settings: defaults, production checks, development secrets."""
 
+import base64
+import os
 from pathlib import Path
 
 import pytest
+from production_support import production_secrets
 
 from billhive.config import (
     DEV_SECRETS_FILE,
@@ -153,3 +156,136 @@ def test_a_bad_bulk_cap_names_the_problem(
     clean_env.setenv("BILLHIVE_BULK_MAX_ITEMS", value)
     with pytest.raises(ValidationError, match=problem):
         Settings()
+
+
+# -- production refuses weak secrets ---------------------------------------------------
+
+
+def strong_production(tmp_path: Path, **overrides: object) -> dict[str, object]:
+    """Settings production accepts: random secrets, https URLs, database and Redis."""
+    values: dict[str, object] = {
+        "env": "production",
+        "instance_path": tmp_path,
+        "database_url": "postgresql+psycopg://billhive@db/billhive",
+        "redis_url": "redis://redis:6379/0",
+        "public_url": "https://billhive.example.com",
+        **production_secrets(),
+    }
+    values.update(overrides)
+    return values
+
+
+def test_production_starts_with_strong_secrets_and_https_urls(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert load_settings(**strong_production(tmp_path)).env == "production"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("billbee_api_key", "", "is empty"),
+        ("billbee_api_key", "   ", "is empty"),
+        ("billbee_api_key", "dev-0123456789abcdef0123", "development or example"),
+        ("secret_key", "x", "too short"),
+        ("secret_key", "changeme-" + "k3Yq9ZpL2wXr8TbN4vMa7sEd", "development or example"),
+        ("secret_key", "ab" * 32, "repeats a few characters"),
+        ("metrics_token", "tok-9", "too short"),
+        ("vault_keys", "k1:" + base64.b64encode(bytes(32)).decode(), "repeats a few bytes"),
+        ("vault_keys", "k1:" + base64.b64encode(b"\xff" * 32).decode(), "repeats a few bytes"),
+        ("vault_keys", "k1:bm90IGEga2V5", "must be 32 bytes"),
+        ("vault_keys", "k1:%%%", "not valid base64"),
+        ("vault_keys", "dev1:" + base64.b64encode(os.urandom(32)).decode(), "development key id"),
+        ("blind_index_key", base64.b64encode(bytes(32)).decode(), "repeats a few bytes"),
+    ],
+)
+def test_production_refuses_a_weak_secret_naming_its_variable(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path, variable: str, value: str, reason: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(**strong_production(tmp_path, **{variable: value}))
+    message = str(caught.value)
+    assert f"BILLHIVE_{variable.upper()}" in message
+    assert reason in message
+    if len(value.strip()) > 3:
+        assert value.strip() not in message
+
+
+def test_production_refuses_the_blind_index_key_reused_as_a_vault_key(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    key = base64.b64encode(os.urandom(32)).decode()
+    with pytest.raises(ConfigError, match="BILLHIVE_BLIND_INDEX_KEY is also a vault key"):
+        load_settings(**strong_production(tmp_path, vault_keys=f"k1:{key}", blind_index_key=key))
+
+
+def test_production_refuses_the_generated_development_secrets(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from billhive.config import generate_dev_secrets
+
+    dev = {k.removeprefix("BILLHIVE_").lower(): v for k, v in generate_dev_secrets().items()}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(**strong_production(tmp_path, **dev))
+    assert "BILLHIVE_BILLBEE_API_KEY" in str(caught.value)
+    assert "BILLHIVE_VAULT_KEYS" in str(caught.value)
+
+
+def test_production_starts_with_the_optional_metrics_token_left_empty(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert load_settings(**strong_production(tmp_path, metrics_token="")).env == "production"
+
+
+def test_production_needs_a_public_url(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="BILLHIVE_PUBLIC_URL"):
+        load_settings(**strong_production(tmp_path, public_url=""))
+
+
+@pytest.mark.parametrize("variable", ["public_url", "billbee_base_url"])
+def test_production_needs_https_urls(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path, variable: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"BILLHIVE_{variable.upper()} must be an https"):
+        load_settings(**strong_production(tmp_path, **{variable: "http://billhive.example.com"}))
+
+
+def test_development_keeps_accepting_short_secrets(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert load_settings(instance_path=tmp_path, secret_key="x").require("secret_key") == "x"
+
+
+# -- settings of the security features -------------------------------------------------
+
+
+@pytest.mark.parametrize("entry", ["0.0.0.0/0", "169.254.0.0/16", "::/0", "10.0.0.0/8,nonsense"])
+def test_a_callback_allow_list_covering_metadata_or_unreadable_is_refused(
+    clean_env: pytest.MonkeyPatch, entry: str
+) -> None:
+    with pytest.raises(ValueError, match="callback_allowed_networks"):
+        Settings(callback_allowed_networks=entry)
+
+
+def test_an_unparseable_auth_failure_limit_is_refused_naming_the_setting(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ValueError, match="api_auth_failure_limit"):
+        Settings(api_auth_failure_limit="many")
+
+
+# -- what config show prints -----------------------------------------------------------
+
+
+def test_displayed_values_mask_the_passwords_inside_database_and_redis_urls(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    settings = Settings(
+        database_url="postgresql+psycopg://billhive:pg-Secret-42@db:5432/billhive",
+        redis_url="redis://:redis-Secret-42@redis:6379/0",
+        sandbox_api_keys="sandbox-key-1,sandbox-key-2",
+    )
+    shown = settings.display_values()
+    assert shown["database_url"] == "postgresql+psycopg://billhive:***@db:5432/billhive"
+    assert shown["redis_url"] == "redis://:***@redis:6379/0"
+    assert "sandbox-key" not in repr(shown)

@@ -1,5 +1,6 @@
 """Alembic is the only source of the schema, and it matches the models."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -112,3 +113,105 @@ def test_revision_0010_adds_the_tenant_columns_in_place_keeping_the_search_index
         tables = {row[0] for row in conn.execute(text("SELECT name FROM sqlite_master"))}
     engine.dispose()
     assert "budget_hard" not in columns and "usage_reconciliations" not in tables
+
+
+def test_revision_0008_seals_existing_totp_secrets_and_unclaims_unverified_signups(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from billhive.config import generate_dev_secrets, load_settings
+    from billhive.platform.admin.models import TOTP_PURPOSE
+    from billhive.tenants.vault import Vault
+
+    for name, value in generate_dev_secrets().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("BILLHIVE_INSTANCE_PATH", str(tmp_path))
+    url = f"sqlite:///{tmp_path}/totp.db"
+    config = alembic_config(url)
+    command.upgrade(config, "0006")
+    engine = create_engine(url)
+    now = "2026-12-01 00:00:00.000000"
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO admin_users (id, email, password_hash, totp_secret, totp_enabled,"
+                " active, created_at) VALUES (3, 'ops@example.com', 'x', :s, 1, 1, :now)"
+            ),
+            {"s": secret, "now": now},
+        )
+        for tenant_id, status, verified, index in (
+            (1, "pending_verification", None, "a" * 64),
+            (2, "pending_verification", now, "b" * 64),
+            (3, "active", now, "c" * 64),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO tenants (id, display_name, contact_email, username_index,"
+                    " status, invoice_creation_allowed, verified_at, created_at, updated_at)"
+                    " VALUES (:id, 'Shop', 'a@shop.test', :index, :status, 0, :verified,"
+                    " :now, :now)"
+                ),
+                {
+                    "id": tenant_id,
+                    "index": index,
+                    "status": status,
+                    "verified": verified,
+                    "now": now,
+                },
+            )
+    command.upgrade(config, "0008")
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT * FROM admin_users WHERE id = 3")).mappings().one()
+        tenants = conn.execute(
+            text("SELECT id, username_index, pending_username_index FROM tenants ORDER BY id")
+        ).all()
+    assert "totp_secret" not in row
+    assert secret.encode() not in bytes(row["totp_secret_sealed"])
+    vault = Vault.from_settings(load_settings())
+    opened = vault.open_secret(
+        TOTP_PURPOSE, 3, row["totp_kek_id"], bytes(row["totp_secret_sealed"])
+    )
+    assert opened == secret
+    assert [tuple(t) for t in tenants] == [
+        (1, None, "a" * 64),  # never verified: claims its username no longer
+        (2, "b" * 64, None),  # re-verification of a verified tenant keeps its claim
+        (3, "c" * 64, None),
+    ]
+    command.downgrade(config, "0006")
+    with engine.connect() as conn:
+        restored = conn.execute(text("SELECT totp_secret FROM admin_users")).scalar_one()
+        claimed = conn.execute(text("SELECT username_index FROM tenants WHERE id = 1")).scalar()
+    assert (restored, claimed) == (secret, "a" * 64)
+    engine.dispose()
+
+
+def test_revision_0008_needs_the_vault_keys_only_to_seal_existing_secrets(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from billhive.config import ConfigError
+
+    for name in ("BILLHIVE_VAULT_KEYS", "BILLHIVE_BLIND_INDEX_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BILLHIVE_INSTANCE_PATH", str(tmp_path))
+    empty = f"sqlite:///{tmp_path}/empty.db"
+    command.upgrade(alembic_config(empty), "head")  # nothing to seal: no keys needed
+    url = f"sqlite:///{tmp_path}/keys.db"
+    command.upgrade(alembic_config(url), "0006")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO admin_users (id, email, password_hash, totp_secret, totp_enabled,"
+                " active, created_at) VALUES (1, 'a@b.c', 'x', 'JBSWY3DPEHPK3PXP', 1, 1,"
+                " '2026-12-01 00:00:00')"
+            )
+        )
+    engine.dispose()
+    with pytest.raises(ConfigError, match="BILLHIVE_VAULT_KEYS"):
+        command.upgrade(alembic_config(url), "head")

@@ -185,5 +185,9 @@ class InvalidCall(ValueError):
     """The caller named an unknown parameter, left out a required one, or gave a bad value.
 
     Raised before anything is sent; a ValueError because it is a bug or bad input on our
-    side, not a Billbee failure.
+    side, not a Billbee failure. ``param`` names the spec parameter at fault, when one is.
     """
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param

@@ -69,6 +69,8 @@ class Operation:
     method: str
     path: str
     path_params: tuple[str, ...]
+    #: The JSON-schema type of each path parameter (``integer`` or ``string``), in order.
+    path_param_types: tuple[str, ...]
     query_params: tuple[QueryParam, ...]
     has_body: bool
     idempotent: bool
@@ -89,6 +91,10 @@ class Operation:
     def action(self) -> str:
         """The part of the name after the resource (``list`` for ``orders.list``)."""
         return self.name.partition(".")[2]
+
+    def path_param_type(self, name: str) -> str:
+        """The type of path parameter ``name`` (``integer`` or ``string``)."""
+        return self.path_param_types[self.path_params.index(name)]
 
     @property
     def url_path(self) -> str:
@@ -143,13 +149,17 @@ def _op(
     idempotent: bool = True,
     deprecated: str = "",
     source: str = "spec-2023",
+    text: tuple[str, ...] = (),
 ) -> Operation:
+    # Path parameters are integers (int64) in the spec, but for the few named in ``text``.
+    path_params = tuple(_PATH_PARAM.findall(path))
     return Operation(
         name=name,
         resource=name.partition(".")[0],
         method=method,
         path=path,
-        path_params=tuple(_PATH_PARAM.findall(path)),
+        path_params=path_params,
+        path_param_types=tuple("string" if p in text else "integer" for p in path_params),
         query_params=query,
         has_body=body,
         idempotent=idempotent,
@@ -358,13 +368,20 @@ _CATALOG: tuple[Operation, ...] = (
         ),
         idempotent=False,
     ),
-    _op("orders.find_by_ext_ref", "GET", "/orders/findbyextref/{extRef}", "OrderApi_GetByExtRef"),
+    _op(
+        "orders.find_by_ext_ref",
+        "GET",
+        "/orders/findbyextref/{extRef}",
+        "OrderApi_GetByExtRef",
+        text=("extRef",),
+    ),
     _op(
         "orders.find_by_partner",
         "GET",
         "/orders/find/{id}/{partner}",
         "OrderApi_Find",
         deprecated="use orders.find_by_ext_ref (GET /orders/findbyextref/{extRef})",
+        text=("id", "partner"),
     ),
     _op(
         "orders.get",
@@ -463,6 +480,7 @@ _CATALOG: tuple[Operation, ...] = (
         "/products/{id}",
         "Article_GetArticle",
         query=(_q("lookupBy", "string"),),
+        text=("id",),
     ),
     _op(
         "products.get_custom_field", "GET", "/products/custom-fields/{id}", "Article_GetCustomField"
@@ -656,12 +674,19 @@ _CATALOG: tuple[Operation, ...] = (
         body=True,
         idempotent=False,
     ),
-    _op("webhooks.delete", "DELETE", "/webhooks/{id}", "WebHookManagement_Delete"),
+    _op("webhooks.delete", "DELETE", "/webhooks/{id}", "WebHookManagement_Delete", text=("id",)),
     _op("webhooks.delete_all", "DELETE", "/webhooks", "WebHookManagement_DeleteAll"),
     _op("webhooks.filters", "GET", "/webhooks/filters", "WebHookManagement_GetFilters"),
-    _op("webhooks.get", "GET", "/webhooks/{id}", "WebHookManagement_Lookup"),
+    _op("webhooks.get", "GET", "/webhooks/{id}", "WebHookManagement_Lookup", text=("id",)),
     _op("webhooks.list", "GET", "/webhooks", "WebHookManagement_Get"),
-    _op("webhooks.update", "PUT", "/webhooks/{id}", "WebHookManagement_Put", body=True),
+    _op(
+        "webhooks.update",
+        "PUT",
+        "/webhooks/{id}",
+        "WebHookManagement_Put",
+        body=True,
+        text=("id",),
+    ),
 )
 
 #: Every operation by name.

@@ -21,8 +21,12 @@ from billhive.billbee.errors import InvalidCall
 from billhive.billbee.operations import Operation, QueryParam
 
 _CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
-_INTEGER_TEXT = re.compile(r"-?\d+")
+_INTEGER_TEXT = re.compile(r"-?[0-9]+")
 _SEQUENCES = (list, tuple, set, frozenset)
+#: What a path segment value may not contain: a slash or backslash (a new segment once a
+#: server decodes it), control characters, or an encoded dot, slash or backslash.
+_UNSAFE_SEGMENT = re.compile(r"[/\\\x00-\x1f\x7f]|%(?:2e|2f|5c)", re.IGNORECASE)
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 def python_name(spec_name: str) -> str:
@@ -68,20 +72,68 @@ def normalize_params(op: Operation, params: Mapping[str, Any] | None) -> dict[st
             spec_name = aliases.get(name)
             if spec_name is None:
                 accepted = ", ".join(sorted(set(aliases.values()))) or "none"
-                raise InvalidCall(f"{op.name} has no parameter {name!r} (accepted: {accepted})")
+                raise InvalidCall(
+                    f"{op.name} has no parameter {name!r} (accepted: {accepted})", param=name
+                )
             if spec_name in normalized:
-                raise InvalidCall(f"{op.name}: parameter {spec_name!r} is given twice")
+                raise InvalidCall(
+                    f"{op.name}: parameter {spec_name!r} is given twice", param=spec_name
+                )
             if value is not None:
                 normalized[spec_name] = value
     for name in op.path_params:
         if name not in normalized or normalized[name] == "":
-            raise InvalidCall(f"{op.name} needs the path parameter {name!r}")
+            raise InvalidCall(f"{op.name} needs the path parameter {name!r}", param=name)
+        check_path_value(op, name, normalized[name])
     for query in op.query_params:
         if query.name in normalized:
             _check_value(op, query, normalized[query.name])
         elif query.required:
-            raise InvalidCall(f"{op.name} needs the query parameter {query.name!r}")
+            raise InvalidCall(
+                f"{op.name} needs the query parameter {query.name!r}", param=query.name
+            )
     return normalized
+
+
+def check_path_value(op: Operation, name: str, value: Any) -> None:
+    """Raise InvalidCall (naming ``name``) unless ``value`` can be path parameter ``name``.
+
+    A path value must stay one segment of the operation's own path: an integer where the
+    spec says integer, and never ``.``, ``..`` or a value with a slash, backslash, control
+    character or an encoded one of those, which would let a call reach another Billbee
+    path than its operation's (and so escape the catalog and its limit buckets).
+    """
+    if op.path_param_type(name) == "integer":
+        number = _as_int(value)
+        if number is None or not _INT64[0] <= number <= _INT64[1]:
+            raise InvalidCall(
+                f"{op.name}: path parameter {name!r} must be an integer, "
+                f"not {type(value).__name__} {str(value)[:40]!r}",
+                param=name,
+            )
+        return
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise InvalidCall(
+            f"{op.name}: path parameter {name!r} must be a string, not {type(value).__name__}",
+            param=name,
+        )
+    text = str(value)
+    if not text.strip(".") or _UNSAFE_SEGMENT.search(text):
+        raise InvalidCall(
+            f"{op.name}: path parameter {name!r} may not be '.' or '..' or contain a slash, "
+            "a backslash, a control character or an encoded dot or slash",
+            param=name,
+        )
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
+        return int(value)
+    return None
 
 
 def _fits(type_: str, value: Any) -> bool:
@@ -101,7 +153,9 @@ def _check_value(op: Operation, param: QueryParam, value: Any) -> None:
     """Raise InvalidCall unless ``value`` suits ``param`` (a list only for array parameters)."""
     if isinstance(value, _SEQUENCES):
         if not param.is_array:
-            raise InvalidCall(f"{op.name} takes one value for {param.name!r}, not a list")
+            raise InvalidCall(
+                f"{op.name} takes one value for {param.name!r}, not a list", param=param.name
+            )
         items: Any = value
     else:
         items = (value,)
@@ -109,7 +163,8 @@ def _check_value(op: Operation, param: QueryParam, value: Any) -> None:
         if not _fits(param.type, item):
             raise InvalidCall(
                 f"{op.name}: {param.name!r} must be {'a list of ' if param.is_array else ''}"
-                f"{param.type} values, not {type(item).__name__} {str(item)[:40]!r}"
+                f"{param.type} values, not {type(item).__name__} {str(item)[:40]!r}",
+                param=param.name,
             )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, abort, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from billhive import __version__
 from billhive.config import Settings, load_settings
 from billhive.db import Database
-from billhive.platform import extensions, i18n, signup
+from billhive.platform import extensions, headers, i18n, signup
 from billhive.platform.admin import blueprint as admin
 from billhive.platform.api import blueprint as api_blueprint
 from billhive.platform.errors import register_error_handlers
@@ -37,10 +37,13 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=1024 * 1024,
         BILLHIVE_VERSION=__version__,
         API_RATE_LIMIT=settings.api_rate_limit,
+        API_AUTH_FAILURE_LIMIT=settings.api_auth_failure_limit,
         API_TOKEN_CACHE_SECONDS=settings.api_token_cache_seconds,
     )
     extensions.init_app(app, settings, Database(settings.effective_database_url))
     register_error_handlers(app)
+    app.before_request(_refuse_oversized)
+    headers.init_app(app, settings)
     i18n.init_app(app)
     # Every form POST needs a CSRF token; JSON APIs exempt themselves with
     # ``app.extensions["csrf"].exempt(blueprint)``.
@@ -54,6 +57,14 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health_bp)
     admin.init_app(app)
     return app
+
+
+def _refuse_oversized() -> None:
+    """413 for every request that announces a body over ``MAX_CONTENT_LENGTH``, whether or
+    not its route reads a body (werkzeug enforces the limit only when one is read)."""
+    limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        abort(413)
 
 
 #: Prefix of the rate limiter's Redis keys.

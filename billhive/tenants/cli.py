@@ -17,8 +17,14 @@ from billhive.db import Database
 from billhive.tenants.audit import ACTOR_CLI
 from billhive.tenants.errors import TenantError
 from billhive.tenants.models import Tenant, TenantStatus
-from billhive.tenants.rotation import DEFAULT_BATCH_SIZE, key_counts, rotate
-from billhive.tenants.service import delete_tenant, get_tenant
+from billhive.tenants.rotation import (
+    DEFAULT_BATCH_SIZE,
+    EXTRA_SEALED_META,
+    ExtraSealed,
+    key_counts,
+    rotate,
+)
+from billhive.tenants.service import delete_tenant
 from billhive.tenants.vault import Vault
 
 
@@ -70,23 +76,33 @@ def vault_new_key(key_id: str | None) -> None:
     )
 
 
+def _extra_sealed() -> tuple[ExtraSealed, ...]:
+    """Other secrets the vault keys seal, as the command line's entry point listed them."""
+    found: tuple[ExtraSealed, ...] = click.get_current_context().meta.get(EXTRA_SEALED_META, ())
+    return found
+
+
 @vault.command("status")
 def vault_status() -> None:
-    """Count the data keys each vault key wraps; flag ids missing from the keyring."""
+    """Count the data keys (and other secrets) each vault key seals; flag missing ids."""
     settings = _settings()
     keyring = _vault(settings).keyring
     with _database(settings) as database, database.session() as session:
         counts = key_counts(session)
+        extra = [(e.label, dict(e.key_counts(session))) for e in _extra_sealed()]
     click.echo(f"active key: {keyring.active_id}")
-    for key_id in dict.fromkeys([*keyring.ids, *counts]):
+    every_id = [*keyring.ids, *counts, *(k for _label, c in extra for k in c)]
+    for key_id in dict.fromkeys(every_id):
         notes = []
         if key_id == keyring.active_id:
             notes.append("active")
         if key_id not in keyring.ids:
             notes.append("MISSING from BILLHIVE_VAULT_KEYS")
         suffix = f"  ({', '.join(notes)})" if notes else ""
-        click.echo(f"{key_id}: {counts.get(key_id, 0)} wrapped data keys{suffix}")
-    stale = sum(n for k, n in counts.items() if k != keyring.active_id)
+        others = "".join(f", {c.get(key_id, 0)} {label}" for label, c in extra)
+        click.echo(f"{key_id}: {counts.get(key_id, 0)} wrapped data keys{others}{suffix}")
+    every_count = [counts, *(c for _label, c in extra)]
+    stale = sum(n for c in every_count for k, n in c.items() if k != keyring.active_id)
     click.echo(f"to rotate: {stale}")
 
 
@@ -122,6 +138,8 @@ def vault_rotate(batch_size: int) -> None:
 
         try:
             result = rotate(database, the_vault, batch_size=batch_size, progress=progress)
+            with database.session() as session:
+                others = [(e.label, e.rotate(session, the_vault)) for e in _extra_sealed()]
         except TenantError as exc:
             raise click.ClickException(str(exc)) from exc
     rate = result.rewrapped / result.seconds if result.seconds else 0.0
@@ -129,6 +147,8 @@ def vault_rotate(batch_size: int) -> None:
         f"Re-wrapped {result.rewrapped} data keys under {the_vault.keyring.active_id} "
         f"in {result.seconds:.1f} s ({rate:,.0f}/s)."
     )
+    for label, count in others:
+        click.echo(f"Re-sealed {count} {label} under {the_vault.keyring.active_id}.")
 
 
 # -- tenants -----------------------------------------------------------------------
@@ -167,20 +187,17 @@ def tenants_list(status: str | None) -> None:
 @tenants.command("reconnect-link")
 @click.argument("tenant_id", type=int)
 def tenants_reconnect_link(tenant_id: int) -> None:
-    """Print a signed, expiring link where the merchant enters a new API password."""
+    """Print a signed, expiring, single-use link where the merchant enters a new API
+    password; older reconnect links of the tenant stop working."""
     from billhive.platform.signup.links import make_reconnect_url
 
     settings = _settings()
     with _database(settings) as database, database.session() as session:
         try:
-            tenant = get_tenant(session, tenant_id)
+            url = make_reconnect_url(session, settings, tenant_id)
         except TenantError as exc:
             raise click.ClickException(str(exc)) from exc
-        if tenant.status in (TenantStatus.DELETED, TenantStatus.DISABLED):
-            raise click.ClickException(
-                f"Tenant {tenant_id} is {tenant.status.value}; it cannot reconnect."
-            )
-    click.echo(make_reconnect_url(settings, tenant_id))
+    click.echo(url)
 
 
 @tenants.command("delete")

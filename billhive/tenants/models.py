@@ -29,6 +29,8 @@ from billhive.db import Base, UTCDateTime, string_enum, utcnow
 
 #: Hex length of the HMAC-SHA256 blind index.
 BLIND_INDEX_LENGTH = 64
+#: The largest tenant id (``tenants.id`` is a 32-bit INTEGER on PostgreSQL).
+MAX_TENANT_ID = 2**31 - 1
 
 
 class TenantStatus(StrEnum):
@@ -56,6 +58,12 @@ class Tenant(Base):
     username_index: Mapped[str | None] = mapped_column(
         String(BLIND_INDEX_LENGTH), unique=True, nullable=True
     )
+    #: The blind index of a username not yet verified with Billbee (a signup while Billbee
+    #: was unreachable): it claims nothing. Moved to ``username_index`` once Billbee
+    #: accepts the credentials; cleared when the tenant is deleted or superseded.
+    pending_username_index: Mapped[str | None] = mapped_column(
+        String(BLIND_INDEX_LENGTH), nullable=True, index=True
+    )
     status: Mapped[TenantStatus] = mapped_column(string_enum(TenantStatus, "tenant_status"))
     invoice_creation_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
     #: When Billbee last refused an invoice or delivery note although the merchant had said
@@ -68,6 +76,9 @@ class Tenant(Base):
     budget_hard: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Number of the newest reconnect link; only a link carrying it is valid, and using
+    #: it raises the number (single use; a new link revokes the older ones).
+    reconnect_link_serial: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -93,6 +104,9 @@ class TenantCredentials(Base):
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     username_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     password_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    #: A new API password waiting for Billbee's verdict (a reconnect while Billbee was
+    #: unreachable); it replaces ``password_sealed`` only once Billbee accepts it.
+    pending_password_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     tenant: Mapped[Tenant] = relationship(back_populates="credentials")

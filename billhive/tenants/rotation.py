@@ -9,9 +9,9 @@ is already on the active key does nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
@@ -21,6 +21,23 @@ from billhive.tenants.models import TenantCredentials
 from billhive.tenants.vault import Vault
 
 DEFAULT_BATCH_SIZE = 2000
+#: Key of ``click.Context.meta`` under which the command line lists the
+#: :class:`ExtraSealed` secrets that ``vault status`` and ``vault rotate`` cover as well.
+EXTRA_SEALED_META = "billhive.vault.extra_sealed"
+
+
+class ExtraSealed(Protocol):
+    """Secrets outside ``tenant_credentials`` that a vault key seals directly (admins' TOTP
+    secrets): the parts that own them describe them, the vault commands rotate them."""
+
+    label: str
+
+    def key_counts(self, session: Session) -> Mapping[str, int]:
+        """How many of these secrets each vault key id seals."""
+
+    def rotate(self, session: Session, vault: Vault) -> int:
+        """Seal every one not under the active key again under it; returns how many."""
+
 
 #: Called after every batch with (done, total).
 Progress = Callable[[int, int], None]

@@ -34,7 +34,9 @@ NONCE_BYTES = 12
 KEY_BYTES = 32
 FIELD_USERNAME = "username"
 FIELD_PASSWORD = "password"  # noqa: S105 (a field name)
-_FIELDS = frozenset({FIELD_USERNAME, FIELD_PASSWORD})
+#: A new API password waiting for Billbee's verdict (a reconnect while Billbee was away).
+FIELD_PENDING_PASSWORD = "pending_password"  # noqa: S105 (a field name)
+_FIELDS = frozenset({FIELD_USERNAME, FIELD_PASSWORD, FIELD_PENDING_PASSWORD})
 
 
 def _decode_key(key_id: str, encoded: str, what: str) -> bytes:
@@ -151,6 +153,12 @@ def _wrap_aad(tenant_id: int, kek_id: str) -> bytes:
     return f"billhive:tenant:{tenant_id}:data-key:{kek_id}".encode()
 
 
+def _secret_aad(purpose: str, owner_id: int, kek_id: str) -> bytes:
+    if not purpose or ":" in purpose:
+        raise ValueError(f"not a secret purpose: {purpose!r}")
+    return f"billhive:{purpose}:{owner_id}:kek:{kek_id}".encode()
+
+
 class Vault:
     """Seals, opens and re-wraps tenant credentials; computes the username blind index."""
 
@@ -197,8 +205,14 @@ class Vault:
         self, tenant_id: int, kek_id: str, wrapped_key: bytes, password: str
     ) -> bytes:
         """Seal a new password with the tenant's existing data key (reconnect)."""
+        return self.seal_field(tenant_id, FIELD_PASSWORD, kek_id, wrapped_key, password)
+
+    def seal_field(
+        self, tenant_id: int, field: str, kek_id: str, wrapped_key: bytes, value: str
+    ) -> bytes:
+        """Seal ``value`` as ``field`` of a tenant with its existing data key."""
         cipher = AESGCM(self._unwrap(tenant_id, kek_id, wrapped_key))
-        return _seal(cipher, password.encode(), _field_aad(tenant_id, FIELD_PASSWORD))
+        return _seal(cipher, value.encode(), _field_aad(tenant_id, field))
 
     def open_field(
         self, tenant_id: int, field: str, kek_id: str, wrapped_key: bytes, sealed: bytes
@@ -213,6 +227,40 @@ class Vault:
         return Credentials(
             username=_open_field(cipher, tenant_id, FIELD_USERNAME, sealed.username_sealed),
             password=_open_field(cipher, tenant_id, FIELD_PASSWORD, sealed.password_sealed),
+        )
+
+    # -- secrets of no tenant ---------------------------------------------------------
+
+    def seal_secret(self, purpose: str, owner_id: int, plaintext: str) -> tuple[str, bytes]:
+        """Seal a small secret that belongs to no tenant (an admin's TOTP secret) directly
+        under the active vault key; returns ``(kek_id, sealed)``.
+
+        The associated data names the purpose, the owner and the key id, so a value moved
+        to another row, column or purpose fails to open.
+        """
+        kek_id = self.keyring.active_id
+        aad = _secret_aad(purpose, owner_id, kek_id)
+        return kek_id, _seal(self.keyring.cipher(kek_id), plaintext.encode(), aad)
+
+    def open_secret(self, purpose: str, owner_id: int, kek_id: str, sealed: bytes) -> str:
+        """Open a value of :meth:`seal_secret`; :class:`VaultError` (naming no secret)."""
+        try:
+            plain = _open(
+                self.keyring.cipher(kek_id), sealed, _secret_aad(purpose, owner_id, kek_id)
+            )
+        except InvalidTag:
+            raise VaultError(
+                f"The sealed {purpose} secret of {owner_id} does not open with vault key "
+                f"{kek_id!r} (damaged, or copied from elsewhere)."
+            ) from None
+        return plain.decode()
+
+    def reseal_secret(
+        self, purpose: str, owner_id: int, kek_id: str, sealed: bytes
+    ) -> tuple[str, bytes]:
+        """The value of :meth:`seal_secret` sealed again under the active key (rotation)."""
+        return self.seal_secret(
+            purpose, owner_id, self.open_secret(purpose, owner_id, kek_id, sealed)
         )
 
     # -- data keys --------------------------------------------------------------------

@@ -202,7 +202,8 @@ def _checked(request: CallRequest, where: str) -> tuple[Operation, dict[str, Any
     try:
         normalized = normalize_params(op, request.params)
     except InvalidCall as exc:
-        raise CallRejected(str(exc), field=f"{where}params") from None
+        field = f"{where}params.{exc.param}" if exc.param else f"{where}params"
+        raise CallRejected(str(exc), field=field) from None
     if request.body is not None and not op.has_body:
         raise CallRejected(f"{op.name} takes no request body", field=f"{where}body")
     return op, normalized

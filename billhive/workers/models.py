@@ -78,6 +78,8 @@ def job_id_for(call_id: int) -> str:
 
 # BigInteger ids on PostgreSQL, but INTEGER on SQLite where only that type auto-increments.
 CallId = BigInteger().with_variant(Integer(), "sqlite")
+#: The largest call id either database can hold (64-bit).
+MAX_CALL_ID = 2**63 - 1
 
 
 class Call(Base):

@@ -1,8 +1,11 @@
-"""The verification job: ask Billbee whether a pending tenant's credentials work.
+"""The verification job: ask Billbee about credentials that could not be checked at once.
 
-Signup and reconnect store a tenant as ``pending_verification`` when Billbee cannot be
-asked; this job asks again later. It takes only the tenant id, loads settings, database
-and the sealed credentials itself, and opens the credentials inside the job.
+A signup while Billbee was unreachable is a tenant ``pending_verification`` that claims
+no username; a reconnect while Billbee was unreachable is a new password waiting next to
+the stored one. This job asks Billbee later and lets the tenant service settle the
+answer (see ``tenants.service.record_verdict``). It takes only the tenant id, loads
+settings, database and the sealed credentials itself, and opens the credentials inside
+the job.
 """
 
 from __future__ import annotations
@@ -14,14 +17,19 @@ from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from billhive.config import Settings, load_settings
-from billhive.db import Database, utcnow
+from billhive.db import Database
 from billhive.logs import get_logger
 from billhive.redisconn import redis_from_settings
-from billhive.tenants.audit import ACTOR_SYSTEM, set_status
-from billhive.tenants.models import Tenant, TenantStatus
-from billhive.tenants.service import get_tenant, open_credentials
-from billhive.tenants.vault import Credentials, Vault
-from billhive.tenants.verify import Outcome, Verdict, Verifier, check, make_verifier
+from billhive.tenants.models import Tenant, TenantCredentials, TenantStatus
+from billhive.tenants.service import (
+    RECONNECTABLE,
+    PendingCheck,
+    get_tenant,
+    pending_check,
+    record_verdict,
+)
+from billhive.tenants.vault import Vault
+from billhive.tenants.verify import Outcome, Verifier, check, make_verifier
 from billhive.workers.process import SYSTEM_QUEUE
 from billhive.workers.scheduling.dispatcher import Dispatcher
 
@@ -71,7 +79,8 @@ def enqueue_verification(redis: Redis, tenant_id: int) -> Job:
 
 
 def sweep_pending_verifications() -> int:
-    """RQ job for the scheduler: enqueue a verification for every pending tenant.
+    """RQ job for the scheduler: enqueue a verification for every tenant pending
+    verification or holding a reconnect password that waits for Billbee.
 
     Catches tenants whose job was never enqueued (Redis was down during signup) or whose
     retries ran out while Billbee stayed unreachable. Returns how many it looked at.
@@ -80,8 +89,16 @@ def sweep_pending_verifications() -> int:
     database = Database(settings.effective_database_url, pool=False)
     try:
         with database.session() as session:
+            waiting_password = select(TenantCredentials.tenant_id).where(
+                TenantCredentials.pending_password_sealed.is_not(None)
+            )
             pending = session.scalars(
-                select(Tenant.id).where(Tenant.status == TenantStatus.PENDING_VERIFICATION)
+                select(Tenant.id)
+                .where(
+                    (Tenant.status == TenantStatus.PENDING_VERIFICATION)
+                    | (Tenant.id.in_(waiting_password) & Tenant.status.in_(RECONNECTABLE))
+                )
+                .order_by(Tenant.id)
             ).all()
     finally:
         database.dispose()
@@ -110,55 +127,38 @@ def run_verification(settings: Settings, tenant_id: int, *, verify: Verifier) ->
 def _verify(
     database: Database, vault: Vault, tenant_id: int, verify: Verifier, redis: Redis | None
 ) -> str:
-    opened = _open_if_pending(database, vault, tenant_id)
-    if isinstance(opened, str):
-        return opened
-    # The Billbee call happens with no database transaction open.
-    verdict = check(verify, opened.username, opened.password)
-    del opened
-    if verdict.outcome is Outcome.UNREACHABLE:
+    # At most two questions: a waiting reconnect password, then (if the tenant is still
+    # pending verification) its stored credentials.
+    status = NOT_FOUND
+    for _ in range(2):
+        asked = _what_to_ask(database, vault, tenant_id)
+        if isinstance(asked, str):
+            return asked
+        # The Billbee call happens with no database transaction open.
+        verdict = check(verify, asked.credentials.username, asked.credentials.password)
+        if verdict.outcome is Outcome.UNREACHABLE:
+            with database.session() as session:
+                get_tenant(session, tenant_id).last_error = verdict.note
+            log.info("verification_postponed", tenant_id=tenant_id, note=verdict.note)
+            raise BillbeeUnreachable(verdict.note)
         with database.session() as session:
-            get_tenant(session, tenant_id).last_error = verdict.note
-        log.info("verification_postponed", tenant_id=tenant_id, note=verdict.note)
-        raise BillbeeUnreachable(verdict.note)
-    status = _record(database, tenant_id, verdict)
-    if status == TenantStatus.ACTIVE.value and redis is not None:
-        # Calls queued while the tenant was pending wait in a paused queue.
-        Dispatcher(redis).resume(str(tenant_id))
-    log.info("verification_done", tenant_id=tenant_id, status=status)
+            status = record_verdict(session, vault, tenant_id, asked, verdict)
+        del asked
+        if status == TenantStatus.ACTIVE.value and redis is not None:
+            # Calls queued while the tenant was pending wait in a paused queue.
+            Dispatcher(redis).resume(str(tenant_id))
+        log.info("verification_done", tenant_id=tenant_id, status=status)
+        if status != TenantStatus.PENDING_VERIFICATION.value:
+            return status
     return status
 
 
-def _open_if_pending(database: Database, vault: Vault, tenant_id: int) -> Credentials | str:
-    """The tenant's credentials, or the status to return when there is nothing to verify."""
+def _what_to_ask(database: Database, vault: Vault, tenant_id: int) -> PendingCheck | str:
+    """The credentials to verify, or the status to return when there is nothing to verify."""
     with database.session() as session:
-        tenant = session.get(Tenant, tenant_id)
-        if tenant is None:
-            # Gone (never committed, or removed by hand): retrying would not help.
-            log.warning("verification_tenant_missing", tenant_id=tenant_id)
-            return NOT_FOUND
-        if tenant.status != TenantStatus.PENDING_VERIFICATION:
-            # Reconnected, deleted or paused meanwhile: nothing left to verify.
-            return tenant.status.value
-        return open_credentials(session, vault, tenant_id)
-
-
-def _record(database: Database, tenant_id: int, verdict: Verdict) -> str:
-    """Move a still-pending tenant to active or credentials_invalid; return its status."""
-    with database.session() as session:
-        tenant = get_tenant(session, tenant_id)
-        if tenant.status != TenantStatus.PENDING_VERIFICATION:
-            return tenant.status.value
-        accepted = verdict.outcome is Outcome.ACCEPTED
-        tenant.last_error = None if accepted else verdict.note
-        if accepted:
-            tenant.verified_at = utcnow()
-        set_status(
-            session,
-            tenant,
-            TenantStatus.ACTIVE if accepted else TenantStatus.CREDENTIALS_INVALID,
-            actor=ACTOR_SYSTEM,
-            action="verified" if accepted else "verification_failed",
-            reason="credentials verified" if accepted else verdict.note,
-        )
-        return tenant.status.value
+        asked = pending_check(session, vault, tenant_id)
+    if asked is None:
+        # Gone (never committed, or removed by hand): retrying would not help.
+        log.warning("verification_tenant_missing", tenant_id=tenant_id)
+        return NOT_FOUND
+    return asked

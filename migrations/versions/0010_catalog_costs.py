@@ -6,7 +6,7 @@ keeps, per tenant and month, the calls Billbee's ``GET /apiusage`` reports next 
 billhive's own count.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-02
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import billhive.db
 
 revision: str = "0010"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,6 +7,7 @@ import json
 import socket
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fake_billbee import API_KEY, ORDER_COUNT, PASSWORD, USERNAME, FakeBillbee
@@ -122,9 +123,46 @@ def test_a_bulk_cap_can_be_raised_per_operation(
 
 
 def test_path_parameters_are_url_encoded(billbee: BillbeeClient, fake_billbee: FakeBillbee) -> None:
-    billbee.orders.find_by_ext_ref(ext_ref="A 1/2?x")
-    assert fake_billbee.requests[-1].raw_uri == "/api/v1/orders/findbyextref/A%201%2F2%3Fx"
+    billbee.orders.find_by_ext_ref(ext_ref="A 1&2?x#y")
+    assert fake_billbee.requests[-1].raw_uri == "/api/v1/orders/findbyextref/A%201%262%3Fx%23y"
     assert fake_billbee.requests[-1].query == []
+
+
+@pytest.mark.parametrize(
+    ("operation", "params"),
+    [
+        ("products.get_image", {"image_id": ".."}),
+        ("products.get_product_image", {"product_id": 1, "image_id": ".."}),
+        ("products.get", {"id": ".."}),
+        ("products.get", {"id": "."}),
+        ("products.get", {"id": "..."}),
+        ("orders.find_by_ext_ref", {"ext_ref": "A-1/../../products/7"}),
+        ("orders.find_by_ext_ref", {"ext_ref": "A\\..\\x"}),
+        ("orders.find_by_ext_ref", {"ext_ref": "%2e%2e"}),
+        ("orders.find_by_partner", {"id": "7", "partner": "x%2Fy"}),
+        ("webhooks.get", {"id": "a\nb"}),
+        ("orders.get", {"id": "1 OR 1"}),
+        ("orders.get", {"id": 1.5}),
+        ("orders.get", {"id": True}),
+        ("orders.get", {"id": 2**64}),
+    ],
+)
+def test_path_parameters_that_would_leave_their_segment_are_refused_before_sending(
+    billbee: BillbeeClient, fake_billbee: FakeBillbee, operation: str, params: dict[str, Any]
+) -> None:
+    sent = len(fake_billbee.requests)
+    with pytest.raises(InvalidCall) as refused:
+        billbee.call(operation, params)
+    assert refused.value.param in {"id", "imageId", "extRef", "partner"}
+    assert refused.value.param in str(refused.value)
+    assert len(fake_billbee.requests) == sent
+
+
+def test_an_integer_path_parameter_may_be_digits_in_a_string(
+    billbee: BillbeeClient, fake_billbee: FakeBillbee
+) -> None:
+    billbee.call("products.get_product_image", {"product_id": "12", "image_id": 34})
+    assert fake_billbee.requests[-1].raw_uri == "/api/v1/products/12/images/34"
 
 
 def test_resource_namespaces_call_the_named_operation(

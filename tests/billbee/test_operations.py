@@ -61,6 +61,7 @@ def test_parameters_and_body_match_the_spec(name: str) -> None:
         expected_query
     )
     assert op.has_body == ("requestBody" in spec_op)
+    assert op.path_param_types == tuple(p["schema"]["type"] for p in params if p["in"] == "path")
 
 
 @pytest.mark.parametrize("name", sorted(OPERATIONS))

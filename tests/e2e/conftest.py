@@ -43,18 +43,30 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
-    """Open a page in a fresh browser context (own cookies) with the given locale."""
+    """Open a page in a fresh browser context (own cookies) with the given locale.
+
+    Every page the test visits must work under the app's Content-Security-Policy: a
+    violation (an inline script or style the policy blocks) fails the test at its end.
+    """
     contexts: list[Any] = []
+    violations: list[str] = []
+
+    def watch(message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(message.text)
 
     def open_one(locale: str = "en-US") -> Any:
         context = browser.new_context(locale=locale, viewport={"width": 1200, "height": 900})
         context.set_default_timeout(10_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("console", watch)
+        return page
 
     yield open_one
     for context in contexts:
         context.close()
+    assert violations == [], "Content-Security-Policy violations"
 
 
 def _closed_port() -> int:

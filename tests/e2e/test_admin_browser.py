@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from e2e_support import Platform
+from playwright.sync_api import expect
 from redis import Redis
 from sqlalchemy.orm import Session
 
@@ -134,6 +135,33 @@ def test_an_admin_logs_in_and_sees_the_overview(
     assert page.locator("[data-field=workers_alive]").inner_text() == "0"
     assert page.locator("figure.chart rect").count() > 60
     page.screenshot(path=str(screenshots / "admin-overview.png"), full_page=True)
+
+
+def test_the_live_figures_refresh_under_the_content_security_policy(
+    open_page: Any, platform: Platform, seeded: dict[str, int], session: Session
+) -> None:
+    page = open_page()
+    _log_in(page, platform)
+    response = page.goto(f"{platform.url}/admin/tenants/{seeded['tenant']}")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert page.locator("[data-field=status]").inner_text() == "active"
+    tenant = session.get(Tenant, seeded["tenant"])
+    assert tenant is not None
+    tenant.status = TenantStatus.PAUSED
+    session.commit()
+    # admin.js polls every 5 seconds; the figure changes without a reload.
+    expect(page.locator("[data-field=status]")).to_have_text("paused", timeout=12_000)
+
+
+def test_the_chart_legend_shows_its_colours_without_inline_styles(
+    open_page: Any, platform: Platform, seeded: dict[str, int]
+) -> None:
+    page = open_page()
+    _log_in(page, platform)
+    swatches = page.locator("figure.chart .legend svg.swatch rect")
+    assert swatches.count() >= 3
+    box = page.locator("figure.chart .legend svg.swatch").first.bounding_box()
+    assert box is not None and box["width"] > 5
 
 
 def test_a_wrong_password_keeps_the_visitor_out(

@@ -221,3 +221,54 @@ def test_duplicate_username_gets_a_clear_message_next_to_the_username(
 
 def test_signup_pages_are_not_cached(client: Any) -> None:
     assert client.get("/signup").headers["Cache-Control"] == "no-store"
+
+
+# -- no username enumeration, no squatting during an outage (issue 13) -----------------
+
+_TOKEN = re.compile(r'name="csrf_token" type="hidden" value="[^"]+"')
+
+
+def test_a_taken_username_with_a_wrong_password_gets_the_same_page_as_a_free_one(
+    app: Any, client: Any, session: Session
+) -> None:
+    use_verifier(app, accepting)
+    post_signup(client)
+    verifier = use_verifier(app, refusing)
+    pages = []
+    for username in (GOOD_USERNAME, "not-connected@shop.test"):
+        response = post_signup(client, billbee_username=username)
+        page = _TOKEN.sub("", response.get_data(as_text=True)).replace(username, "<name>")
+        pages.append((response.status_code, page))
+    assert pages[0] == pages[1]
+    assert pages[0][0] == 422
+    assert "already connected" not in pages[0][1]
+    assert verifier.calls == 2  # Billbee was asked both times: the same work, the same time
+    assert tenant_count(session) == 1
+
+
+def test_a_signup_while_billbee_is_down_cannot_take_a_connected_username(
+    app: Any, client: Any, session: Session
+) -> None:
+    use_verifier(app, accepting)
+    post_signup(client)
+    connected = session.scalars(select(Tenant)).one()
+    use_verifier(app, unreachable)
+    response = post_signup(client, api_password="Squatter#Pass2026")
+    assert response.status_code == 303  # the same welcome as for a free username
+    session.expire_all()
+    assert session.get(Tenant, connected.id).status == TenantStatus.ACTIVE  # type: ignore[union-attr]
+    waiting = session.scalars(select(Tenant).where(Tenant.id != connected.id)).one()
+    assert waiting.status == TenantStatus.PENDING_VERIFICATION
+    assert waiting.username_index is None
+
+
+def test_a_verified_signup_goes_through_while_an_unverified_one_waits(
+    app: Any, client: Any, session: Session
+) -> None:
+    use_verifier(app, unreachable)
+    post_signup(client, api_password="Squatter#Pass2026")
+    use_verifier(app, accepting)
+    response = post_signup(client)
+    assert response.status_code == 303
+    statuses = sorted(t.status.value for t in session.scalars(select(Tenant)))
+    assert statuses == ["active", "deleted"]

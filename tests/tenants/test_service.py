@@ -136,7 +136,8 @@ def test_a_username_already_connected_is_refused_whatever_its_case(
     billbee = FakeBillbee()
     with pytest.raises(DuplicateUsername):
         sign_up(session, vault, request(username=USERNAME.upper()), verify=billbee)
-    assert billbee.calls == []
+    # Billbee is asked first: only proven credentials learn that the username is taken.
+    assert billbee.calls == [(USERNAME.upper(), PASSWORD)]
     assert count(session, Tenant) == 1
 
 
@@ -210,16 +211,20 @@ def test_a_refused_reconnect_keeps_the_old_password(session: Session, vault: Vau
     assert open_credentials(session, vault, tenant.id).password == PASSWORD
 
 
-def test_a_reconnect_while_billbee_is_unreachable_waits_for_verification(
+def test_a_reconnect_while_billbee_is_unreachable_waits_beside_the_stored_password(
     session: Session, vault: Vault
 ) -> None:
     tenant = sign_up(session, vault, request(), verify=FakeBillbee())
     set_status(session, tenant, TenantStatus.CREDENTIALS_INVALID, actor="system", reason="401")
     session.commit()
     down = FakeBillbee(ServerError("502", status_code=502))
-    reconnect(session, vault, tenant.id, NEW_PASSWORD, verify=down)
-    assert tenant.status == TenantStatus.PENDING_VERIFICATION
-    assert open_credentials(session, vault, tenant.id).password == NEW_PASSWORD
+    done = reconnect(session, vault, tenant.id, NEW_PASSWORD, verify=down)
+    assert not done.verified
+    assert tenant.status == TenantStatus.CREDENTIALS_INVALID
+    assert open_credentials(session, vault, tenant.id).password == PASSWORD
+    row = session.get(TenantCredentials, tenant.id)
+    assert row is not None and row.pending_password_sealed is not None
+    assert NEW_PASSWORD.encode() not in row.pending_password_sealed
 
 
 def test_a_reconnect_with_a_password_breaking_the_rules_is_refused(
@@ -299,3 +304,142 @@ def test_setting_a_status_writes_who_from_to_and_why(session: Session, vault: Va
         "paused",
         "holiday",
     )
+
+
+# -- only verified credentials claim a username or replace a password (issue 13) -------
+
+
+def _down() -> FakeBillbee:
+    return FakeBillbee(ServerError("503", status_code=503))
+
+
+def _fresh(session: Session, tenant_id: int) -> Tenant:
+    session.expire_all()
+    found = session.get(Tenant, tenant_id)
+    assert found is not None
+    return found
+
+
+def test_an_unverified_signup_claims_no_username(session: Session, vault: Vault) -> None:
+    waiting = sign_up(session, vault, request(), verify=_down())
+    assert waiting.status == TenantStatus.PENDING_VERIFICATION
+    assert waiting.username_index is None
+    assert waiting.pending_username_index == vault.blind_index(USERNAME)
+
+
+def test_an_outage_signup_cannot_squat_a_connected_merchants_username(
+    session: Session, vault: Vault
+) -> None:
+    merchant = sign_up(session, vault, request(), verify=FakeBillbee())
+    squatter = sign_up(session, vault, request(password="Squat!ter#2026x"), verify=_down())
+    assert squatter.id != merchant.id
+    assert _fresh(session, merchant.id).status == TenantStatus.ACTIVE
+    assert _fresh(session, merchant.id).username_index == vault.blind_index(USERNAME)
+    assert open_credentials(session, vault, merchant.id).password == PASSWORD
+
+
+def test_a_verified_signup_supersedes_the_unverified_ones_of_its_username(
+    session: Session, vault: Vault
+) -> None:
+    squatter = sign_up(session, vault, request(password="Squat!ter#2026x"), verify=_down())
+    merchant = sign_up(session, vault, request(username=USERNAME.upper()), verify=FakeBillbee())
+    assert merchant.status == TenantStatus.ACTIVE
+    gone = _fresh(session, squatter.id)
+    assert gone.status == TenantStatus.DELETED
+    assert gone.pending_username_index is None
+    assert session.get(TenantCredentials, squatter.id) is None
+    event = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.tenant_id == squatter.id, AuditEvent.action == "superseded"
+        )
+    ).one()
+    assert USERNAME not in event.reason and "Squat" not in repr(event.details)
+
+
+def test_a_wrong_password_for_a_taken_username_answers_like_for_a_free_one(
+    session: Session, vault: Vault
+) -> None:
+    sign_up(session, vault, request(), verify=FakeBillbee())
+    answers = []
+    for username in (USERNAME, "someone-else@shop.example"):
+        billbee = FakeBillbee(CredentialsRejected("401", status_code=401))
+        with pytest.raises(TenantError) as caught:
+            sign_up(session, vault, request(username=username), verify=billbee)
+        answers.append((type(caught.value), str(caught.value), len(billbee.calls)))
+    assert answers[0] == answers[1] == (CredentialsRefused, str(CredentialsRefused()), 1)
+
+
+def test_an_unreachable_billbee_answers_alike_for_a_taken_and_a_free_username(
+    session: Session, vault: Vault
+) -> None:
+    sign_up(session, vault, request(), verify=FakeBillbee())
+    taken = sign_up(session, vault, request(), verify=_down())
+    free = sign_up(session, vault, request(username="free@shop.example"), verify=_down())
+    assert taken.status == free.status == TenantStatus.PENDING_VERIFICATION
+    assert taken.last_error == free.last_error
+
+
+def test_a_reconnect_while_billbee_is_unreachable_keeps_the_working_password_in_use(
+    session: Session, vault: Vault
+) -> None:
+    tenant = sign_up(session, vault, request(), verify=FakeBillbee())
+    reconnect(session, vault, tenant.id, NEW_PASSWORD, verify=_down())
+    assert _fresh(session, tenant.id).status == TenantStatus.ACTIVE
+    assert open_credentials(session, vault, tenant.id).password == PASSWORD
+
+
+def test_a_reconnect_keeps_an_operators_pause(session: Session, vault: Vault) -> None:
+    tenant = sign_up(session, vault, request(), verify=FakeBillbee())
+    set_status(session, tenant, TenantStatus.PAUSED, actor="admin:1", reason="unpaid invoice")
+    session.commit()
+    done = reconnect(session, vault, tenant.id, NEW_PASSWORD, verify=FakeBillbee())
+    assert done.verified
+    assert _fresh(session, tenant.id).status == TenantStatus.PAUSED
+    assert open_credentials(session, vault, tenant.id).password == NEW_PASSWORD
+
+
+def test_an_accepted_reconnect_drops_a_password_still_waiting(
+    session: Session, vault: Vault
+) -> None:
+    tenant = sign_up(session, vault, request(), verify=FakeBillbee())
+    reconnect(session, vault, tenant.id, "Waiting!Pass#2026", verify=_down())
+    reconnect(session, vault, tenant.id, NEW_PASSWORD, verify=FakeBillbee())
+    row = session.get(TenantCredentials, tenant.id)
+    assert row is not None and row.pending_password_sealed is None
+    assert open_credentials(session, vault, tenant.id).password == NEW_PASSWORD
+
+
+def test_a_reconnect_link_number_is_spent_once_and_replaced_by_a_new_link(
+    session: Session, vault: Vault
+) -> None:
+    from billhive.tenants.service import LinkSpent, issue_reconnect_link
+
+    tenant = sign_up(session, vault, request(), verify=FakeBillbee())
+    first = issue_reconnect_link(session, tenant.id)
+    second = issue_reconnect_link(session, tenant.id)
+    with pytest.raises(LinkSpent):
+        reconnect(session, vault, tenant.id, NEW_PASSWORD, verify=FakeBillbee(), link_serial=first)
+    reconnect(session, vault, tenant.id, NEW_PASSWORD, verify=FakeBillbee(), link_serial=second)
+    with pytest.raises(LinkSpent):
+        reconnect(
+            session, vault, tenant.id, "Another!Pass#2026", verify=FakeBillbee(), link_serial=second
+        )
+    assert open_credentials(session, vault, tenant.id).password == NEW_PASSWORD
+
+
+def test_a_refused_password_does_not_spend_the_link(session: Session, vault: Vault) -> None:
+    from billhive.tenants.service import issue_reconnect_link
+
+    tenant = sign_up(session, vault, request(), verify=FakeBillbee())
+    serial = issue_reconnect_link(session, tenant.id)
+    with pytest.raises(CredentialsRefused):
+        reconnect(
+            session,
+            vault,
+            tenant.id,
+            NEW_PASSWORD,
+            verify=FakeBillbee(CredentialsRejected("401")),
+            link_serial=serial,
+        )
+    reconnect(session, vault, tenant.id, NEW_PASSWORD, verify=FakeBillbee(), link_serial=serial)
+    assert open_credentials(session, vault, tenant.id).password == NEW_PASSWORD

@@ -62,8 +62,31 @@ def test_status_counts_wrapped_keys_per_key_id(run: Run, make_tenant, vault: Vau
         make_tenant(vault)
     result = run("vault", "status")
     assert result.exit_code == 0
-    assert "dev1: 3 wrapped data keys  (active)" in result.stdout
+    assert "dev1: 3 wrapped data keys, 0 admin TOTP secrets  (active)" in result.stdout
     assert "to rotate: 0" in result.stdout
+
+
+def test_rotate_reseals_admin_totp_secrets_under_the_new_key_too(
+    run: Run, cli_env: dict[str, str], vault: Vault, session: Session
+) -> None:
+    from billhive.platform.admin.accounts import create_admin
+    from billhive.platform.admin.models import TOTP_PURPOSE
+    from billhive.platform.admin.totp import start_totp_enrolment
+
+    admin = create_admin(session, "ops@example.com", "correct horse battery staple")
+    secret = start_totp_enrolment(session, vault, admin).secret
+    new_entry = "k2:" + base64.b64encode(os.urandom(32)).decode()
+    keys = f"{new_entry},{cli_env['BILLHIVE_VAULT_KEYS']}"
+    before = run("vault", "status", env={"BILLHIVE_VAULT_KEYS": keys})
+    assert "dev1: 0 wrapped data keys, 1 admin TOTP secrets" in before.stdout
+    assert "to rotate: 1" in before.stdout
+    result = run("vault", "rotate", env={"BILLHIVE_VAULT_KEYS": keys})
+    assert result.exit_code == 0, result.output
+    assert "Re-sealed 1 admin TOTP secrets under k2" in result.stdout
+    session.expire_all()
+    assert admin.totp_kek_id == "k2" and admin.totp_secret_sealed is not None
+    only_new = Vault(Keyring.parse(new_entry), b"\x01" * 32)
+    assert only_new.open_secret(TOTP_PURPOSE, admin.id, "k2", admin.totp_secret_sealed) == secret
 
 
 def test_rotate_rewraps_every_key_under_a_new_first_key(
@@ -86,7 +109,10 @@ def test_status_flags_a_key_id_missing_from_the_keyring(
     make_tenant(vault)
     other = "k9:" + base64.b64encode(os.urandom(32)).decode()
     result = run("vault", "status", env={"BILLHIVE_VAULT_KEYS": other})
-    assert "dev1: 1 wrapped data keys  (MISSING from BILLHIVE_VAULT_KEYS)" in result.stdout
+    assert (
+        "dev1: 1 wrapped data keys, 0 admin TOTP secrets  (MISSING from BILLHIVE_VAULT_KEYS)"
+        in (result.stdout)
+    )
 
 
 def test_rotate_without_the_old_key_fails_naming_it(run: Run, make_tenant, vault: Vault) -> None:

@@ -59,8 +59,12 @@ def test_python_style_parameter_names_are_stored_under_billbees_names(
     ("operation", "params", "body", "field"),
     [
         ("orders.teleport", None, None, "operation"),
-        ("orders.get", {}, None, "params"),
-        ("orders.get", {"id": 1, "colour": "red"}, None, "params"),
+        ("orders.get", {}, None, "params.id"),
+        ("orders.get", {"id": 1, "colour": "red"}, None, "params.colour"),
+        ("orders.get", {"id": ".."}, None, "params.id"),
+        ("products.get_image", {"image_id": ".."}, None, "params.imageId"),
+        ("products.get", {"id": "../orders"}, None, "params.id"),
+        ("webhooks.get", {"id": "."}, None, "params.id"),
         ("orders.list", None, {"x": 1}, "body"),
     ],
 )
@@ -238,7 +242,7 @@ def test_a_bad_request_in_a_batch_names_its_position_and_stores_none_of_the_batc
     requests = [CallRequest("orders.get", {"id": 1}), CallRequest("orders.get", {})]
     with pytest.raises(CallRejected) as caught:
         enqueue_calls(tenant, requests, session=db_session, redis=redis_client)
-    assert caught.value.field == "calls[1].params"
+    assert caught.value.field == "calls[1].params.id"
     assert db_session.scalars(select(Call)).all() == []
     assert queue_depth(redis_client, tenant) == 0
 

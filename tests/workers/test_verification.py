@@ -24,8 +24,8 @@ from billhive.billbee.errors import (
 from billhive.config import Settings
 from billhive.sandbox import create_sandbox_app
 from billhive.tenants.audit import set_status
-from billhive.tenants.models import AuditEvent, Tenant, TenantStatus
-from billhive.tenants.service import SignupRequest, sign_up
+from billhive.tenants.models import AuditEvent, Tenant, TenantCredentials, TenantStatus
+from billhive.tenants.service import SignupRequest, open_credentials, reconnect, sign_up
 from billhive.tenants.vault import Vault
 from billhive.workers.process import SYSTEM_QUEUE
 from billhive.workers.verification import (
@@ -235,3 +235,103 @@ def test_the_sweep_enqueues_a_verification_for_every_pending_tenant(
     assert sweep_pending_verifications() == 1
     queued = Queue(SYSTEM_QUEUE, connection=redis_client).get_job_ids()
     assert queued == [verification_job_id(pending.id)]
+
+
+# -- waiting signups and reconnect passwords (issue 13) --------------------------------
+
+NEW_PASSWORD = "Fresh!Sample#43"
+
+
+@pytest.fixture
+def connected(session: Session, settings: Settings) -> Tenant:
+    """A tenant whose credentials Billbee accepted at signup."""
+    request = SignupRequest("Connected Shop", "owner@shop.example", USERNAME, PASSWORD)
+    return sign_up(session, Vault.from_settings(settings), request, verify=FakeBillbee())
+
+
+def _reconnect_while_down(session: Session, settings: Settings, tenant: Tenant) -> None:
+    down = FakeBillbee(ServerError("503", status_code=503))
+    reconnect(session, Vault.from_settings(settings), tenant.id, NEW_PASSWORD, verify=down)
+
+
+def test_a_verified_waiting_signup_claims_its_username(
+    session: Session, settings: Settings, pending: Tenant
+) -> None:
+    run_verification(settings, pending.id, verify=FakeBillbee())
+    tenant = status_of(session, pending.id)
+    assert tenant.username_index == Vault.from_settings(settings).blind_index(USERNAME)
+    assert tenant.pending_username_index is None
+
+
+def test_a_waiting_signup_of_a_username_connected_meanwhile_is_superseded(
+    session: Session, settings: Settings, pending: Tenant
+) -> None:
+    request = SignupRequest("The Merchant", "owner@shop.example", USERNAME, PASSWORD)
+    merchant = sign_up(session, Vault.from_settings(settings), request, verify=FakeBillbee())
+    assert status_of(session, pending.id).status == TenantStatus.DELETED  # at once
+    assert run_verification(settings, pending.id, verify=FakeBillbee()) == "deleted"
+    assert status_of(session, merchant.id).status == TenantStatus.ACTIVE
+
+
+def test_a_waiting_reconnect_password_replaces_the_stored_one_once_accepted(
+    session: Session, settings: Settings, connected: Tenant
+) -> None:
+    _reconnect_while_down(session, settings, connected)
+    billbee = RecordingBillbee()
+    assert run_verification(settings, connected.id, verify=billbee) == "active"
+    assert billbee.passwords == [NEW_PASSWORD]
+    vault = Vault.from_settings(settings)
+    assert open_credentials(session, vault, connected.id).password == NEW_PASSWORD
+    session.expire_all()
+    assert session.get(TenantCredentials, connected.id).pending_password_sealed is None  # type: ignore[union-attr]
+
+
+def test_a_waiting_reconnect_password_refused_later_leaves_the_stored_one(
+    session: Session, settings: Settings, connected: Tenant
+) -> None:
+    _reconnect_while_down(session, settings, connected)
+    refused = FakeBillbee(CredentialsRejected("401", status_code=401))
+    assert run_verification(settings, connected.id, verify=refused) == "active"
+    vault = Vault.from_settings(settings)
+    assert open_credentials(session, vault, connected.id).password == PASSWORD
+    session.expire_all()
+    assert session.get(TenantCredentials, connected.id).pending_password_sealed is None  # type: ignore[union-attr]
+    actions = session.scalars(select(AuditEvent.action).where(AuditEvent.tenant_id == connected.id))
+    assert "reconnect_refused" in list(actions)
+
+
+def test_a_paused_tenants_waiting_password_is_verified_and_the_pause_kept(
+    session: Session, settings: Settings, connected: Tenant
+) -> None:
+    set_status(
+        session, status_of(session, connected.id), TenantStatus.PAUSED, actor="admin:1", reason="x"
+    )
+    session.commit()
+    _reconnect_while_down(session, settings, connected)
+    assert run_verification(settings, connected.id, verify=FakeBillbee()) == "paused"
+    vault = Vault.from_settings(settings)
+    assert open_credentials(session, vault, connected.id).password == NEW_PASSWORD
+
+
+def test_the_sweep_also_enqueues_tenants_with_a_waiting_password(
+    session: Session,
+    settings: Settings,
+    redis_client: Redis,
+    connected: Tenant,
+    job_environment: Callable[[str], None],
+) -> None:
+    _reconnect_while_down(session, settings, connected)
+    job_environment("http://127.0.0.1:9/api/v1")
+    assert sweep_pending_verifications() == 1
+    queued = Queue(SYSTEM_QUEUE, connection=redis_client).get_job_ids()
+    assert queued == [verification_job_id(connected.id)]
+
+
+class RecordingBillbee:
+    """Accepts, remembering the passwords it was asked about (test-only, never logged)."""
+
+    def __init__(self) -> None:
+        self.passwords: list[str] = []
+
+    def __call__(self, username: str, password: str) -> None:
+        self.passwords.append(password)

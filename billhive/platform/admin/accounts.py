@@ -1,28 +1,21 @@
-"""Admin accounts: create, check a password, TOTP enrolment and checks.
+"""Admin accounts: create, check and replace a password, end every session of an admin.
 
-Passwords are hashed with argon2id (argon2-cffi's defaults); a TOTP code is accepted once
-per time step, so a code seen over someone's shoulder cannot be replayed.
+Passwords are hashed with argon2id (argon2-cffi's defaults). Two-factor login (TOTP) is in
+:mod:`billhive.platform.admin.totp`.
 """
 
 from __future__ import annotations
 
 import secrets
-import time
-from dataclasses import dataclass
 
-import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from billhive.db import utcnow
 from billhive.platform.admin.models import AdminUser
 
-#: The name authenticator apps show next to the code.
-TOTP_ISSUER = "billhive"
-#: Codes one step (30 s) either side of now are accepted: clocks drift.
-TOTP_VALID_WINDOW = 1
 #: Shortest admin password accepted by ``billhive admin create``.
 PASSWORD_MIN_LENGTH = 12
 DEV_ADMIN_EMAIL = "admin@localhost"
@@ -106,76 +99,27 @@ def check_password(session: Session, email: str, password: str) -> AdminUser | N
 
 
 def set_password(session: Session, admin: AdminUser, password: str) -> None:
-    """Replace an admin's password (commits)."""
+    """Replace an admin's password and end every session of the admin (commits)."""
     if len(password) < PASSWORD_MIN_LENGTH:
         raise AdminAccountError(
             f"The password must be at least {PASSWORD_MIN_LENGTH} characters long."
         )
     admin.password_hash = _hasher.hash(password)
+    end_all_sessions(session, admin)
+
+
+def end_all_sessions(session: Session, admin: AdminUser) -> None:
+    """End every session of ``admin``, wherever it is (commits).
+
+    Sessions are signed cookies held by browsers, so they cannot be deleted; instead every
+    session id carries the admin's session epoch (``AdminUser.get_id``), and raising the
+    epoch in the database makes every id issued before invalid. The increment is done by
+    the database, so two concurrent calls cannot both write the same new epoch.
+    """
+    session.execute(
+        update(AdminUser)
+        .where(AdminUser.id == admin.id)
+        .values(session_epoch=AdminUser.session_epoch + 1)
+    )
     session.commit()
-
-
-# -- TOTP ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TotpEnrolment:
-    """What the enrolment page shows: the secret and the otpauth:// URI for an app."""
-
-    secret: str
-    uri: str
-
-
-def start_totp_enrolment(session: Session, admin: AdminUser) -> TotpEnrolment:
-    """A secret for ``admin`` (kept until confirmed; a new one only if none is pending)."""
-    if admin.totp_secret is None or admin.totp_enabled:
-        if admin.totp_enabled:
-            raise AdminAccountError("Two-factor login is already on for this account.")
-        admin.totp_secret = pyotp.random_base32()
-        session.commit()
-    secret = admin.totp_secret
-    assert secret is not None  # set just above
-    uri = pyotp.TOTP(secret).provisioning_uri(name=admin.email, issuer_name=TOTP_ISSUER)
-    return TotpEnrolment(secret=secret, uri=uri)
-
-
-def _accepted_step(secret: str, code: str, now: float) -> int | None:
-    totp = pyotp.TOTP(secret)
-    cleaned = code.replace(" ", "").strip()
-    if not cleaned.isdigit():
-        return None
-    step = int(now // totp.interval)
-    for offset in range(-TOTP_VALID_WINDOW, TOTP_VALID_WINDOW + 1):
-        at = now + offset * totp.interval
-        if secrets.compare_digest(totp.at(int(at)), cleaned):
-            return step + offset
-    return None
-
-
-def check_totp(session: Session, admin: AdminUser, code: str, *, now: float | None = None) -> bool:
-    """True when ``code`` is the admin's current TOTP code, not used before (commits)."""
-    if admin.totp_secret is None:
-        return False
-    step = _accepted_step(admin.totp_secret, code, time.time() if now is None else now)
-    if step is None or (admin.totp_last_step is not None and step <= admin.totp_last_step):
-        return False
-    admin.totp_last_step = step
-    session.commit()
-    return True
-
-
-def confirm_totp_enrolment(session: Session, admin: AdminUser, code: str) -> bool:
-    """Turn two-factor login on once the admin typed a valid code from the new secret."""
-    if admin.totp_enabled or not check_totp(session, admin, code):
-        return False
-    admin.totp_enabled = True
-    session.commit()
-    return True
-
-
-def disable_totp(session: Session, admin: AdminUser) -> None:
-    """Turn two-factor login off and forget the secret (commits)."""
-    admin.totp_enabled = False
-    admin.totp_secret = None
-    admin.totp_last_step = None
-    session.commit()
+    session.refresh(admin)

@@ -14,11 +14,12 @@ from sqlalchemy import select
 from billhive.platform.admin.auth import current_admin
 from billhive.platform.admin.blueprint import bp
 from billhive.platform.admin.forms import ActionForm, BudgetForm, DeleteForm
+from billhive.platform.admin.views_tenants import tenant_or_404
 from billhive.platform.extensions import db_session, redis, settings
 from billhive.platform.signup.links import make_reconnect_url
 from billhive.tenants.audit import record, set_status
 from billhive.tenants.models import Tenant, TenantStatus
-from billhive.tenants.service import delete_tenant
+from billhive.tenants.service import RECONNECTABLE, delete_tenant
 from billhive.workers import control
 from billhive.workers.budgets import BudgetError, set_budget
 from billhive.workers.calls import requeue_calls
@@ -35,10 +36,7 @@ VERIFIABLE = frozenset(
 
 
 def _tenant(tenant_id: int) -> Tenant:
-    tenant = db_session().get(Tenant, tenant_id)
-    if tenant is None:
-        abort(404, f"There is no tenant {tenant_id}.")
-    return tenant
+    return tenant_or_404(tenant_id)
 
 
 def _reason(form: ActionForm | DeleteForm, default: str) -> str:
@@ -118,10 +116,14 @@ def verify(tenant_id: int) -> ResponseReturnValue:
 
 @bp.route("/tenants/<int:tenant_id>/reconnect-link", methods=["POST"])
 def reconnect_link(tenant_id: int) -> ResponseReturnValue:
-    """Make a link (valid a week) where the merchant enters a new API password."""
+    """Make a link (valid a week, once) where the merchant enters a new API password; the
+    tenant's older reconnect links stop working."""
     form = _checked_form(tenant_id)
     tenant, admin = _tenant(tenant_id), current_admin()
-    url = make_reconnect_url(settings(), tenant_id, request.host_url)
+    if tenant.status not in RECONNECTABLE:
+        flash(f"A {tenant.status.value} tenant cannot reconnect.", "error")
+        return _back(tenant_id)
+    url = make_reconnect_url(db_session(), settings(), tenant_id)
     record(
         db_session(),
         tenant_id,

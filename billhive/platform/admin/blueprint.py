@@ -26,8 +26,8 @@ def _csrf_failed(_exc: CSRFError) -> ResponseReturnValue:
 @bp.after_request
 def _no_store(response: Response) -> Response:
     # Dashboard pages show tenant data: keep them out of shared and browser caches.
+    # Frame protection and the other security headers are app-wide (platform/headers.py).
     response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
     return response
 
 

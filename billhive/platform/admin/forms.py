@@ -14,6 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from billhive.platform.validators import no_control_characters
 from billhive.workers.budgets import MAX_BUDGET
 
 #: Longest reason an admin may give for an action (it goes into the audit log).
@@ -23,8 +24,12 @@ REASON_MAX = 500
 class LoginForm(FlaskForm):  # type: ignore[misc]
     """E-mail and password."""
 
-    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+    email = EmailField(
+        "E-mail", validators=[DataRequired(), Length(max=254), no_control_characters]
+    )
+    password = PasswordField(
+        "Password", validators=[DataRequired(), Length(max=256), no_control_characters]
+    )
     next = HiddenField()
 
 
@@ -33,24 +38,39 @@ class CodeForm(FlaskForm):  # type: ignore[misc]
 
     code = StringField(
         "Code from your authenticator app",
-        validators=[DataRequired(), Length(min=6, max=8)],
+        validators=[DataRequired(), Length(min=6, max=8), no_control_characters],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+
+
+class ConfirmForm(FlaskForm):  # type: ignore[misc]
+    """A sensitive change: the admin proves it is them with the password or a code."""
+
+    confirmation = PasswordField(
+        "Your password or a current code",
+        validators=[DataRequired(), Length(max=256), no_control_characters],
+        render_kw={"autocomplete": "current-password"},
     )
 
 
 class ActionForm(FlaskForm):  # type: ignore[misc]
     """Any button that changes something: a CSRF token and an optional reason."""
 
-    reason = StringField("Reason", validators=[Optional(), Length(max=REASON_MAX)])
+    reason = StringField(
+        "Reason", validators=[Optional(), Length(max=REASON_MAX), no_control_characters]
+    )
 
 
 class DeleteForm(FlaskForm):  # type: ignore[misc]
     """Deleting a tenant: the admin types the tenant's number to confirm."""
 
     confirm = StringField(
-        "Type the tenant's number to confirm", validators=[DataRequired(), Length(max=20)]
+        "Type the tenant's number to confirm",
+        validators=[DataRequired(), Length(max=20), no_control_characters],
     )
-    reason = StringField("Reason", validators=[Optional(), Length(max=REASON_MAX)])
+    reason = StringField(
+        "Reason", validators=[Optional(), Length(max=REASON_MAX), no_control_characters]
+    )
 
 
 class BudgetForm(FlaskForm):  # type: ignore[misc]
@@ -68,4 +88,6 @@ class BudgetForm(FlaskForm):  # type: ignore[misc]
         ],
         default="soft",
     )
-    reason = StringField("Reason", validators=[Optional(), Length(max=REASON_MAX)])
+    reason = StringField(
+        "Reason", validators=[Optional(), Length(max=REASON_MAX), no_control_characters]
+    )

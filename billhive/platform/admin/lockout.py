@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 
 from redis import Redis
 
+from billhive.platform.admin.accounts import normalize_email
+
 #: Failed logins of one account within the window before it is locked.
 ACCOUNT_MAX_FAILURES = 5
 #: Failed logins from one client address within the window before it is locked.
@@ -70,7 +72,7 @@ class Lockout:
 
     def check(self, email: str, address: str) -> Lock | None:
         """The lock that refuses this login now, if any (the account's first)."""
-        return self._lock_of("account", email.strip().lower()) or self._lock_of("address", address)
+        return self._lock_of("account", normalize_email(email)) or self._lock_of("address", address)
 
     def _count(self, scope: str, value: str, limit: int) -> Lock | None:
         failures, locked = _keys(scope, value)
@@ -89,15 +91,16 @@ class Lockout:
 
     def record_failure(self, email: str, address: str) -> Lock | None:
         """Count one failed login; returns the lock it caused, if it caused one."""
-        account = self._count("account", email.strip().lower(), ACCOUNT_MAX_FAILURES)
+        # One account, however its e-mail is capitalised or padded (as the login finds it).
+        account = self._count("account", normalize_email(email), ACCOUNT_MAX_FAILURES)
         by_address = self._count("address", address, ADDRESS_MAX_FAILURES)
         return account or by_address
 
     def record_success(self, email: str) -> None:
         """Forget the account's failures after a successful login."""
-        failures, _locked = _keys("account", email.strip().lower())
+        failures, _locked = _keys("account", normalize_email(email))
         self.redis.delete(failures)
 
     def unlock(self, email: str) -> None:
         """Lift an account's lock (``billhive admin unlock``)."""
-        self.redis.delete(*_keys("account", email.strip().lower()))
+        self.redis.delete(*_keys("account", normalize_email(email)))

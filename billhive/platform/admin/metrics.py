@@ -18,14 +18,18 @@ Series:
 - ``billhive_calls_recovered_total``: calls the reconciler pushed again after Redis lost
   their jobs; ``billhive_calls_recovered_last_timestamp_seconds`` (0: never);
   ``billhive_reconciler_last_run_timestamp_seconds``: when it last ran (alert if old).
+
+Access: the figures name tenants and their load, so ``/metrics`` is served only with
+``Authorization: Bearer <BILLHIVE_METRICS_TOKEN>``; without the setting it answers 404.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, abort, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -42,7 +46,7 @@ from billhive.db import utcnow
 from billhive.platform.admin import figures
 from billhive.platform.admin import metrics_tally as tally
 from billhive.platform.admin.figures import tenants_per_status
-from billhive.platform.extensions import db_session, redis
+from billhive.platform.extensions import db_session, redis, settings
 from billhive.workers import control, stats
 from billhive.workers.models import Call, CallStatus, UsageDay
 
@@ -197,9 +201,25 @@ class DashboardCollector:
         yield from self._recovery()
 
 
+def _check_scraper() -> None:
+    """404 while no metrics token is configured; 401 for a request without that token."""
+    configured = settings().metrics_token
+    expected = configured.get_secret_value() if configured is not None else ""
+    if not expected:
+        abort(404)
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), expected.encode()
+    ):
+        response = Response("Send the metrics token as a bearer token.\n", status=401)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="billhive metrics"'
+        abort(response)
+
+
 @bp.route("/metrics")
 def metrics() -> Response:
-    """The Prometheus text exposition of :class:`DashboardCollector`."""
+    """The Prometheus text exposition of :class:`DashboardCollector` (bearer token only)."""
+    _check_scraper()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DashboardCollector(db_session(), redis()))
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, Integer, String, func
+from sqlalchemy import Boolean, Index, Integer, LargeBinary, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billhive.db import Base, UTCDateTime, utcnow
@@ -21,6 +21,8 @@ from billhive.workers.models import Call, UsageDay
 #: Prefix of an admin's id in the login session: a session whose user id lacks it is
 #: never loaded as an admin, whatever else may one day put ids into the session.
 SESSION_ID_PREFIX = "admin:"
+#: The vault purpose (associated data) admins' TOTP secrets are sealed under.
+TOTP_PURPOSE = "admin-totp"
 
 
 class AdminUser(Base):
@@ -32,11 +34,17 @@ class AdminUser(Base):
     #: Stored lower-cased, so logins are case-insensitive.
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(256))
-    #: Base32 TOTP secret once enrolment started; used at login only when ``totp_enabled``.
-    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: The base32 TOTP secret once enrolment started, sealed by the vault key ``totp_kek_id``
+    #: (``Vault.seal_secret``, purpose :data:`TOTP_PURPOSE`); used at login only when
+    #: ``totp_enabled``.
+    totp_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    totp_kek_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     #: The last accepted TOTP time step, so a code cannot be used twice.
     totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: Part of every session id of this admin: raising it ends all of them (logout,
+    #: password reset, TOTP changes).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -59,8 +67,9 @@ class AdminUser(Base):
         return False
 
     def get_id(self) -> str:
-        """Flask-Login: the id kept in the session, marked as an admin's."""
-        return f"{SESSION_ID_PREFIX}{self.id}"
+        """Flask-Login: the id kept in the session, marked as an admin's, with the session
+        epoch it was issued in (``admin:<id>:<epoch>``)."""
+        return f"{SESSION_ID_PREFIX}{self.id}:{self.session_epoch}"
 
     @property
     def actor(self) -> str:

@@ -99,9 +99,12 @@ def _search_branches(session: Session, vault: Vault, q: str) -> list[ColumnEleme
     # and psycopg's prepared statements would otherwise get a generic plan (a full scan).
     pattern: BindParameter[str] = bindparam("pattern", like_prefix(q.lower()), literal_execute=True)
     column = Tenant.contact_email if "@" in q else Tenant.display_name
+    index = vault.blind_index(q)
     branches: list[ColumnElement[bool]] = [
         _sort_key(session, column).like(pattern, escape="\\"),
-        Tenant.username_index == vault.blind_index(q),
+        Tenant.username_index == index,
+        # Signups still waiting for Billbee hold the username without claiming it.
+        Tenant.pending_username_index == index,
     ]
     if q.isdigit() and len(q) < 10:
         branches.append(Tenant.id == int(q))

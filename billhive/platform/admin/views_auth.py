@@ -5,19 +5,22 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from billhive.platform.admin import accounts
+from billhive.platform.admin import accounts, totp
 from billhive.platform.admin.auth import (
     client_address,
     current_admin,
     end_session,
     pending_second_step,
+    reissue_session,
     remember_second_step,
     safe_next,
     start_session,
 )
 from billhive.platform.admin.blueprint import bp
-from billhive.platform.admin.forms import ActionForm, CodeForm, LoginForm
+from billhive.platform.admin.forms import ActionForm, CodeForm, ConfirmForm, LoginForm
 from billhive.platform.admin.lockout import Lock, Lockout
+from billhive.platform.admin.models import AdminUser
+from billhive.platform.admin.vaults import vault
 from billhive.platform.extensions import db_session, redis
 from billhive.tenants.audit import record
 
@@ -79,8 +82,8 @@ def login_code() -> ResponseReturnValue:
     lock = lockout.check(admin.email, client_address())
     if lock is not None:
         return render_template("admin/login_code.html", form=form, error=lock.message), 429
-    if not form.validate_on_submit() or not accounts.check_totp(
-        db_session(), admin, form.code.data
+    if not form.validate_on_submit() or not totp.check_totp(
+        db_session(), vault(), admin, form.code.data
     ):
         lock = lockout.record_failure(admin.email, client_address())
         _audit("admin_login_failed", "anonymous", {"step": "totp"})
@@ -94,11 +97,13 @@ def login_code() -> ResponseReturnValue:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> ResponseReturnValue:
-    """End the session (POST with CSRF, so no link elsewhere can log an admin out)."""
+    """End every session of the admin (POST with CSRF, so no link elsewhere can log an
+    admin out); a copy of the session cookie taken earlier stops working too."""
     form = ActionForm()
     if form.validate_on_submit():
-        _audit("admin_logged_out", current_admin().actor)
-        end_session()
+        admin = current_admin()
+        _audit("admin_logged_out", admin.actor)
+        end_session(admin)
     return redirect(url_for("admin.login"))
 
 
@@ -108,10 +113,11 @@ def totp_enrol() -> ResponseReturnValue:
     admin = current_admin()
     form = CodeForm()
     if admin.totp_enabled:
-        return render_template("admin/totp.html", admin=admin, enrolment=None, form=ActionForm())
-    enrolment = accounts.start_totp_enrolment(db_session(), admin)
+        return render_template("admin/totp.html", admin=admin, enrolment=None, form=ConfirmForm())
+    enrolment = totp.start_totp_enrolment(db_session(), vault(), admin)
     if request.method == "POST" and form.validate_on_submit():
-        if accounts.confirm_totp_enrolment(db_session(), admin, form.code.data):
+        if totp.confirm_totp_enrolment(db_session(), vault(), admin, form.code.data):
+            reissue_session(admin)  # every other session of this admin has ended
             _audit("admin_totp_enabled", admin.actor)
             flash("Two-factor login is on. You will be asked for a code at every login.")
             return redirect(url_for("admin.totp_enrol"))
@@ -121,12 +127,42 @@ def totp_enrol() -> ResponseReturnValue:
     return page, status
 
 
+def _proves_identity(admin: AdminUser, given: str) -> bool:
+    """True when ``given`` is a current TOTP code of the admin or the admin's password."""
+    code = given.replace(" ", "")
+    if (
+        code.isdigit()
+        and 6 <= len(code) <= 8
+        and totp.check_totp(db_session(), vault(), admin, code)
+    ):
+        return True
+    return accounts.check_password(db_session(), admin.email, given) is not None
+
+
 @bp.route("/account/totp/off", methods=["POST"])
 def totp_disable() -> ResponseReturnValue:
-    """Turn two-factor login off for the logged-in admin."""
+    """Turn two-factor login off for the logged-in admin, who confirms it with the password
+    or a current code (a session left open somewhere cannot do it alone). Wrong answers
+    count towards the account's lockout; a lock ends every session of the admin."""
     admin = current_admin()
-    if ActionForm().validate_on_submit():
-        accounts.disable_totp(db_session(), admin)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        flash("Not turned off: enter your password or a current code.", "error")
+        return redirect(url_for("admin.totp_enrol"))
+    lockout = Lockout(redis())
+    lock = lockout.check(admin.email, client_address())
+    if lock is None and _proves_identity(admin, form.confirmation.data):
+        totp.disable_totp(db_session(), admin)
+        reissue_session(admin)
         _audit("admin_totp_disabled", admin.actor)
         flash("Two-factor login is off.")
+        return redirect(url_for("admin.totp_enrol"))
+    if lock is None:
+        lock = lockout.record_failure(admin.email, client_address())
+        _audit("admin_totp_disable_refused", admin.actor, {"locked": lock.scope if lock else ""})
+    if lock is not None:
+        end_session(admin)
+        flash(lock.message, "error")
+        return redirect(url_for("admin.login"))
+    flash("Not turned off: that is neither your password nor a current code.", "error")
     return redirect(url_for("admin.totp_enrol"))

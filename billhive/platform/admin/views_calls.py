@@ -17,7 +17,7 @@ from billhive.platform.admin.redact import redacted
 from billhive.platform.extensions import db_session, redis
 from billhive.tenants.audit import record
 from billhive.workers.calls import cancel_call, requeue_calls
-from billhive.workers.models import Call, CallStatus
+from billhive.workers.models import MAX_CALL_ID, Call, CallStatus
 
 
 def _optional_int(name: str) -> int | None:
@@ -63,7 +63,8 @@ def calls() -> ResponseReturnValue:
 
 
 def _call_or_404(call_id: int) -> Call:
-    call = db_session().get(Call, call_id)
+    # Call ids are 64-bit: a longer number is no call, not an overflow in the query.
+    call = db_session().get(Call, call_id) if call_id <= MAX_CALL_ID else None
     if call is None:
         abort(404, f"There is no call {call_id}.")
     return call

@@ -22,7 +22,7 @@ from billhive.platform.admin.queries import (
 )
 from billhive.platform.admin.vaults import vault
 from billhive.platform.extensions import db_session, redis, settings
-from billhive.tenants.models import AuditEvent, Tenant, TenantStatus
+from billhive.tenants.models import MAX_TENANT_ID, AuditEvent, Tenant, TenantStatus
 from billhive.workers import control
 from billhive.workers.models import Call, UsageDay
 
@@ -72,7 +72,10 @@ def tenants() -> ResponseReturnValue:
     )
 
 
-def _tenant_or_404(tenant_id: int) -> Tenant:
+def tenant_or_404(tenant_id: int) -> Tenant:
+    """The tenant ``tenant_id``, or a 404 (for an id no tenant can have, too)."""
+    if tenant_id > MAX_TENANT_ID:
+        abort(404, f"There is no tenant {tenant_id}.")
     tenant = db_session().get(Tenant, tenant_id)
     if tenant is None:
         abort(404, f"There is no tenant {tenant_id}.")
@@ -99,7 +102,7 @@ def _usage_chart(tenant_id: int) -> Chart:
 @bp.route("/tenants/<int:tenant_id>")
 def tenant(tenant_id: int) -> ResponseReturnValue:
     """One tenant: status and history, queue, recent calls, calls per day, actions."""
-    found = _tenant_or_404(tenant_id)
+    found = tenant_or_404(tenant_id)
     session = db_session()
     history = session.scalars(
         select(AuditEvent)
@@ -131,7 +134,7 @@ def tenant(tenant_id: int) -> ResponseReturnValue:
 @bp.route("/live/tenants/<int:tenant_id>")
 def live_tenant(tenant_id: int) -> ResponseReturnValue:
     """A tenant's live figures as JSON (status and queue depth)."""
-    found = _tenant_or_404(tenant_id)
+    found = tenant_or_404(tenant_id)
     return jsonify(
         {"status": found.status.value, "queue_depth": control.queue_depth(redis(), tenant_id)}
     )

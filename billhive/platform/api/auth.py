@@ -1,4 +1,4 @@
-"""Bearer-token authentication, scope checks and the per-token rate-limit key.
+"""Bearer-token authentication, scope checks and the rate-limit keys.
 
 Every API request (but the public document and docs page) must carry
 ``Authorization: Bearer <token>``. The token's :class:`TokenScope` is kept on ``g`` for
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from flask import Flask, current_app, g, request
 from flask_limiter.util import get_remote_address
@@ -35,20 +36,28 @@ def bearer_token() -> str | None:
     return value.strip()
 
 
-def authenticate_request() -> TokenScope:
-    """Check the request's token and store its scope on ``g``; 401/403 otherwise."""
+def authenticate_request(before_lookup: Callable[[], None] | None = None) -> TokenScope:
+    """Check the request's token and store its scope on ``g``; 401 otherwise.
+
+    ``before_lookup`` runs before the token is looked up in the database (not for a token
+    this process checked recently, nor for a malformed one); it may raise to refuse.
+    """
     plaintext = bearer_token()
     if plaintext is None:
         raise ApiError(
             401, "missing_token", "Send an API token as `Authorization: Bearer <token>`."
         )
-    scope = _cached_authenticate(plaintext)
+    scope = _cached_authenticate(plaintext, before_lookup)
     if scope is None:
         raise ApiError(401, "invalid_token", "The API token is not valid or was revoked.")
     g.api_scope = scope
+    return scope
+
+
+def check_method(scope: TokenScope) -> None:
+    """403 for a write with a read-only token."""
     if request.method not in READ_METHODS and scope.read_only:
         raise ApiError(403, "read_only_token", "This API token may only read.")
-    return scope
 
 
 class TokenCache:
@@ -86,11 +95,17 @@ def init_token_cache(app: Flask) -> None:
     app.extensions[_CACHE_KEY] = TokenCache()
 
 
-def _cached_authenticate(plaintext: str) -> TokenScope | None:
+def _cached_authenticate(
+    plaintext: str, before_lookup: Callable[[], None] | None
+) -> TokenScope | None:
     cache: TokenCache = current_app.extensions[_CACHE_KEY]
     digest = hash_token(plaintext)
     scope = cache.get(digest)
     if scope is None:
+        if public_id_of(plaintext) is None:
+            return None  # malformed: nothing to look up
+        if before_lookup is not None:
+            before_lookup()
         scope = authenticate(extensions.db_session(), plaintext)
         if scope is not None:
             cache.put(digest, scope, float(current_app.config[CONFIG_TOKEN_CACHE]))
@@ -109,14 +124,17 @@ def token_id_or_none() -> int | None:
     return scope.token_id if scope else None
 
 
-def rate_limit_key() -> str:
-    """The rate-limit key: the token's public id (never the token), else the address.
+def token_limit_key(scope: TokenScope) -> str:
+    """The key a checked token's requests are counted under (its public id, never the
+    token). Only a token that checked out is counted: knowing a public id, which is meant
+    to be loggable, must not be enough to use up that token's quota."""
+    return f"api-token:{scope.public_id}"
 
-    The limit is counted before authentication, so a forged token with someone's public id
-    counts against that id; it gains nothing but the forger's own 429s and 401s.
-    """
-    public_id = public_id_of(bearer_token() or "")
-    return f"api-token:{public_id}" if public_id else f"api-addr:{get_remote_address()}"
+
+def failure_limit_key() -> str:
+    """The key failed authentications are counted under: the client address (behind a
+    proxy, ProxyFix must make REMOTE_ADDR the client's)."""
+    return f"api-auth-failures:{get_remote_address()}"
 
 
 def tenant_not_found(tenant_id: int) -> ApiError:

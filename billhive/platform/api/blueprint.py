@@ -1,4 +1,5 @@
-"""The API blueprints: ``/api/v1`` (token authenticated, rate limited per token) and the
+"""The API blueprints: ``/api/v1`` (token authenticated, rate limited per token and, for
+failed authentications, per client address) and the
 public document and docs page; their request hooks and registration on the app.
 """
 
@@ -13,16 +14,21 @@ from flask_limiter import Limiter
 from billhive.logs import get_logger
 from billhive.platform.api.auth import (
     authenticate_request,
+    check_method,
+    failure_limit_key,
     init_token_cache,
-    rate_limit_key,
     token_id_or_none,
+    token_limit_key,
 )
-from billhive.platform.api.errors import register_error_handlers
-from billhive.platform.api.ratelimit import TokenRateLimit
+from billhive.platform.api.errors import ApiError, register_error_handlers
+from billhive.platform.api.ratelimit import RateLimited, TokenRateLimit
 
 #: Requests per token (``limits`` syntax); ``API_RATE_LIMIT`` in the app config wins.
 DEFAULT_RATE_LIMIT = "100 per second;3000 per minute"
 CONFIG_RATE_LIMIT = "API_RATE_LIMIT"
+#: Failed authentications per client address; ``API_AUTH_FAILURE_LIMIT`` wins.
+DEFAULT_AUTH_FAILURE_LIMIT = "20 per minute;200 per hour"
+CONFIG_AUTH_FAILURE_LIMIT = "API_AUTH_FAILURE_LIMIT"
 _RATE_LIMIT_EXTENSION = "billhive_api_rate_limit"
 API_PREFIX = "/api/v1"
 
@@ -39,10 +45,21 @@ register_error_handlers(public_bp)
 @bp.before_request
 def _authenticate() -> None:
     g.api_started = time.perf_counter()
-    # Counted before the token is checked: a flood of bad tokens is limited too.
     rate_limit: TokenRateLimit = current_app.extensions[_RATE_LIMIT_EXTENSION]
-    rate_limit.check(_rate_limit(), rate_limit_key())
-    authenticate_request()
+    failures: str = current_app.config[CONFIG_AUTH_FAILURE_LIMIT]
+    address = failure_limit_key()
+    try:
+        # An address over its failure limit gets no token looked up in the database
+        # (a token this process checked moments ago passes without a lookup).
+        scope = authenticate_request(lambda: rate_limit.refuse_if_spent(failures, address))
+    except RateLimited:
+        raise
+    except ApiError:
+        rate_limit.check(failures, address)  # 429 once this failure is one too many
+        raise
+    # Counted only for a token that checked out: a public id alone spends no quota.
+    rate_limit.check(_rate_limit(), token_limit_key(scope))
+    check_method(scope)
 
 
 @bp.after_request
@@ -80,6 +97,7 @@ def init_app(app: Flask, limiter: Limiter) -> None:
     )
 
     app.config.setdefault(CONFIG_RATE_LIMIT, DEFAULT_RATE_LIMIT)
+    app.config.setdefault(CONFIG_AUTH_FAILURE_LIMIT, DEFAULT_AUTH_FAILURE_LIMIT)
     init_token_cache(app)
     # Counted on the limiter's storage (app Redis), by the API itself (see ratelimit.py);
     # Flask-Limiter's own evaluation skips the API's requests.

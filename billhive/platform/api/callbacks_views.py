@@ -10,6 +10,7 @@ from billhive.db import utcnow
 from billhive.platform import extensions
 from billhive.platform.api.auth import current_scope
 from billhive.platform.api.blueprint import bp
+from billhive.platform.api.egress import EgressPolicy, EgressRefused
 from billhive.platform.api.errors import ApiError
 from billhive.platform.api.models import ApiToken, CallbackDelivery
 from billhive.platform.api.parsing import MAX_ID, parse_body, query_int, query_limit
@@ -38,6 +39,12 @@ def get_callback() -> ResponseReturnValue:
 def put_callback() -> ResponseReturnValue:
     """Register (or replace) the callback URL; answers with a new signing secret, once."""
     asked = parse_body(CallbackRequest)
+    try:
+        EgressPolicy.from_settings(extensions.settings()).check_registration(asked.url)
+    except EgressRefused as exc:
+        raise ApiError(
+            422, "validation_failed", f"Callbacks cannot go to this URL: {exc}.", field="url"
+        ) from None
     token = _token()
     token.callback_url = asked.url
     token.callback_salt = new_salt()

@@ -18,6 +18,7 @@ import json
 import time
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from redis import Redis
@@ -31,6 +32,13 @@ from sqlalchemy.orm import Session
 from billhive.config import Settings
 from billhive.db import Database, utcnow
 from billhive.logs import get_logger
+from billhive.platform.api.egress import (
+    AddressRefused,
+    EgressPolicy,
+    PinnedTransport,
+    Resolver,
+    system_resolver,
+)
 from billhive.platform.api.idempotency import purge_keys
 from billhive.platform.api.models import ApiToken, CallbackDelivery, DeliveryStatus
 from billhive.platform.api.present import call_json
@@ -59,6 +67,10 @@ LOST_AFTER = timedelta(minutes=2)
 #: Calls announced per batch; a run takes batches until none is left (or its time is up).
 COLLECT_BATCH = 500
 COLLECT_BUDGET_SECONDS = 30.0
+#: What the delivery log says for every attempt that got no HTTP answer: refused by the
+#: egress policy, connection refused, timed out, DNS or TLS failure alike, so that the
+#: log tells a token holder nothing about the network behind billhive.
+NO_ANSWER = "no HTTP answer (connection failed or timed out)"
 
 log = get_logger(__name__)
 
@@ -202,13 +214,27 @@ def register_cron(scheduler: CronScheduler, *, interval: int = COLLECT_INTERVAL_
 def deliver_callback(delivery_id: int) -> str:
     """RQ job: POST one delivery; raises :class:`CallbackFailed` so RQ retries it.
 
-    Uses the worker process's runtime: its database pool and its shared HTTP pool.
+    Uses the worker process's runtime (settings, database pool).
     """
     runtime = get_runtime()
-    with httpx.Client(
-        transport=runtime.transport, timeout=TIMEOUT_SECONDS, follow_redirects=False
-    ) as client:
-        return run_delivery(runtime.settings, runtime.database, delivery_id, client)
+    return run_delivery(runtime.settings, runtime.database, delivery_id)
+
+
+def delivery_client(
+    settings: Settings, *, resolver: Resolver = system_resolver, verify: Any = True
+) -> httpx.Client:
+    """The HTTP client of one delivery: egress-checked and pinned (see ``egress.py``), no
+    redirects, no proxy from the environment, its own connection pool.
+
+    ``resolver`` and ``verify`` (an ``ssl.SSLContext``) are for tests that stand in for
+    DNS or a private certificate authority; the checks are the same.
+    """
+    transport = PinnedTransport(
+        EgressPolicy.from_settings(settings), resolver=resolver, verify=verify
+    )
+    return httpx.Client(
+        transport=transport, timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False
+    )
 
 
 def _prepare(
@@ -234,9 +260,18 @@ def _prepare(
 
 
 def run_delivery(
-    settings: Settings, database: Database, delivery_id: int, client: httpx.Client
+    settings: Settings,
+    database: Database,
+    delivery_id: int,
+    client: httpx.Client | None = None,
 ) -> str:
-    """Send delivery ``delivery_id`` once and record the attempt; returns its status."""
+    """Send delivery ``delivery_id`` once and record the attempt; returns its status.
+
+    ``client`` defaults to a fresh :func:`delivery_client` (closed afterwards).
+    """
+    if client is None:
+        with delivery_client(settings) as own:
+            return run_delivery(settings, database, delivery_id, own)
     with database.session() as session:
         delivery = session.get(CallbackDelivery, delivery_id)
         if delivery is None:
@@ -263,7 +298,10 @@ def run_delivery(
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}"
     except httpx.HTTPError as exc:
-        error = type(exc).__name__
+        # The operator's log keeps the reason; the token holder's log only "no answer".
+        reason = str(exc) if isinstance(exc, AddressRefused) else type(exc).__name__
+        log.warning("callback_no_answer", delivery_id=delivery_id, reason=reason)
+        error = NO_ANSWER
     return _record(database, delivery_id, status_code, error)
 
 

@@ -35,8 +35,8 @@ _ERROR_TEXT = {
     409: "Conflicts with the current state.",
     422: "A readable request that breaks a rule; `field` names the part at fault "
     "(`invoice_creation_not_allowed`: the tenant has not allowed invoice creation in Billbee).",
-    429: "Rate limit of this token exceeded, or (`call_budget_exhausted`) the tenant's hard "
-    "monthly call budget is used up.",
+    429: "Rate limit of this token, or of failed authentications from this address, exceeded; "
+    "or (`call_budget_exhausted`) the tenant's hard monthly call budget is used up.",
 }
 
 
@@ -146,7 +146,14 @@ def _paths() -> dict[str, Any]:
                 "tags": ["tenants"],
                 "parameters": [_TENANT_ID],
                 "responses": _responses(
-                    {201: ("ReconnectLinkOut", "The link, valid for a week.")}, (403, 404, 409)
+                    {
+                        201: (
+                            "ReconnectLinkOut",
+                            "The link, valid for a week and once; it revokes "
+                            "the tenant's older reconnect links.",
+                        )
+                    },
+                    (403, 404, 409),
                 ),
             }
         },
@@ -325,7 +332,8 @@ Drive billhive from your own systems: queue Billbee operations for the merchants
 
 **Authentication**: `Authorization: Bearer <token>` (tokens come from
 `billhive tokens create`). A token may be limited to some tenants (others answer 404)
-and to reading (writes answer 403). Requests are rate limited per token (429).
+and to reading (writes answer 403). Requests are rate limited per token once the token
+checked out, failed authentications per client address (429).
 
 **Errors**: `{{"error": {{"code", "message", "field"}}}}`; codes:
 {", ".join(f"`{code}` ({status})" for code, status in ERROR_CODES.items())}.
@@ -334,6 +342,8 @@ and to reading (writes answer 403). Requests are rate limited per token (429).
 `{{"event": "call.finished", "delivery_id", "call"}}` to the token's callback URL with
 `{SIGNATURE_HEADER}: t=<unix time>, v1=<hex HMAC-SHA256 of "<t>.<raw body>" under the
 signing secret>`. Answer 2xx; anything else is retried with backoff for about a day.
+Callback URLs must reach a public address (https in production) unless the operator
+allow-listed a private network; redirects are not followed.
 """
 
 

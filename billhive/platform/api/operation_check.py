@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from billhive.billbee.errors import InvalidCall
 from billhive.billbee.limits import BULK_ITEMS_MEMBER, bulk_items
 from billhive.billbee.operations import OPERATIONS, Operation
-from billhive.billbee.request import accepted_names
+from billhive.billbee.request import accepted_names, check_path_value
 from billhive.platform.api.errors import ApiError
 
 #: Parameter values Billbee can take in a path or query: scalars or lists of scalars.
@@ -57,6 +58,11 @@ def check_params(
             )
         if isinstance(value, list) and spec not in arrays:
             raise _invalid(f"{key} takes one value, not a list.", f"params.{key}")
+        if value is not None and spec in op.path_params:
+            try:
+                check_path_value(op, spec, value)
+            except InvalidCall as exc:
+                raise _invalid(f"{exc}.", f"params.{key}") from None
         if value is not None:
             given.add(spec)
     for path_param in op.path_params:

@@ -1,4 +1,5 @@
-"""The JSON API's per-token rate limit: a moving window per token, counted in Redis.
+"""The JSON API's rate limits: a moving window per token, and one per client address for
+failed authentications, counted in Redis.
 
 The counting is the ``limits`` library's (the one Flask-Limiter is built on), on the same
 storage as the app's Flask-Limiter, so every web worker process shares the counts. The API
@@ -24,8 +25,9 @@ log = get_logger(__name__)
 
 
 class RateLimited(ApiError):
-    """429: the token used up one of its limits; ``Retry-After`` says in whole seconds
-    when the oldest counted request leaves that limit's window."""
+    """429: a token (or an address failing to authenticate) used up one of its limits;
+    ``Retry-After`` says in whole seconds when the oldest counted request leaves that
+    limit's window."""
 
     def __init__(self, item: RateLimitItem, retry_after: int) -> None:
         super().__init__(
@@ -66,6 +68,17 @@ class TokenRateLimit:
                 log.warning("api_rate_limit_unavailable", error=type(exc).__name__)
                 return
             if not allowed:
+                raise RateLimited(item, self._retry_after(item, key))
+
+    def refuse_if_spent(self, limit_text: str, key: str) -> None:
+        """Raise :class:`RateLimited` if ``key`` has used up a limit, without counting."""
+        for item in parse_rate_limit(limit_text):
+            try:
+                spent = not self.strategy.test(item, KEY_NAMESPACE, key)
+            except Exception as exc:  # noqa: BLE001 - as in check()
+                log.warning("api_rate_limit_unavailable", error=type(exc).__name__)
+                return
+            if spent:
                 raise RateLimited(item, self._retry_after(item, key))
 
     def _retry_after(self, item: RateLimitItem, key: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import jsonify, request
+from flask import jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
@@ -79,7 +79,7 @@ def reconnect_link(tenant_id: int) -> ResponseReturnValue:
             f"Tenant {tenant_id} is {tenant.status.value}; it cannot reconnect.",
             field="tenant_id",
         )
-    url = make_reconnect_url(extensions.settings(), tenant.id, base_url=request.host_url)
+    url = make_reconnect_url(extensions.db_session(), extensions.settings(), tenant.id)
     expires_at = utcnow() + timedelta(seconds=max_age(extensions.settings(), LinkPurpose.RECONNECT))
     body = {"tenant_id": tenant.id, "url": url, "expires_at": expires_at.isoformat()}
     return jsonify(body), 201

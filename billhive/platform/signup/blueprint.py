@@ -7,12 +7,13 @@ The vault and the Billbee verifier are built once per app, on first use, and kep
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, render_template, url_for
+from flask import Blueprint, Flask, current_app, g, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_limiter import Limiter
-from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
+from wtforms import ValidationError
 
 from billhive.config import Settings
 from billhive.platform.signup.forms import (
@@ -131,11 +132,38 @@ def _too_large(_exc: RequestEntityTooLarge) -> ResponseReturnValue:
     )
 
 
+#: The link pages (their URL is the secret): CSRF-checked by :func:`protect_link_post`.
+LINK_VIEWS = (
+    "billhive.platform.signup.reconnect.reconnect_page",
+    "billhive.platform.signup.leave.leave_page",
+)
+
+
+def protect_link_post() -> None:
+    """CSRF protection of a link page's POST: the form's token, as everywhere else.
+
+    Link pages send ``Referrer-Policy: no-referrer`` (their URL is a secret), so their own
+    form posts carry no Referer, and Flask-WTF's https check that a Referer names this
+    host would refuse every one of them. The app-wide check is switched off for these two
+    views only; the token still has to match the session, and the link itself is an
+    unguessable secret that a forged cross-site form would have to know.
+    """
+    if request.method != "POST":
+        return
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError as exc:
+        raise CSRFError(exc.args[0]) from None
+    g.csrf_valid = True
+
+
 def init_app(app: Flask, settings: Settings, limiter: Limiter) -> None:
     """Register the signup pages on ``app`` with their rate limit."""
     # Imported for their routes on ``bp``.
     from billhive.platform.signup import leave, reconnect, views  # noqa: F401
 
+    for view in LINK_VIEWS:
+        app.extensions["csrf"].exempt(view)
     app.extensions[_KEY] = SignupServices(settings)
     limiter.limit(settings.signup_rate_limit, methods=["POST"])(bp)
     app.register_blueprint(bp)

@@ -14,8 +14,9 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, InputRequired, Length, ValidationError
+from wtforms.validators import DataRequired, Email, InputRequired, Length
 
+from billhive.platform.validators import no_control_characters
 from billhive.tenants.rules import PASSWORD_MIN_LENGTH, PASSWORD_SPECIALS, Problem
 
 DISPLAY_NAME_MAX = 200
@@ -32,13 +33,6 @@ def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-def _no_control_characters(_form: FlaskForm, field: Any) -> None:
-    """Refuse NUL, line breaks and other control characters (they break Basic auth too)."""
-    value = field.data or ""
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ValidationError(_l("This field must not contain control characters."))
-
-
 def _too_long(limit: int) -> Length:
     return Length(max=limit, message=_l("At most %(max)d characters, please.", max=limit))
 
@@ -52,7 +46,7 @@ class SignupForm(FlaskForm):  # type: ignore[misc]
         validators=[
             InputRequired(_l("Enter the name we should show for your shop.")),
             _too_long(DISPLAY_NAME_MAX),
-            _no_control_characters,
+            no_control_characters,
         ],
     )
     contact_email = EmailField(
@@ -66,11 +60,11 @@ class SignupForm(FlaskForm):  # type: ignore[misc]
     )
     billbee_username = StringField(
         _l("Billbee username"),
-        validators=[_too_long(USERNAME_MAX), _no_control_characters],
+        validators=[_too_long(USERNAME_MAX), no_control_characters],
     )
     api_password = PasswordField(
         _l("Billbee API password"),
-        validators=[_too_long(PASSWORD_MAX), _no_control_characters],
+        validators=[_too_long(PASSWORD_MAX), no_control_characters],
     )
     invoice_creation_allowed = BooleanField(_l("I allowed invoice creation via the API"))
     consent = BooleanField(
@@ -84,7 +78,7 @@ class ReconnectForm(FlaskForm):  # type: ignore[misc]
 
     api_password = PasswordField(
         _l("New Billbee API password"),
-        validators=[_too_long(PASSWORD_MAX), _no_control_characters],
+        validators=[_too_long(PASSWORD_MAX), no_control_characters],
     )
     #: The merchant confirms (or withdraws) invoice creation via the API, e.g. after Billbee
     #: refused an invoice and billhive recorded it as not allowed.

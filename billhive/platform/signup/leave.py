@@ -6,7 +6,7 @@ from flask import render_template
 from flask.typing import ResponseReturnValue
 
 from billhive.platform.extensions import db_session, redis
-from billhive.platform.signup.blueprint import bp
+from billhive.platform.signup.blueprint import bp, protect_link_post
 from billhive.platform.signup.forms import LeaveForm
 from billhive.platform.signup.links import LinkInvalid, LinkPurpose
 from billhive.platform.signup.reconnect import link_problem, tenant_of_link
@@ -21,6 +21,7 @@ LEAVE_REASON = "the merchant confirmed leaving through a signed link"
 @bp.route("/leave/<token>", methods=["GET", "POST"])
 def leave_page(token: str) -> ResponseReturnValue:
     """GET asks for confirmation; POST (with CSRF token) deletes the credentials."""
+    protect_link_post()
     found = tenant_of_link(LinkPurpose.LEAVE, token)
     if isinstance(found, LinkInvalid):
         return link_problem(found)

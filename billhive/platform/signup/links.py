@@ -1,17 +1,26 @@
 """Signed, expiring links a merchant receives: reconnect (new API password) and leave.
 
-A link carries only the tenant id, signed with the app's secret key and a salt per purpose
-(so a leave link can never be used as a reconnect link and vice versa). The CLI and the
-admin dashboard create them; the signup blueprint checks them.
+A link carries the tenant id (and a reconnect link its number), signed with the app's
+secret key and a salt per purpose (so a leave link can never be used as a reconnect link
+and vice versa). A reconnect link is valid only while its number is the tenant's newest
+(``Tenant.reconnect_link_serial``): making a new link revokes the older ones, and using
+one spends it. The CLI, the API and the admin dashboard create them; the signup blueprint
+checks them.
+
+Links are always built on ``BILLHIVE_PUBLIC_URL`` (required in production), else on the
+configured web address: never on a request's Host header, which the requester chooses.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.orm import Session
 
 from billhive.config import Settings
+from billhive.tenants.service import issue_reconnect_link
 
 
 class LinkPurpose(StrEnum):
@@ -42,15 +51,33 @@ def _serializer(settings: Settings, purpose: LinkPurpose) -> URLSafeTimedSeriali
     return URLSafeTimedSerializer(settings.require("secret_key"), salt=_SALTS[purpose])
 
 
-def make_token(settings: Settings, purpose: LinkPurpose, tenant_id: int) -> str:
-    """A URL-safe signed token naming ``tenant_id`` for ``purpose``."""
-    return _serializer(settings, purpose).dumps({"t": tenant_id})
+@dataclass(frozen=True)
+class Link:
+    """What a valid link names: the tenant, and for a reconnect link its number."""
+
+    tenant_id: int
+    serial: int | None
 
 
-def read_token(settings: Settings, purpose: LinkPurpose, token: str) -> int:
-    """The tenant id a valid, unexpired ``token`` for ``purpose`` names.
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
-    Raises :class:`LinkInvalid` for anything else (never a decoding error).
+
+def make_token(
+    settings: Settings, purpose: LinkPurpose, tenant_id: int, serial: int | None = None
+) -> str:
+    """A URL-safe signed token naming ``tenant_id`` (and the link's number) for ``purpose``."""
+    payload: dict[str, int] = {"t": tenant_id}
+    if serial is not None:
+        payload["s"] = serial
+    return _serializer(settings, purpose).dumps(payload)
+
+
+def read_link(settings: Settings, purpose: LinkPurpose, token: str) -> Link:
+    """What a valid, unexpired ``token`` for ``purpose`` names.
+
+    Raises :class:`LinkInvalid` for anything else (never a decoding error), including a
+    reconnect token without a number (made before links were numbered).
     """
     serializer = _serializer(settings, purpose)
     try:
@@ -59,10 +86,18 @@ def read_token(settings: Settings, purpose: LinkPurpose, token: str) -> int:
         raise LinkInvalid(purpose, expired=True) from exc
     except BadSignature as exc:
         raise LinkInvalid(purpose, expired=False) from exc
-    tenant_id = payload.get("t") if isinstance(payload, dict) else None
-    if not isinstance(tenant_id, int) or isinstance(tenant_id, bool):
+    if not isinstance(payload, dict) or not _is_int(payload.get("t")):
         raise LinkInvalid(purpose, expired=False)
-    return tenant_id
+    serial = payload.get("s")
+    if purpose is LinkPurpose.RECONNECT and not _is_int(serial):
+        raise LinkInvalid(purpose, expired=False)
+    return Link(tenant_id=payload["t"], serial=serial if _is_int(serial) else None)
+
+
+def read_token(settings: Settings, purpose: LinkPurpose, token: str) -> int:
+    """The tenant id a valid, unexpired ``token`` for ``purpose`` names (see
+    :func:`read_link`)."""
+    return read_link(settings, purpose, token).tenant_id
 
 
 def max_age(settings: Settings, purpose: LinkPurpose) -> int:
@@ -75,26 +110,21 @@ def max_age(settings: Settings, purpose: LinkPurpose) -> int:
     return days * 24 * 3600
 
 
-def default_base_url(settings: Settings) -> str:
-    """BILLHIVE_PUBLIC_URL, else where the web app listens."""
-    return settings.public_url or f"http://{settings.web_host}:{settings.web_port}"
+def public_base_url(settings: Settings) -> str:
+    """BILLHIVE_PUBLIC_URL, else where the web app listens (never a request's Host)."""
+    return (settings.public_url or f"http://{settings.web_host}:{settings.web_port}").rstrip("/")
 
 
-def _url(settings: Settings, purpose: LinkPurpose, tenant_id: int, base_url: str | None) -> str:
-    # A configured public URL wins over the address a request came in on (a proxy's).
-    base = (settings.public_url or base_url or default_base_url(settings)).rstrip("/")
-    return base + _PATHS[purpose] + make_token(settings, purpose, tenant_id)
+def make_reconnect_url(session: Session, settings: Settings, tenant_id: int) -> str:
+    """A new link where a merchant enters a new API password (valid
+    ``BILLHIVE_RECONNECT_LINK_DAYS``, once); every older reconnect link of the tenant stops
+    working. Raises ``TenantNotFound`` / ``TenantStateError`` (deleted, disabled)."""
+    serial = issue_reconnect_link(session, tenant_id)
+    token = make_token(settings, LinkPurpose.RECONNECT, tenant_id, serial)
+    return public_base_url(settings) + _PATHS[LinkPurpose.RECONNECT] + token
 
 
-def make_reconnect_url(settings: Settings, tenant_id: int, base_url: str | None = None) -> str:
-    """The link where a merchant enters a new API password (valid for a week).
-
-    ``base_url`` is the platform's public address (``request.host_url`` in the admin);
-    without it the configured web host and port are used.
-    """
-    return _url(settings, LinkPurpose.RECONNECT, tenant_id, base_url)
-
-
-def make_leave_url(settings: Settings, tenant_id: int, base_url: str | None = None) -> str:
+def make_leave_url(settings: Settings, tenant_id: int) -> str:
     """The link where a merchant confirms leaving and deletes their credentials (30 days)."""
-    return _url(settings, LinkPurpose.LEAVE, tenant_id, base_url)
+    token = make_token(settings, LinkPurpose.LEAVE, tenant_id)
+    return public_base_url(settings) + _PATHS[LinkPurpose.LEAVE] + token

@@ -7,9 +7,16 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from billhive.platform.extensions import db_session, redis, settings
-from billhive.platform.signup.blueprint import FIELD_LIMITS, Page, bp, render_problem, services
+from billhive.platform.signup.blueprint import (
+    FIELD_LIMITS,
+    Page,
+    bp,
+    protect_link_post,
+    render_problem,
+    services,
+)
 from billhive.platform.signup.forms import ReconnectForm, add_rule_problems
-from billhive.platform.signup.links import LinkInvalid, LinkPurpose, read_token
+from billhive.platform.signup.links import Link, LinkInvalid, LinkPurpose, read_link
 from billhive.platform.signup.views import enqueue_or_log, refusal_message
 from billhive.tenants.errors import (
     RulesViolated,
@@ -33,16 +40,25 @@ def link_problem(exc: LinkInvalid | None = None) -> Page:
     return render_problem(404, str(_("Link not valid")), str(message), back=False)
 
 
-def tenant_of_link(purpose: LinkPurpose, token: str) -> Tenant | LinkInvalid:
-    """The tenant a signed link names, or why the link cannot be used."""
+def link_and_tenant(purpose: LinkPurpose, token: str) -> tuple[Link, Tenant] | LinkInvalid:
+    """What a signed link names and its tenant, or why the link cannot be used (a
+    reconnect link also once it was used or a newer one was made)."""
     try:
-        tenant_id = read_token(settings(), purpose, token)
+        link = read_link(settings(), purpose, token)
     except LinkInvalid as exc:
         return exc
-    tenant = db_session().get(Tenant, tenant_id)
+    tenant = db_session().get(Tenant, link.tenant_id)
     if tenant is None:
         return LinkInvalid(purpose, expired=False)
-    return tenant
+    if purpose is LinkPurpose.RECONNECT and link.serial != tenant.reconnect_link_serial:
+        return LinkInvalid(purpose, expired=False)
+    return link, tenant
+
+
+def tenant_of_link(purpose: LinkPurpose, token: str) -> Tenant | LinkInvalid:
+    """The tenant a usable signed link names, or why the link cannot be used."""
+    found = link_and_tenant(purpose, token)
+    return found if isinstance(found, LinkInvalid) else found[1]
 
 
 def _render(tenant: Tenant, form: ReconnectForm, form_errors: list[str], status: int) -> Page:
@@ -59,10 +75,11 @@ def _render(tenant: Tenant, form: ReconnectForm, form_errors: list[str], status:
 @bp.route("/reconnect/<token>", methods=["GET", "POST"])
 def reconnect_page(token: str) -> ResponseReturnValue:
     """Ask for the new API password; on POST check the rules, verify it, store it."""
-    found = tenant_of_link(LinkPurpose.RECONNECT, token)
+    protect_link_post()
+    found = link_and_tenant(LinkPurpose.RECONNECT, token)
     if isinstance(found, LinkInvalid):
         return link_problem(found)
-    tenant = found
+    link, tenant = found
     if tenant.status not in RECONNECTABLE:
         return link_problem()
     form = ReconnectForm()
@@ -75,13 +92,14 @@ def reconnect_page(token: str) -> ResponseReturnValue:
         return _render(tenant, form, [], 422)
     form_errors: list[str] = []
     try:
-        updated = reconnect(
+        done = reconnect(
             db_session(),
             services().vault,
             tenant.id,
             form.api_password.data or "",
             verify=services().verifier,
             invoice_creation_allowed=bool(form.invoice_creation_allowed.data),
+            link_serial=link.serial,
         )
     except RulesViolated as exc:
         add_rule_problems(form, exc.problems)
@@ -92,10 +110,12 @@ def reconnect_page(token: str) -> ResponseReturnValue:
     except TenantError as exc:
         form_errors.append(refusal_message(exc))
     else:
-        pending = updated.status == TenantStatus.PENDING_VERIFICATION
-        if pending:
-            enqueue_or_log(updated.id)
-        elif updated.status == TenantStatus.ACTIVE:
-            release_queue(redis(), updated.id)
-        return render_template("signup/reconnected.html", tenant=updated, pending=pending)
+        if not done.verified:
+            enqueue_or_log(done.tenant.id)
+        elif done.tenant.status == TenantStatus.ACTIVE:
+            release_queue(redis(), done.tenant.id)
+        page = render_template(
+            "signup/reconnected.html", tenant=done.tenant, pending=not done.verified
+        )
+        return page
     return _render(tenant, form, form_errors, 422)

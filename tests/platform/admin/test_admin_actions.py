@@ -186,3 +186,33 @@ def test_a_budget_out_of_range_changes_nothing_and_says_why(
     assert "Budget not changed" in page
     session.expire_all()
     assert session.get(Tenant, tenant.id).monthly_call_budget is None  # type: ignore[union-attr]
+
+
+def test_a_reconnect_link_is_built_on_the_configured_address_not_the_host_header(
+    admin_client: Any, made: Made, settings: Any
+) -> None:
+    tenant = made.tenant()
+    token = csrf_token(admin_client, f"/admin/tenants/{tenant.id}")
+    cookie = admin_client.get_cookie("session")
+    admin_client.set_cookie("session", cookie.value, domain="evil.example")
+    response = admin_client.post(
+        f"/admin/tenants/{tenant.id}/reconnect-link",
+        data={"csrf_token": token},
+        headers={"Host": "evil.example"},
+    )
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "evil.example" not in page
+    assert f"http://{settings.web_host}:{settings.web_port}/signup/reconnect/" in page
+
+
+def test_a_new_reconnect_link_from_the_dashboard_revokes_the_older_ones(
+    admin_client: Any, client: Any, made: Made
+) -> None:
+    tenant = made.tenant()
+    first = _post(admin_client, tenant, "reconnect-link").get_data(as_text=True)
+    _post(admin_client, tenant, "reconnect-link")
+    path = (
+        "/signup/reconnect/" + first.split("/signup/reconnect/", 1)[1].split('"')[0].split("<")[0]
+    )
+    assert admin_client.get(path).status_code == 404

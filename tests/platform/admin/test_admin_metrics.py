@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from admin_support import Made
 from sqlalchemy.orm import Session
 
+from billhive.config import Settings
 from billhive.db import utcnow
 from billhive.platform.admin import metrics_tally as tally
 from billhive.workers.models import CallStatus, ReconcilerState, UsageDay
 
+METRICS_TOKEN = "metrics-" + "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+@pytest.fixture
+def settings(settings_factory: Callable[..., Settings], db: Any) -> Settings:
+    """Settings with a metrics token, so /metrics answers."""
+    return settings_factory(metrics_token=METRICS_TOKEN)
+
 
 def _scrape(client: Any) -> str:
-    response = client.get("/metrics")
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     assert response.status_code == 200
     assert response.mimetype == "text/plain"
     text: str = response.get_data(as_text=True)
@@ -111,3 +121,22 @@ def test_calls_the_reconciler_recovered_are_a_counter(client: Any, session: Sess
     assert "billhive_calls_recovered_total 300.0" in text
     assert "# TYPE billhive_reconciler_last_run_timestamp_seconds gauge" in text
     assert "billhive_calls_recovered_last_timestamp_seconds 0.0" not in text
+
+
+def test_metrics_without_the_token_are_refused(client: Any) -> None:
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": METRICS_TOKEN}):
+        response = client.get("/metrics", headers=headers)
+        assert response.status_code == 401
+        assert "billhive_" not in response.get_data(as_text=True)
+
+
+def test_metrics_are_not_served_while_no_token_is_configured(
+    settings_factory: Callable[..., Settings], made: Made
+) -> None:
+    from billhive.platform import create_app
+
+    made.call(made.tenant(), status=CallStatus.QUEUED)
+    client = create_app(settings_factory()).test_client()
+    response = client.get("/metrics")
+    assert response.status_code == 404
+    assert "billhive_" not in response.get_data(as_text=True)

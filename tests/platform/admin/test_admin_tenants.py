@@ -61,6 +61,16 @@ def test_search_finds_a_tenant_by_its_exact_billbee_username(admin_client: Any, 
     assert _names(page) == ["Bolt Supplies"]
 
 
+def test_search_finds_a_signup_still_waiting_for_billbee_by_its_username(
+    admin_client: Any, made: Made, session: Any
+) -> None:
+    waiting = made.tenant(name="Waiting Shop", username="wait-api@shop.example")
+    waiting.pending_username_index, waiting.username_index = waiting.username_index, None
+    session.commit()
+    page = admin_client.get("/admin/tenants?q=wait-api@shop.example").get_data(as_text=True)
+    assert _names(page) == ["Waiting Shop"]
+
+
 def test_a_partial_billbee_username_finds_nothing(admin_client: Any, made: Made) -> None:
     made.tenant(name="Acme Tools", email="x@example.com", username="acme-api@shop.example")
     page = admin_client.get("/admin/tenants?q=acme-api").get_data(as_text=True)

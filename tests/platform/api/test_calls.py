@@ -66,6 +66,19 @@ def test_enqueue_keeps_the_body_for_operations_that_take_one(
         ({"operation": "orders.list", "extra": 1}, "extra"),
         ({"operation": "orders.list", "params": []}, "params"),
         ({"operation": "orders.li\u0000st"}, "operation"),
+        ({"operation": "orders.get", "params": {"id": ".."}}, "params.id"),
+        ({"operation": "orders.get", "params": {"id": "7/../../products"}}, "params.id"),
+        (
+            {
+                "operation": "products.get_product_image",
+                "params": {"productId": 1, "image_id": ".."},
+            },
+            "params.image_id",
+        ),
+        ({"operation": "products.get", "params": {"id": "."}}, "params.id"),
+        ({"operation": "products.get", "params": {"id": "a%2F..%2Fb"}}, "params.id"),
+        ({"operation": "webhooks.delete", "params": {"id": "x\\y"}}, "params.id"),
+        ({"operation": "orders.get", "params": {"id": 1.5}}, "params.id"),
     ],
 )
 def test_enqueue_refuses_bad_input_with_422_naming_the_field(
@@ -108,7 +121,7 @@ def test_enqueue_stores_deep_and_odd_json_bodies_without_a_server_error(
         deep = [deep]
     body = {"deep": deep, "nul": "a\u0000b", "big": 10**30, "tiny": 1e-300, "emoji": "\U0001f41d"}
     response = _enqueue(
-        api, tenant.id, {"operation": "orders.add_tags", "params": {"id": 10**30}, "body": body}
+        api, tenant.id, {"operation": "orders.add_tags", "params": {"id": 2**63 - 1}, "body": body}
     )
     assert response.status_code == 202, response.json
     call = session.get(Call, response.json["id"])

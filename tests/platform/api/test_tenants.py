@@ -126,3 +126,24 @@ def test_a_read_only_token_cannot_create_a_reconnect_link(
     reader = make_token(read_only=True)
     response = client.post(f"/api/v1/tenants/{tenant.id}/reconnect-link", headers=bearer(reader))
     assert response.status_code == 403
+
+
+def test_reconnect_links_ignore_the_host_header_of_the_request(
+    api: Callable[..., Any], tenant: Tenant, settings: Settings
+) -> None:
+    response = api(
+        "POST", f"/api/v1/tenants/{tenant.id}/reconnect-link", headers={"Host": "evil.example"}
+    )
+    assert response.status_code == 201
+    assert response.json["url"].startswith(
+        f"http://{settings.web_host}:{settings.web_port}/signup/reconnect/"
+    )
+
+
+def test_a_reconnect_link_from_the_api_revokes_the_older_ones(
+    api: Callable[..., Any], client: Any, tenant: Tenant
+) -> None:
+    first = api("POST", f"/api/v1/tenants/{tenant.id}/reconnect-link").json["url"]
+    second = api("POST", f"/api/v1/tenants/{tenant.id}/reconnect-link").json["url"]
+    assert client.get(urlsplit(first).path).status_code == 404
+    assert client.get(urlsplit(second).path).status_code == 200

@@ -1,0 +1,33 @@
+"""``billhive dev`` signs up the sandbox's demo merchants once, through the real service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from billhive.config import Settings
+from billhive.devdemo import sign_up_demo_merchants
+from billhive.sandbox import create_sandbox_app, demo_accounts
+from billhive.tenants.models import Tenant
+
+
+def test_demo_merchants_are_signed_up_once_even_when_the_sandbox_is_down_later(
+    settings_factory: Callable[..., Settings],
+    live_server_factory: Callable[[Any], Any],
+    session: Session,
+) -> None:
+    api_key = "devdemo-test-key"
+    sandbox = live_server_factory(create_sandbox_app(api_keys=[api_key], accounts=demo_accounts()))
+    first = sign_up_demo_merchants(
+        settings_factory(billbee_base_url=f"{sandbox.url}/api/v1", billbee_api_key=api_key)
+    )
+    assert {m.status for m in first} == {"active"}
+    down = settings_factory(
+        billbee_base_url="http://127.0.0.1:9/api/v1", billbee_api_key=api_key, billbee_timeout=1
+    )
+    again = sign_up_demo_merchants(down)
+    assert {m.status for m in again} == {"already signed up"}
+    assert session.scalar(select(func.count()).select_from(Tenant)) == len(first)
