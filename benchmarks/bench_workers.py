@@ -21,6 +21,11 @@ Lanes and the relaxed order (issue 15; ``--scenario lanes`` runs all four):
 * background: 1,000 background calls queued while interactive load fills the key: the
   background lane's share of the accepted calls (10% by default) and its progress.
 
+Calls in flight (issue 18; ``--scenario latency``): 1,000 backlogged tenants with the
+sandbox at 150 ms, 500 ms and 1 s median latency, served by 4 worker processes that size
+their calls in flight themselves: calls/s accepted, 429s, and the resident memory of the
+worker processes together (sampled every second; the peak).
+
 Everything is real: PostgreSQL (a throw-away database), an embedded redis-server, the
 sandbox under gunicorn, ``billhive worker`` processes. Prints one JSON document.
 
@@ -31,6 +36,7 @@ sandbox under gunicorn, ``billhive worker`` processes. Prints one JSON document.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -46,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 from common import (
     DEFAULT_DATABASE_URL,
     bench_password,
@@ -68,6 +75,7 @@ from billhive.workers.calls import (
 )
 from billhive.workers.models import Call, job_id_for
 from billhive.workers.runtime import Runtime
+from billhive.workers.stats import worker_load
 
 API_KEY = "bench-workers-key"
 LATENCY = "lognormal:150:0.25"
@@ -115,7 +123,7 @@ class Platform:
 
 
 @contextmanager
-def sandbox_server(accounts: int) -> Iterator[str]:
+def sandbox_server(accounts: int, latency: str = LATENCY) -> Iterator[str]:
     """The sandbox under gunicorn (one process: its throttle state is per process)."""
     seed = {
         "api_keys": [API_KEY],
@@ -139,9 +147,9 @@ def sandbox_server(accounts: int) -> Iterator[str]:
             handle.name,
             "--no-demo",
             "--latency",
-            LATENCY,
+            latency,
             "--threads",
-            "128",
+            "256",
         ],
         env={**os.environ, "BILLHIVE_ENV": "test", "BILLHIVE_LOG_LEVEL": "WARNING"},
         stdout=subprocess.DEVNULL,
@@ -170,7 +178,9 @@ def _wait_http(url: str, timeout: float = 60) -> None:
 
 
 @contextmanager
-def workers(plat: Platform, count: int, *, plain_queues: list[str] | None = None) -> Iterator[None]:
+def workers(
+    plat: Platform, count: int, *, plain_queues: list[str] | None = None
+) -> Iterator[list[subprocess.Popen[bytes]]]:
     """``count`` billhive worker processes, or stock RQ workers on ``plain_queues``."""
     if plain_queues is None:
         argvs = [[sys.executable, "-m", "billhive.cli", "worker", "--concurrency", str(count)]]
@@ -195,7 +205,7 @@ def workers(plat: Platform, count: int, *, plain_queues: list[str] | None = None
         for a in argvs
     ]
     try:
-        yield
+        yield processes
     finally:
         for process in processes:
             process.send_signal(signal.SIGINT)
@@ -338,6 +348,8 @@ def run_backlogged(
 
 SCENARIOS = ("utilization", "fairness", "nested")
 LANE_SCENARIOS = ("single", "few", "urgent", "background")
+LATENCIES_MS = (150, 500, 1000)
+LATENCY_TARGETS = {"calls_per_s": 47.5, "processes": 4, "rss_mib": 1024}
 #: Reads a tenant of the lane scenarios spreads over (each endpoint allows 2 calls/s).
 READ_OPERATIONS = (
     ("orders.list", {"page": 1, "pageSize": 5}),
@@ -534,9 +546,14 @@ def run_scenario(name: str, args: argparse.Namespace, *, plain: bool) -> dict[st
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--latency-ms", type=int, default=0, help="the latency scenario at this latency only"
+    )
     parser.add_argument("--workers", type=int, default=12)
     parser.add_argument(
-        "--scenario", choices=("all", *SCENARIOS, "plain", "lanes", *LANE_SCENARIOS), default="all"
+        "--scenario",
+        choices=("all", *SCENARIOS, "plain", "lanes", *LANE_SCENARIOS, "latency"),
+        default="all",
     )
     parser.add_argument(
         "--database-url", default=os.environ.get("BILLHIVE_DATABASE_URL") or DEFAULT_DATABASE_URL
@@ -544,6 +561,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.scenario == "lanes" or args.scenario in LANE_SCENARIOS:
         return run_lanes(args)
+    if args.scenario == "latency":
+        return run_latencies(args)
     wanted = SCENARIOS if args.scenario in ("all", "plain") else (args.scenario,)
     report: dict[str, Any] = {
         "benchmark": "workers_against_sandbox",
@@ -577,6 +596,81 @@ def main() -> int:
         )
     report["checks"] = checks
     report["ok"] = all(checks.values())
+    print(json.dumps(report, indent=2))
+    return 0 if report["ok"] else 1
+
+
+def _rss_mib(processes: list[subprocess.Popen[bytes]]) -> float:
+    """Resident memory of the processes and everything they started, in MiB."""
+    total = 0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            root = psutil.Process(process.pid)
+            for each in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    total += each.memory_info().rss
+    return total / 2**20
+
+
+def run_latency(args: argparse.Namespace, latency_ms: int) -> dict[str, Any]:
+    """1,000 backlogged tenants at one sandbox latency, 4 worker processes."""
+    tenants = range(1, BACKLOG + 1)
+    with (
+        fresh_database(args.database_url, "latency") as database_url,
+        EmbeddedRedis(Path(tempfile.mkdtemp())) as redis,
+        sandbox_server(BACKLOG, f"lognormal:{latency_ms}:0.25") as sandbox_url,
+    ):
+        plat = Platform(database_url, redis.url, sandbox_url)
+        try:
+            create_tenants(plat.runtime.database, plat.runtime.vault, BACKLOG)
+            per_tenant = max(3, int(args.seconds * 55 / BACKLOG) + 3)
+            backlog(plat, tenants, per_tenant, plain=False)
+            peak = 0.0
+            with workers(plat, LATENCY_TARGETS["processes"]) as processes:
+                # Warm-up: the workers measure the latency and grow their calls in flight.
+                warmup_end = time.monotonic() + 10 + latency_ms / 100
+                while time.monotonic() < warmup_end:
+                    time.sleep(1)
+                reset_stats(plat)
+                started = time.monotonic()
+                while time.monotonic() - started < args.seconds:
+                    time.sleep(1)
+                    peak = max(peak, _rss_mib(processes))
+                snapshot, elapsed = stats(plat), time.monotonic() - started
+                load = worker_load(plat.runtime.redis)
+            result = _window(snapshot, elapsed, tenants)
+            result.update(
+                {
+                    "latency_ms": latency_ms,
+                    "worker_processes": LATENCY_TARGETS["processes"],
+                    "peak_rss_mib": round(peak, 1),
+                    "calls_in_flight": load.in_flight,
+                    "in_flight_target": load.target,
+                    "measured_latency_ms": load.latency_ms,
+                }
+            )
+            return result
+        finally:
+            plat.close()
+
+
+def run_latencies(args: argparse.Namespace) -> int:
+    """The calls-in-flight scenario at each latency; prints one JSON document."""
+    latencies = [args.latency_ms] if args.latency_ms else LATENCIES_MS
+    results = {f"{ms}ms": run_latency(args, ms) for ms in latencies}
+    checks = {
+        name: r["calls_per_s"] >= LATENCY_TARGETS["calls_per_s"]
+        and r["throttled_429"] == 0
+        and r["peak_rss_mib"] <= LATENCY_TARGETS["rss_mib"]
+        for name, r in results.items()
+    }
+    report = {
+        "benchmark": "calls_in_flight_against_sandbox",
+        "targets": LATENCY_TARGETS,
+        "results": results,
+        "checks": checks,
+        "ok": all(checks.values()),
+    }
     print(json.dumps(report, indent=2))
     return 0 if report["ok"] else 1
 

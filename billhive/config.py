@@ -145,7 +145,7 @@ class Settings(BaseSettings):
         0, ge=0, le=49, description="Calls per second kept free in the key-wide 50/s budget."
     )
     dispatch_lead_ms: float = Field(
-        60.0,
+        150.0,
         ge=0,
         le=1000,
         description="Milliseconds before a limit slot frees that a worker may take the job "
@@ -153,7 +153,17 @@ class Settings(BaseSettings):
         "waits for the slot.",
     )
     worker_concurrency: int = Field(
-        8, ge=1, le=256, description="Processes of `billhive worker` (calls in flight at once)."
+        2,
+        ge=1,
+        le=256,
+        description="Processes of `billhive worker`; each keeps as many calls in flight as "
+        "fill the key at the measured latency (choose the number for resilience and CPU).",
+    )
+    worker_min_in_flight: int = Field(
+        2, ge=1, le=1024, description="Fewest calls one worker process keeps in flight."
+    )
+    worker_max_in_flight: int = Field(
+        64, ge=1, le=1024, description="Most calls one worker process keeps in flight."
     )
     stock_batch_size: int = Field(
         100,

@@ -359,7 +359,10 @@ def run_call(call_id: int) -> dict[str, Any]:
             if not claim(session):
                 return {"call_id": call_id, "status": "skipped"}
         rt.note_database_available()
+        sent = time.perf_counter()
         attempt = send(client, operation, call.params, call.body)
+        if attempt.reached_billbee:
+            rt.note_call_latency(time.perf_counter() - sent)
     decision = decide(attempt.error, operation, call.attempts, rt.policy)
 
     def record(session: Session, current: Call) -> dict[str, Any]:

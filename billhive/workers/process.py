@@ -1,26 +1,35 @@
 """The ``billhive worker`` process: dispatcher-driven RQ workers for every tenant queue.
 
-Each worker process takes the next job any tenant may start (billhive.workers.scheduling)
-and also serves the system queue (verification, callbacks, housekeeping). Workers do not
-fork a work horse per job by default: a Billbee call is I/O bound, and running it in the
-worker process saves the fork and keeps the HTTP connection pool warm (see the README's
-worker figures). ``--fork`` gives RQ's classic horse per job. Several processes keep
-enough calls in flight (``--concurrency``); RQ's WorkerPool supervises them.
+Each worker process takes the next jobs any tenant may start (billhive.workers.scheduling)
+and also serves the system queue (verification, callbacks, housekeeping). A process runs
+many calls at once in threads (``ConcurrentTenantWorker``), as many as fill the key at the
+measured Billbee latency, shared with the other processes; a Billbee call is I/O bound,
+and threads keep one warm HTTP connection pool per process. ``--fork`` gives RQ's classic
+horse per job, one call at a time. ``--concurrency`` is the number of processes (for
+resilience and CPU, not throughput); RQ's WorkerPool supervises them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import time
+from collections.abc import Callable
 from typing import Any
 
-from rq import Queue
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Worker
 from rq.worker_pool import WorkerPool
 
+from billhive.billbee.limits import KEY_LIMIT
 from billhive.config import Settings
 from billhive.redisconn import redis_from_settings
 from billhive.workers.queues import TenantJob
 from billhive.workers.runtime import configured_dispatcher, get_runtime, warm_up
-from billhive.workers.scheduling.worker import SimpleTenantWorker, TenantWorker
+from billhive.workers.scheduling.concurrent import ConcurrentTenantWorker, InFlightSizer
+from billhive.workers.scheduling.worker import TenantWorker
+from billhive.workers.stats import record_worker_load
 
 #: The queue of platform housekeeping jobs (verification, re-verification, cleanup).
 SYSTEM_QUEUE = "billhive:system"
@@ -37,20 +46,64 @@ JOB_MODULES = (
 )
 
 
+#: Seconds a count of the live worker processes is trusted (the sizer asks often).
+PROCESS_COUNT_SECONDS = 10.0
+
+
+def live_processes(connection: Redis) -> Callable[[], int]:
+    """How many worker processes are alive (RQ's registrations), counted now and then."""
+    cache = {"at": -PROCESS_COUNT_SECONDS, "count": 1}
+
+    def count() -> int:
+        now = time.monotonic()
+        if now - cache["at"] >= PROCESS_COUNT_SECONDS:
+            with contextlib.suppress(RedisError):
+                cache["count"] = max(1, int(Worker.count(connection=connection)))
+            cache["at"] = now
+        return int(cache["count"])
+
+    return count
+
+
+def sizer_for(settings: Settings, connection: Redis) -> InFlightSizer:
+    """The in-flight sizer of a worker process: the key's rate (less the headroom kept
+    free), the measured latency, the live processes, the settings' bounds."""
+    return InFlightSizer(
+        rate=float(KEY_LIMIT - settings.dispatch_key_headroom),
+        floor=min(settings.worker_min_in_flight, settings.worker_max_in_flight),
+        ceiling=settings.worker_max_in_flight,
+        processes=live_processes(connection),
+        latency=lambda: get_runtime().call_latency(),
+    )
+
+
 def worker_class_for(settings: Settings, *, fork: bool) -> type[Any]:
     """The worker class, with the dispatcher tuned by the settings.
 
     RQ's WorkerPool builds workers itself, so the options travel in a subclass.
     """
-    base: type[Any] = TenantWorker if fork else SimpleTenantWorker
+    base: type[Any] = TenantWorker if fork else ConcurrentTenantWorker
 
     class ConfiguredWorker(base):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs.setdefault("dispatcher", configured_dispatcher(kwargs["connection"], settings))
+            if not fork:
+                kwargs.setdefault("sizer", sizer_for(settings, kwargs["connection"]))
             super().__init__(*args, **kwargs)
 
         def prepare(self) -> None:
             warm_up()
+
+        def report_load(self, in_flight: int, target: int) -> None:
+            rt = get_runtime()
+            with contextlib.suppress(RedisError):
+                record_worker_load(
+                    rt.redis,
+                    self.name,
+                    in_flight=in_flight,
+                    target=target,
+                    latency=rt.call_latency(),
+                )
 
         def wait_before_dequeue(self) -> float:
             # A job found the database unreachable: every next job would fail alike.
@@ -72,6 +125,7 @@ def run_worker(
     """
     for module in JOB_MODULES:
         importlib.import_module(module)
+
     connection = redis_from_settings(settings)
     worker_class = worker_class_for(settings, fork=fork)
     if burst and concurrency <= 1:

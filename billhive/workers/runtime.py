@@ -30,12 +30,23 @@ from billhive.workers.scheduling.dispatcher import Dispatcher
 
 log = get_logger(__name__)
 
+#: The latency assumed before the first call was measured (seconds).
+INITIAL_LATENCY = 0.2
+#: Weight of each new measurement in the moving average of the latency.
+LATENCY_WEIGHT = 0.05
+#: Most connections the shared HTTP pool keeps; a worker process carries up to
+#: BILLHIVE_WORKER_MAX_IN_FLIGHT calls at once.
+HTTP_POOL_CONNECTIONS = 200
+
 
 class SharedTransport(httpx.BaseTransport):
     """One pooled transport for many short-lived clients; closing a client keeps the pool."""
 
     def __init__(self) -> None:
-        self._transport = httpx.HTTPTransport(verify=True, retries=0)
+        limits = httpx.Limits(
+            max_connections=HTTP_POOL_CONNECTIONS, max_keepalive_connections=HTTP_POOL_CONNECTIONS
+        )
+        self._transport = httpx.HTTPTransport(verify=True, retries=0, limits=limits)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send through the shared pool."""
@@ -62,6 +73,8 @@ class Runtime:
     _dispatcher: Dispatcher | None = field(default=None, init=False, repr=False)
     _outage_until: float = field(default=0.0, init=False, repr=False)
     _outage_backoff: float = field(default=0.0, init=False, repr=False)
+    #: Seconds a Billbee call takes here (moving average), before the first: a guess.
+    _latency: float = field(default=INITIAL_LATENCY, init=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -99,6 +112,15 @@ class Runtime:
     def outage_wait(self) -> float:
         """Seconds the worker should still pause before taking a job (0: none)."""
         return max(0.0, self._outage_until - time.monotonic())
+
+    def note_call_latency(self, seconds: float) -> None:
+        """A call to Billbee took ``seconds`` from its send to its answer (or its
+        failure): the moving average that sizes the calls kept in flight."""
+        self._latency += LATENCY_WEIGHT * (seconds - self._latency)
+
+    def call_latency(self) -> float:
+        """Seconds a Billbee call takes here (moving average over the recent calls)."""
+        return self._latency
 
     def close(self) -> None:
         """Release pools (tests, shutdown)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from redis import Redis
 from redis.client import Pipeline
@@ -42,6 +43,56 @@ def record_outcome(client: Redis | Pipeline, outcome: str, *, at: float | None =
     key = _minute_key(minute)
     client.hincrby(key, outcome, 1)
     client.expire(key, MINUTE_TTL)
+
+
+WORKER_LOAD_TTL = 15
+
+
+def record_worker_load(
+    redis: Redis, worker: str, *, in_flight: int, target: int, latency: float
+) -> None:
+    """One worker process's load now: calls in flight, how many it aims for, the Billbee
+    latency it measures (gone when the process stops reporting)."""
+    key = f"{PREFIX}worker:{worker}"
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.hset(
+            key,
+            mapping={"in_flight": in_flight, "target": target, "latency_ms": round(latency * 1000)},
+        )
+        pipe.expire(key, WORKER_LOAD_TTL)
+        pipe.execute()
+
+
+@dataclass(frozen=True)
+class WorkerLoad:
+    """Every worker process's load together (for the dashboard and /metrics)."""
+
+    processes: int
+    in_flight: int
+    target: int
+    latency_ms: int | None
+
+
+def worker_load(redis: Redis) -> WorkerLoad:
+    """The load the worker processes reported last (SCAN: a dashboard read)."""
+    keys = list(redis.scan_iter(match=f"{PREFIX}worker:*", count=1000))
+    if not keys:
+        return WorkerLoad(0, 0, 0, None)
+    pipe = redis.pipeline(transaction=False)
+    for key in keys:
+        pipe.hgetall(key)
+    loads = [
+        {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in row.items()}
+        for row in pipe.execute()
+        if row
+    ]
+    latencies = [load["latency_ms"] for load in loads if "latency_ms" in load]
+    return WorkerLoad(
+        processes=len(loads),
+        in_flight=sum(load.get("in_flight", 0) for load in loads),
+        target=sum(load.get("target", 0) for load in loads),
+        latency_ms=round(sum(latencies) / len(latencies)) if latencies else None,
+    )
 
 
 def calls_in_last_second(redis: Redis, *, now: float | None = None) -> int:

@@ -12,6 +12,7 @@ is harmless.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from redis.client import Pipeline
@@ -150,7 +151,10 @@ def run_stock_batch(rt: Runtime, call_id: int) -> dict[str, Any]:
         operation = get_operation(STOCK_BATCH_OPERATION)
         with scoped_client(rt, session, tenant.id) as client:
             session.commit()
+            sent = time.perf_counter()
             attempt: Attempt = send(client, operation, {}, bodies)
+            if attempt.reached_billbee:
+                rt.note_call_latency(time.perf_counter() - sent)
         with job_events(rt.redis) as events:
             count_usage(
                 session, events, tenant.id, reached=attempt.reached_billbee, error=attempt.error

@@ -62,8 +62,11 @@ class LiveFigures:
     queued_interactive: int = 0
     queued_bulk: int = 0
     queued_background: int = 0
+    calls_in_flight: int = 0
+    in_flight_target: int = 0
+    latency_ms: int | None = None
 
-    def as_dict(self) -> dict[str, float | int]:
+    def as_dict(self) -> dict[str, float | int | None]:
         """The JSON the polling script reads."""
         return {
             "key_budget_percent": self.key_budget_percent,
@@ -72,12 +75,16 @@ class LiveFigures:
             "queued_interactive": self.queued_interactive,
             "queued_bulk": self.queued_bulk,
             "queued_background": self.queued_background,
+            "calls_in_flight": self.calls_in_flight,
+            "in_flight_target": self.in_flight_target,
+            "latency_ms": self.latency_ms,
         }
 
 
 def live_figures(redis: Redis) -> LiveFigures:
     """Key budget in use, queued jobs and live workers, from Redis and RQ."""
     lanes = control.queued_per_lane(redis)
+    load = stats.worker_load(redis)
     return LiveFigures(
         key_budget_percent=round(control.key_budget_in_use(redis) * 100, 1),
         jobs_queued=sum(lanes.values()),
@@ -85,6 +92,9 @@ def live_figures(redis: Redis) -> LiveFigures:
         queued_interactive=lanes["interactive"],
         queued_bulk=lanes["bulk"],
         queued_background=lanes["background"],
+        calls_in_flight=load.in_flight,
+        in_flight_target=load.target,
+        latency_ms=load.latency_ms,
     )
 
 

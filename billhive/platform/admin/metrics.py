@@ -139,6 +139,7 @@ class DashboardCollector:
                 "Workers registered with RQ.",
                 value=control.workers_alive(self.redis),
             ),
+            *self._load(),
             GaugeMetricFamily(
                 "billhive_key_budget_in_use",
                 "Share of the API key's 50 calls/s used during the last second.",
@@ -169,6 +170,28 @@ class DashboardCollector:
                 value=stamp(state.last_run_at if state else None),
             ),
         ]
+
+    def _load(self) -> Sequence[Metric]:
+        load = stats.worker_load(self.redis)
+        figures = [
+            GaugeMetricFamily(
+                "billhive_calls_in_flight", "Calls the workers carry now.", value=load.in_flight
+            ),
+            GaugeMetricFamily(
+                "billhive_calls_in_flight_target",
+                "Calls in flight the workers aim for (fills the key at the measured latency).",
+                value=load.target,
+            ),
+        ]
+        if load.latency_ms is not None:
+            figures.append(
+                GaugeMetricFamily(
+                    "billhive_billbee_latency_seconds",
+                    "Seconds a Billbee call takes, as the workers measure it (moving average).",
+                    value=load.latency_ms / 1000,
+                )
+            )
+        return figures
 
     def _lanes(self) -> Metric:
         family = GaugeMetricFamily(

@@ -15,7 +15,7 @@
           box.querySelectorAll("[data-field]").forEach(function (el) {
             var name = el.getAttribute("data-field");
             if (Object.prototype.hasOwnProperty.call(data, name)) {
-              el.textContent = String(data[name]);
+              el.textContent = data[name] === null ? "\u2013" : String(data[name]);
               if (el.classList.contains("badge")) { el.className = "badge " + data[name]; }
             }
           });

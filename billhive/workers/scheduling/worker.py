@@ -133,6 +133,10 @@ class DispatchingMixin:
         # The loop checks this flag before its first dequeue, so no job is taken.
         self._stop_requested = True
 
+    def maintain_in_flight(self) -> None:
+        """Keep the jobs this worker runs alive in RQ's registries while it waits for the
+        next (override it; a worker running one job at a time has none meanwhile)."""
+
     def wait_before_dequeue(self) -> float:
         """Seconds to pause before taking the next job (override it; 0: none)."""
         return 0.0
@@ -212,6 +216,7 @@ class DispatchingMixin:
     ) -> tuple[Job, Queue] | bool | None:
         """One round: a job, None (give up: burst or idle limit) or False (try again)."""
         self._heartbeat_if_due()
+        self.maintain_in_flight()
         if self.should_run_maintenance_tasks:  # type: ignore[attr-defined]
             self.run_maintenance_tasks()  # type: ignore[attr-defined]
         self._maybe_recover()

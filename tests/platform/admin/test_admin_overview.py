@@ -55,7 +55,21 @@ def test_the_live_figures_are_json(admin_client: Any) -> None:
         "queued_interactive": 0,
         "queued_bulk": 0,
         "queued_background": 0,
+        "calls_in_flight": 0,
+        "in_flight_target": 0,
+        "latency_ms": None,
     }
+
+
+def test_the_live_figures_sum_what_the_worker_processes_report(
+    admin_client: Any, redis_client: Redis
+) -> None:
+    from billhive.workers.stats import record_worker_load
+
+    record_worker_load(redis_client, "w1", in_flight=7, target=12, latency=0.15)
+    record_worker_load(redis_client, "w2", in_flight=5, target=12, latency=0.25)
+    live = admin_client.get("/admin/live/overview").get_json()
+    assert (live["calls_in_flight"], live["in_flight_target"], live["latency_ms"]) == (12, 24, 200)
 
 
 def test_the_live_figures_count_the_queued_calls_of_each_lane(
