@@ -19,8 +19,6 @@ ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --system --uid 10001 --home-dir /var/lib/billhive --create-home billhive
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-# Alembic reads migrations/ next to the billhive package's parent (billhive.db.MIGRATIONS_DIR).
-COPY migrations /opt/venv/lib/python3.11/site-packages/migrations
 USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s \

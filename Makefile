@@ -37,6 +37,7 @@ install-dev: $(VENV)/.installed-dev
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck:
 	$(BIN)/mypy billhive

@@ -1,7 +1,8 @@
 """SQLAlchemy 2 engine, sessions and the declarative ``Base`` of every model.
 
 Nothing connects at import time: :class:`Database` builds an engine when it is created.
-Alembic (``migrations/``) is the only way the schema is made: see :func:`upgrade`.
+Alembic (``billhive/migrations/``, shipped in the package) is the only way the schema is
+made: see :func:`upgrade`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 class Base(DeclarativeBase):

@@ -189,7 +189,7 @@ def tenants_list(status: str | None) -> None:
 def tenants_reconnect_link(tenant_id: int) -> None:
     """Print a signed, expiring, single-use link where the merchant enters a new API
     password; older reconnect links of the tenant stop working."""
-    from billhive.platform.signup.links import make_reconnect_url
+    from billhive.tenants.links import make_reconnect_url
 
     settings = _settings()
     with _database(settings) as database, database.session() as session:

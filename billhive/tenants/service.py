@@ -33,6 +33,7 @@ from billhive.tenants.errors import (
     TenantStateError,
     VaultError,
 )
+from billhive.tenants.lifecycle import RECONNECTABLE, may_reconnect
 from billhive.tenants.models import Tenant, TenantCredentials, TenantStatus
 from billhive.tenants.rules import (
     Problem,
@@ -79,15 +80,6 @@ __all__ = [
 
 DISPLAY_NAME_MAX = 200
 EMAIL_MAX = 254
-#: Statuses from which a merchant may enter a new API password.
-RECONNECTABLE = frozenset(
-    {
-        TenantStatus.CREDENTIALS_INVALID,
-        TenantStatus.PENDING_VERIFICATION,
-        TenantStatus.ACTIVE,
-        TenantStatus.PAUSED,
-    }
-)
 
 
 #: Why a waiting signup was deleted (audit reason; no personal data).
@@ -314,7 +306,7 @@ def issue_reconnect_link(session: Session, tenant_id: int) -> int:
     reconnect (deleted, disabled).
     """
     tenant = get_tenant(session, tenant_id)
-    if tenant.status not in RECONNECTABLE:
+    if not may_reconnect(tenant.status):
         raise TenantStateError(f"Tenant {tenant_id} is {tenant.status.value} and cannot reconnect.")
     session.execute(
         update(Tenant)
@@ -364,7 +356,7 @@ def reconnect(
     log when it changes anything.
     """
     tenant = get_tenant(session, tenant_id)
-    if tenant.status not in RECONNECTABLE:
+    if not may_reconnect(tenant.status):
         raise TenantStateError(f"Tenant {tenant_id} is {tenant.status.value} and cannot reconnect.")
     problems = password_problems(new_password)
     if problems:
@@ -377,7 +369,7 @@ def reconnect(
     if link_serial is not None:
         _spend_link(session, tenant_id, link_serial)
     session.refresh(tenant)
-    if tenant.status not in RECONNECTABLE:  # deleted or disabled during the Billbee call
+    if not may_reconnect(tenant.status):  # deleted or disabled during the Billbee call
         session.rollback()
         raise TenantStateError(f"Tenant {tenant_id} is {tenant.status.value} and cannot reconnect.")
     if invoice_creation_allowed is not None:

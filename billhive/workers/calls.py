@@ -30,7 +30,8 @@ from billhive.billbee.operations import Operation, UnknownOperation, get_operati
 from billhive.billbee.request import normalize_params
 from billhive.db import utcnow
 from billhive.logs import get_logger
-from billhive.tenants.models import Tenant, TenantStatus
+from billhive.tenants.lifecycle import CLOSED, takes_calls
+from billhive.tenants.models import Tenant
 from billhive.workers import gates
 from billhive.workers.models import ORDERING_KEY_MAX, Call, CallStatus, Lane, job_id_for
 from billhive.workers.queues import enqueue_for_tenant
@@ -50,7 +51,6 @@ JOB_TIMEOUT = 120
 #: How long RQ keeps a finished job's result (the Call row keeps the outcome for good).
 RESULT_TTL = 24 * 3600
 #: Tenants whose calls are refused at enqueue time.
-CLOSED_STATUSES = frozenset({TenantStatus.DELETED, TenantStatus.DISABLED})
 MAX_SKU_LENGTH = 255
 #: A batch of more calls than this goes to the bulk lane unless a request names its lane.
 BULK_BATCH_SIZE = 10
@@ -170,7 +170,7 @@ def _tenant_refusal(
     tenant = session.get(Tenant, tenant_id)
     if tenant is None:
         return UnknownTenant(tenant_id)
-    if tenant.status in CLOSED_STATUSES:
+    if not takes_calls(tenant.status):
         return CallRejected(
             f"tenant {tenant_id} is {tenant.status.value} and takes no calls", field="tenant_id"
         )
@@ -188,7 +188,7 @@ def _open_tenant(session: Session, tenant_id: int, *, needs_invoice_permission: 
     tenant = session.get(Tenant, tenant_id)
     if (
         tenant is None
-        or tenant.status in CLOSED_STATUSES
+        or not takes_calls(tenant.status)
         or gates.refusal_reason(session, tenant, needs_invoice_permission=needs_invoice_permission)
     ):
         raise _tenant_refusal(session, tenant_id, needs_invoice_permission=needs_invoice_permission)
@@ -393,7 +393,7 @@ def _insert_if_open() -> ExecutableReturnsRows:
     ).where(
         Tenant.id == bindparam("tenant_id"),
         # One plain comparison per status: an IN list would be expanded on every execution.
-        *(Tenant.status != status for status in sorted(CLOSED_STATUSES)),
+        *(Tenant.status != status for status in sorted(CLOSED)),
         # The invoice permission and the hard budget, in the same statement.
         *gates.insert_conditions(),
     )

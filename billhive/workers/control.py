@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from billhive.db import utcnow
 from billhive.tenants.audit import set_status
+from billhive.tenants.errors import TenantStateError
+from billhive.tenants.lifecycle import may_pause, may_resume
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.service import get_tenant
 from billhive.workers.models import Call, CallStatus
@@ -47,16 +49,12 @@ __all__ = [
 ]
 
 
-class TenantStateError(ValueError):
-    """The action does not fit the tenant's status (the message says why)."""
-
-
 def pause_tenant(
     session: Session, redis: Redis, tenant_id: int, *, actor: str, reason: str
 ) -> None:
     """Stop dispatching the tenant's calls; queued calls stay, in order (commits)."""
     tenant = get_tenant(session, tenant_id)
-    if tenant.status not in {TenantStatus.ACTIVE, TenantStatus.PAUSED}:
+    if not may_pause(tenant.status):
         raise TenantStateError(f"a tenant in status {tenant.status.value} cannot be paused")
     set_status(session, tenant, TenantStatus.PAUSED, actor=actor, reason=reason, action="paused")
     session.commit()
@@ -68,7 +66,7 @@ def resume_tenant(
 ) -> None:
     """Dispatch a paused tenant's calls again (commits)."""
     tenant = get_tenant(session, tenant_id)
-    if tenant.status not in {TenantStatus.PAUSED, TenantStatus.ACTIVE}:
+    if not may_resume(tenant.status):
         raise TenantStateError(
             f"a tenant in status {tenant.status.value} cannot be resumed; "
             "credentials_invalid tenants resume when new credentials verify"

@@ -20,9 +20,9 @@ from billhive.config import Settings, load_settings
 from billhive.db import Database
 from billhive.logs import get_logger
 from billhive.redisconn import redis_from_settings
+from billhive.tenants.lifecycle import RECONNECTABLE
 from billhive.tenants.models import Tenant, TenantCredentials, TenantStatus
 from billhive.tenants.service import (
-    RECONNECTABLE,
     PendingCheck,
     get_tenant,
     pending_check,

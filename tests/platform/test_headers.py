@@ -12,7 +12,7 @@ from test_signup_support import GOOD_PASSWORD, accepting, csrf_token, signup_fie
 
 from billhive.config import Settings
 from billhive.platform import create_app
-from billhive.platform.signup.links import make_leave_url, make_reconnect_url
+from billhive.tenants.links import make_leave_url, make_reconnect_url
 from billhive.tenants.service import SignupRequest, sign_up
 from billhive.tenants.vault import Vault
 

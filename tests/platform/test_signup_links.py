@@ -20,7 +20,8 @@ from test_signup_support import (
 
 from billhive.config import Settings
 from billhive.platform.extensions import resources
-from billhive.platform.signup.links import (
+from billhive.tenants.audit import ACTOR_SYSTEM, set_status
+from billhive.tenants.links import (
     Link,
     LinkInvalid,
     LinkPurpose,
@@ -31,7 +32,6 @@ from billhive.platform.signup.links import (
     read_link,
     read_token,
 )
-from billhive.tenants.audit import ACTOR_SYSTEM, set_status
 from billhive.tenants.models import AuditEvent, Tenant, TenantCredentials, TenantStatus
 from billhive.tenants.service import SignupRequest, open_credentials, sign_up
 from billhive.tenants.vault import Vault
@@ -346,7 +346,7 @@ def test_reconnecting_keeps_an_operators_pause(
 def test_links_never_take_their_address_from_the_host_header(
     client: Any, settings: Settings
 ) -> None:
-    from billhive.platform.signup.links import public_base_url
+    from billhive.tenants.links import public_base_url
 
     page = client.get("/signup", headers={"Host": "evil.example"}).get_data(as_text=True)
     assert "evil.example" not in page

@@ -13,7 +13,7 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from billhive.platform.signup.links import LinkPurpose, make_token
+from billhive.tenants.links import LinkPurpose, make_token
 from billhive.tenants.models import AuditEvent, Tenant, TenantCredentials
 from billhive.workers.models import Call
 

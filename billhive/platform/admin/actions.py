@@ -16,10 +16,12 @@ from billhive.platform.admin.blueprint import bp
 from billhive.platform.admin.forms import ActionForm, BudgetForm, DeleteForm
 from billhive.platform.admin.views_tenants import tenant_or_404
 from billhive.platform.extensions import db_session, redis, settings
-from billhive.platform.signup.links import make_reconnect_url
 from billhive.tenants.audit import record, set_status
+from billhive.tenants.errors import TenantStateError
+from billhive.tenants.lifecycle import may_reconnect, may_reverify
+from billhive.tenants.links import make_reconnect_url
 from billhive.tenants.models import Tenant, TenantStatus
-from billhive.tenants.service import RECONNECTABLE, delete_tenant
+from billhive.tenants.service import delete_tenant
 from billhive.workers import control
 from billhive.workers.budgets import BudgetError, set_budget
 from billhive.workers.calls import requeue_calls
@@ -29,10 +31,6 @@ from billhive.workers.verification import enqueue_verification
 
 #: Failed calls requeued per click at most (a click must stay quick).
 REQUEUE_BATCH = 1000
-#: Statuses from which "re-verify now" makes sense.
-VERIFIABLE = frozenset(
-    {TenantStatus.ACTIVE, TenantStatus.PENDING_VERIFICATION, TenantStatus.CREDENTIALS_INVALID}
-)
 
 
 def _tenant(tenant_id: int) -> Tenant:
@@ -64,7 +62,7 @@ def pause(tenant_id: int) -> ResponseReturnValue:
         control.pause_tenant(
             db_session(), redis(), tenant_id, actor=admin.actor, reason=_reason(form, "paused")
         )
-    except control.TenantStateError as exc:
+    except TenantStateError as exc:
         flash(f"Not paused: {exc}.", "error")
     else:
         flash("Paused. Queued calls wait until you resume.")
@@ -80,7 +78,7 @@ def resume(tenant_id: int) -> ResponseReturnValue:
         control.resume_tenant(
             db_session(), redis(), tenant_id, actor=admin.actor, reason=_reason(form, "resumed")
         )
-    except control.TenantStateError as exc:
+    except TenantStateError as exc:
         flash(f"Not resumed: {exc}.", "error")
     else:
         flash("Resumed.")
@@ -92,7 +90,7 @@ def verify(tenant_id: int) -> ResponseReturnValue:
     """Check the stored credentials with Billbee again, now (a job on the system queue)."""
     form = _checked_form(tenant_id)
     tenant, admin, session = _tenant(tenant_id), current_admin(), db_session()
-    if tenant.status not in VERIFIABLE:
+    if not may_reverify(tenant.status):
         flash(f"A {tenant.status.value} tenant cannot be re-verified.", "error")
         return _back(tenant_id)
     # The verification job checks pending tenants only; it moves the tenant on from there.
@@ -120,7 +118,7 @@ def reconnect_link(tenant_id: int) -> ResponseReturnValue:
     tenant's older reconnect links stop working."""
     form = _checked_form(tenant_id)
     tenant, admin = _tenant(tenant_id), current_admin()
-    if tenant.status not in RECONNECTABLE:
+    if not may_reconnect(tenant.status):
         flash(f"A {tenant.status.value} tenant cannot reconnect.", "error")
         return _back(tenant_id)
     url = make_reconnect_url(db_session(), settings(), tenant_id)

@@ -15,12 +15,12 @@ from billhive.platform.api.blueprint import bp
 from billhive.platform.api.errors import ApiError
 from billhive.platform.api.parsing import MAX_ID, query_choice, query_int, query_limit
 from billhive.platform.api.present import tenant_json
-from billhive.platform.signup.links import LinkPurpose, make_reconnect_url, max_age
+from billhive.tenants.lifecycle import may_reconnect
+from billhive.tenants.links import LinkPurpose, make_reconnect_url, max_age
 from billhive.tenants.models import Tenant, TenantStatus
 
 TENANT_STATUSES = frozenset(s.value for s in TenantStatus)
 #: Tenants for which a reconnect link makes no sense.
-NOT_RECONNECTABLE = frozenset({TenantStatus.DELETED, TenantStatus.DISABLED})
 
 
 def check_reachable(tenant_id: int) -> None:
@@ -72,7 +72,7 @@ def get_tenant(tenant_id: int) -> ResponseReturnValue:
 def reconnect_link(tenant_id: int) -> ResponseReturnValue:
     """A signed link, valid for a week, where the merchant enters a new API password."""
     tenant = load_tenant(tenant_id)
-    if tenant.status in NOT_RECONNECTABLE:
+    if not may_reconnect(tenant.status):
         raise ApiError(
             409,
             "tenant_cannot_reconnect",

@@ -8,9 +8,9 @@ from flask.typing import ResponseReturnValue
 from billhive.platform.extensions import db_session, redis
 from billhive.platform.signup.blueprint import bp, protect_link_post
 from billhive.platform.signup.forms import LeaveForm
-from billhive.platform.signup.links import LinkInvalid, LinkPurpose
 from billhive.platform.signup.reconnect import link_problem, tenant_of_link
 from billhive.tenants.audit import ACTOR_MERCHANT
+from billhive.tenants.links import LinkInvalid, LinkPurpose
 from billhive.tenants.models import TenantStatus
 from billhive.tenants.service import delete_tenant
 from billhive.workers.control import purge_tenant

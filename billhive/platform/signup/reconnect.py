@@ -16,7 +16,6 @@ from billhive.platform.signup.blueprint import (
     services,
 )
 from billhive.platform.signup.forms import ReconnectForm, add_rule_problems
-from billhive.platform.signup.links import Link, LinkInvalid, LinkPurpose, read_link
 from billhive.platform.signup.views import enqueue_or_log, refusal_message
 from billhive.tenants.errors import (
     RulesViolated,
@@ -25,9 +24,11 @@ from billhive.tenants.errors import (
     TenantStateError,
     VaultError,
 )
+from billhive.tenants.lifecycle import may_reconnect
+from billhive.tenants.links import Link, LinkInvalid, LinkPurpose, read_link
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.rules import password_problems
-from billhive.tenants.service import RECONNECTABLE, reconnect
+from billhive.tenants.service import reconnect
 from billhive.workers.control import release_queue
 
 
@@ -80,7 +81,7 @@ def reconnect_page(token: str) -> ResponseReturnValue:
     if isinstance(found, LinkInvalid):
         return link_problem(found)
     link, tenant = found
-    if tenant.status not in RECONNECTABLE:
+    if not may_reconnect(tenant.status):
         return link_problem()
     form = ReconnectForm()
     if not form.is_submitted():

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from conftest import bearer
 
 from billhive.config import Settings
-from billhive.platform.signup.links import LinkPurpose, read_token
+from billhive.tenants.links import LinkPurpose, read_token
 from billhive.tenants.models import Tenant, TenantStatus
 
 
