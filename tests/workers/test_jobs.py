@@ -1,5 +1,6 @@
 """Calls run end to end: enqueue, a real worker, the sandbox over HTTP, recorded outcomes."""
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -153,6 +154,47 @@ def test_a_throttled_call_waits_and_then_succeeds(
     with runtime.database.session() as session:
         usage = session.scalars(select(UsageDay).where(UsageDay.tenant_id == tenant)).one()
     assert usage.throttled >= 1 and usage.calls >= 2
+
+
+def test_after_a_429_no_request_of_the_tenant_goes_out_before_retry_after_has_passed(
+    runtime: Runtime,
+    signed_up: Callable[[int], int],
+    sandbox: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The penalty must land on this merchant's bucket: a penalty on the wrong bucket (or
+    # none) lets the next call go out early, and the call still succeeds in the end, so
+    # only the send times can tell.
+    tenant = signed_up(5)
+    sent: list[tuple[float, float, int, str | None]] = []
+    forward = runtime.transport.handle_request
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        started = time.monotonic()
+        response = forward(request)
+        sent.append(
+            (started, time.monotonic(), response.status_code, response.headers.get("Retry-After"))
+        )
+        return response
+
+    monkeypatch.setattr(runtime.transport, "handle_request", recording)
+    auth = (account_username(5), PASSWORD)
+    headers = {"X-Billbee-Api-Key": API_KEY}
+    for _ in range(2):
+        httpx.get(f"{sandbox.url}/api/v1/orders", params={"page": 1}, auth=auth, headers=headers)  # type: ignore[attr-defined]
+    ids = [_enqueue(runtime, tenant, "orders.list", {"page": page}) for page in (1, 2, 3)]
+    work(runtime)
+    assert {_call(runtime, call_id).status for call_id in ids} == {CallStatus.SUCCEEDED}
+    throttled = [
+        (answered, float(after)) for _, answered, status, after in sent if status == 429 and after
+    ]
+    assert throttled, "the sandbox never answered 429: the test did not exercise the penalty"
+    answered, retry_after = throttled[0]
+    later = [started for started, _, _, _ in sent if started > answered]
+    assert later, "no request after the 429"
+    assert min(later) >= answered + retry_after - 0.05, (
+        f"a request went out {min(later) - answered:.3f}s after a 429 asking for {retry_after}s"
+    )
 
 
 def _faults(sandbox: object, account: int, spec: dict) -> None:

@@ -112,12 +112,26 @@ def test_a_read_queued_after_a_stock_update_starts_after_it_finished(
 
 
 class _Call:
-    def __init__(self, call_id: int, sku: str, quantity: float) -> None:
+    def __init__(
+        self, call_id: int, sku: str, quantity: float, stock_id: int | None = None
+    ) -> None:
         self.id, self.body = call_id, {"Sku": sku, "NewQuantity": quantity}
+        if stock_id is not None:
+            self.body["StockId"] = stock_id
 
 
 def test_merge_sends_one_entry_per_sku_with_the_latest_value() -> None:
     calls = [_Call(1, "A", 1), _Call(2, "B", 5), _Call(3, "A", 2)]
     bodies, superseded = merge(calls)  # type: ignore[arg-type]
     assert bodies == [{"Sku": "B", "NewQuantity": 5}, {"Sku": "A", "NewQuantity": 2}]
+    assert superseded == {1: 3}
+
+
+def test_merge_sends_each_stock_of_one_sku_with_its_own_latest_value() -> None:
+    calls = [_Call(1, "A", 1, stock_id=10), _Call(2, "A", 7, stock_id=20), _Call(3, "A", 2, 10)]
+    bodies, superseded = merge(calls)  # type: ignore[arg-type]
+    assert bodies == [
+        {"Sku": "A", "NewQuantity": 7, "StockId": 20},
+        {"Sku": "A", "NewQuantity": 2, "StockId": 10},
+    ]
     assert superseded == {1: 3}
