@@ -9,12 +9,16 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-dev lint typecheck pytest lock bench screenshots clean
+.PHONY: run test test-fast install install-dev lint typecheck pytest lock bench screenshots clean
 
 run: install
 	$(BIN)/billhive dev
 
 test: install-dev lint typecheck pytest
+
+# The quick loop: no lint, no browser, no load tests, drills, schemathesis or wheel build.
+test-fast: install-dev
+	$(BIN)/pytest -q -m "not browser and not slow" $(PYTEST_ARGS)
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "billhive needs Python 3.11 or newer on PATH." >&2; exit 1; }

@@ -16,11 +16,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from production_support import production_secrets
 from redis import Redis
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+from support.production import production_secrets
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from billhive.config import Settings, generate_dev_secrets, load_settings

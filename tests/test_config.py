@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
-from production_support import production_secrets
+from support.production import production_secrets
 
 from billhive.config import (
     DEV_SECRETS_FILE,

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from fake_billbee import (
+from support.fake_billbee import (
     API_KEY,
     PASSWORD,
     USERNAME,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fake_billbee import API_KEY, ORDER_COUNT, PASSWORD, USERNAME, FakeBillbee
+from support.fake_billbee import API_KEY, ORDER_COUNT, PASSWORD, USERNAME, FakeBillbee
 
 from billhive import __version__
 from billhive.billbee.client import BillbeeClient, DeprecatedOperationWarning

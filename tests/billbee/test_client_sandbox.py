@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from fake_billbee import ThreadedServer
+from support.fake_billbee import ThreadedServer
 
 from billhive.billbee.client import BillbeeClient
 from billhive.billbee.errors import (

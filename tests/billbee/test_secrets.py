@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 
 import pytest
-from fake_billbee import API_KEY, PASSWORD, USERNAME, FakeBillbee
+from support.fake_billbee import API_KEY, PASSWORD, USERNAME, FakeBillbee
 
 from billhive.billbee.client import BillbeeClient
 from billhive.billbee.errors import BillbeeError

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import (
+from support.browser import (
     API_KEY,
     CHROMIUM,
     CHROMIUM_ARGS,

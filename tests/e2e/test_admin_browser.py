@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import Platform
 from playwright.sync_api import expect
 from redis import Redis
 from sqlalchemy.orm import Session
+from support.browser import Platform
 
 from billhive.config import Settings
 from billhive.db import utcnow

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from e2e_support import CHROMIUM, require_chromium
+from support.browser import CHROMIUM, require_chromium
 
 
 def test_missing_chromium_skips_with_an_install_hint_outside_ci(tmp_path: Path) -> None:

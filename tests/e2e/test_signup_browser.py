@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import (
+from playwright.sync_api import expect
+from support.browser import (
     LIVE_PASSWORD,
     LIVE_USERNAME,
     OFF_PASSWORD,
     OFF_USERNAME,
     Platform,
 )
-from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
-from test_signup_support import GOOD_PASSWORD, accepting, csrf_token, signup_fields, use_verifier
+from support.signup import GOOD_PASSWORD, accepting, csrf_token, signup_fields, use_verifier
 
 from billhive.config import Settings
 from billhive.platform import create_app

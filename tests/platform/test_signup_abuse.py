@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.orm import Session
-from test_signup_support import (
+from support.signup import (
     accepting,
     csrf_token,
     post_signup,

@@ -10,7 +10,7 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from test_signup_support import (
+from support.signup import (
     GOOD_PASSWORD,
     GOOD_USERNAME,
     accepting,

@@ -87,7 +87,7 @@ def test_the_switch_never_redirects_off_the_site(target: str) -> None:
 
 
 def test_german_rule_messages_are_shown_next_to_the_field(app: Any, client: Any) -> None:
-    from test_signup_support import accepting, post_signup, use_verifier
+    from support.signup import accepting, post_signup, use_verifier
 
     use_verifier(app, accepting)
     client.get("/language/de?next=/signup")

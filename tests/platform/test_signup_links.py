@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from rq import Queue
 from sqlalchemy.orm import Session
-from test_signup_support import (
+from support.signup import (
     GOOD_PASSWORD,
     accepting,
     csrf_token,

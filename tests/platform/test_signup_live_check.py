@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from test_signup_support import post_signup, tenant_count
+from support.signup import post_signup, tenant_count
 
 from billhive.config import Settings
 from billhive.platform import create_app

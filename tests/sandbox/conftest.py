@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_helpers import API_KEY, DISABLED, MERCHANT, NO_INVOICES, Sandbox
+from support.sandbox import API_KEY, DISABLED, MERCHANT, NO_INVOICES, Sandbox
 
 from billhive.sandbox import create_sandbox_app
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import MERCHANT, ManualClock, Sandbox, data_of
+from support.sandbox import MERCHANT, ManualClock, Sandbox, data_of
 
 from billhive.sandbox import SeedError, demo_accounts, load_seed_file
 from billhive.sandbox.accounts import Account, AccountRegistry

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from sandbox_helpers import DISABLED, MERCHANT, Sandbox, data_of
+from support.sandbox import DISABLED, MERCHANT, Sandbox, data_of
 
 
 def test_a_call_without_an_api_key_is_rejected_with_401(sandbox: Sandbox) -> None:

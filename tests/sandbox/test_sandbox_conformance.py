@@ -21,7 +21,7 @@ import httpx
 import pytest
 from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
-from sandbox_helpers import data_of
+from support.sandbox import data_of
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from billhive.billbee.operations import OPERATIONS

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from sandbox_helpers import NO_INVOICES, Sandbox, data_of
+from support.sandbox import NO_INVOICES, Sandbox, data_of
 
 
 def _order_id(api: httpx.Client, state: int = 3) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from sandbox_helpers import bare, data_of, empty_ok
+from support.sandbox import bare, data_of, empty_ok
 
 SKU = "BH-007-001"
 

@@ -6,7 +6,7 @@ import random
 
 import httpx
 import pytest
-from sandbox_helpers import MERCHANT, NO_INVOICES, Sandbox, data_of
+from support.sandbox import MERCHANT, NO_INVOICES, Sandbox, data_of
 
 from billhive.sandbox import FaultSpec, LatencySpec
 from billhive.sandbox.faults import FaultInjector, KnobError

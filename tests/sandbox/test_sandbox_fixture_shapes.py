@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_helpers import DISABLED, MERCHANT, Sandbox, data_of
+from support.sandbox import DISABLED, MERCHANT, Sandbox, data_of
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "billbee"
 ENVELOPE_KEYS = {"Data", "ErrorCode", "ErrorMessage", "ErrorDescription", "Paging"}

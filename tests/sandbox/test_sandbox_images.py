@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from sandbox_helpers import data_of
+from support.sandbox import data_of
 
 
 def _product(api: httpx.Client) -> dict[str, Any]:

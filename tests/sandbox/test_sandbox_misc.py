@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sandbox_helpers import bare, data_of
+from support.sandbox import bare, data_of
 
 from billhive.billbee.operations import OPERATIONS
 from billhive.sandbox import implemented_operations

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_helpers import MERCHANT, Sandbox, bare, data_of
+from support.sandbox import MERCHANT, Sandbox, bare, data_of
 
 from billhive.billbee.limits import BULK_MAX_ITEMS
 from billhive.sandbox.records import SHOP_ID_BASE

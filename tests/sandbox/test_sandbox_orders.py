@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sandbox_helpers import data_of, empty_ok
+from support.sandbox import data_of, empty_ok
 
 from billhive.sandbox.seed import SEED_EPOCH, SEED_ORDERS
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from sandbox_helpers import Sandbox, data_of
+from support.sandbox import Sandbox, data_of
 
 from billhive.sandbox.seed import SEED_PRODUCTS
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from sandbox_helpers import data_of
+from support.sandbox import data_of
 
 
 def _open_order_id(api: httpx.Client) -> int:

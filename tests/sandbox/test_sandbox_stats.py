@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sandbox_helpers import API_KEY, MERCHANT, NO_INVOICES, ManualClock, Sandbox
+from support.sandbox import API_KEY, MERCHANT, NO_INVOICES, ManualClock, Sandbox
 
 from billhive.sandbox.stats import key_label
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
-from sandbox_helpers import MERCHANT, NO_INVOICES, ManualClock, Sandbox
+from support.sandbox import MERCHANT, NO_INVOICES, ManualClock, Sandbox
 
 from billhive.billbee.limits import Bucket, buckets_for
 from billhive.sandbox.throttle import SlidingWindowThrottle, retry_after_header

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from sandbox_helpers import empty_ok
+from support.sandbox import empty_ok
 
 SECRET = "s" * 32
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sandbox_helpers import bare, data_of
+from support.sandbox import bare, data_of
 
 from billhive.billbee.enums import ORDER_STATES, PAYMENT_TYPES, SHIPPING_CARRIERS
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hostile_support import CSRF_FIELD, Target
 from sqlalchemy.orm import Session
+from support.hostile import CSRF_FIELD, Target
 
 from billhive.billbee.errors import CredentialsRejected
 from billhive.config import Settings

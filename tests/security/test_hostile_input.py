@@ -8,10 +8,10 @@ import time
 from typing import Any
 
 import pytest
-from hostile_support import Findings, Route, Target, argument_kinds, csrf_of, routes
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from support.hostile import Findings, Route, Target, argument_kinds, csrf_of, routes
 
 from billhive.tenants.links import LinkPurpose, make_token
 from billhive.tenants.models import AuditEvent, Tenant, TenantCredentials

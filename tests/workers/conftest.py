@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
-from worker_helpers import ACCOUNTS, API_KEY, PASSWORD, account_username
+from support.workers import ACCOUNTS, API_KEY, PASSWORD, account_username
 
 from billhive.config import Settings
 from billhive.db import Database

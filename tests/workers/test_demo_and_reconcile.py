@@ -4,7 +4,7 @@ import random
 from collections.abc import Callable
 
 from sqlalchemy import select
-from worker_helpers import work
+from support.workers import work
 
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.workers.control import reconcile_paused

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from redis import Redis
-from test_dispatch_support import add_jobs
+from support.dispatch import add_jobs
 
 from billhive.billbee.limits import Bucket
 from billhive.workers.scheduling.buckets import BucketSpecError, encode_bucket

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 from redis import Redis
-from test_dispatch_support import add_jobs, window_violations
+from support.dispatch import add_jobs, window_violations
 
 from billhive.billbee.limits import Bucket
 from billhive.workers.scheduling.dispatcher import Dispatched, Dispatcher, Restamp, Wait

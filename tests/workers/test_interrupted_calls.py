@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
-from worker_helpers import API_KEY, PASSWORD, account_username
+from support.workers import API_KEY, PASSWORD, account_username
 
 from billhive.billbee.client import BillbeeClient
 from billhive.db import utcnow

@@ -10,7 +10,7 @@ import pytest
 from redis import Redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from worker_helpers import API_KEY, PASSWORD, account_username, work
+from support.workers import API_KEY, PASSWORD, account_username, work
 
 from billhive.db import Database
 from billhive.tenants.models import AuditEvent, Tenant

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import event, select
-from worker_helpers import API_KEY, PASSWORD, account_username, work
+from support.workers import API_KEY, PASSWORD, account_username, work
 
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.workers import jobs

@@ -6,12 +6,15 @@ import time
 from collections.abc import Callable
 
 import httpx
+import pytest
 from sqlalchemy import func, select
-from worker_helpers import start_worker_process, stop_worker_process
+from support.workers import start_worker_process, stop_worker_process
 
 from billhive.workers.calls import enqueue_call
 from billhive.workers.models import Call, CallStatus
 from billhive.workers.runtime import Runtime
+
+pytestmark = pytest.mark.slow  # skipped by `make test-fast`
 
 TENANTS = 4
 CALLS_PER_TENANT = 8

@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from redis import Redis
 from rq.job import Job
-from worker_helpers import PASSWORD, account_username, work
+from support.workers import PASSWORD, account_username, work
 
 from billhive.workers.calls import StockItem, enqueue_call, enqueue_stock_updates
 from billhive.workers.runtime import Runtime

@@ -4,7 +4,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
-from worker_helpers import work
+from support.workers import work
 
 from billhive.db import utcnow
 from billhive.tenants.models import Tenant, TenantStatus

@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import httpx
 from sqlalchemy import select
-from worker_helpers import API_KEY, PASSWORD, account_username, work
+from support.workers import API_KEY, PASSWORD, account_username, work
 
 from billhive.workers.calls import StockItem, enqueue_call, enqueue_stock_updates
 from billhive.workers.models import Call, CallStatus, UsageDay

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from worker_helpers import API_KEY, account_username, work
+from support.workers import API_KEY, account_username, work
 
 from billhive.db import utcnow
 from billhive.sandbox.stats import key_label

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from worker_helpers import start_worker_process, stop_worker_process
+from support.workers import start_worker_process, stop_worker_process
 
 from billhive.platform.api.delivery import deliver_callback
 from billhive.workers.calls import CALL_JOB, STOCK_JOB, enqueue_call

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
+from support.api import bearer
 
 from billhive.platform.api.tokens import create_token
 from billhive.tenants.models import Tenant, TenantStatus
@@ -53,11 +54,6 @@ def tenant(make_tenant: Callable[..., Tenant]) -> Tenant:
 def token(make_token: Callable[..., str]) -> str:
     """A read-write token for every tenant."""
     return make_token()
-
-
-def bearer(token: str) -> dict[str, str]:
-    """The Authorization header for ``token``."""
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

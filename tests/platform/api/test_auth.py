@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import bearer
 from sqlalchemy.orm import Session
+from support.api import bearer
 
 from billhive.logs import configure_logging
 from billhive.platform.api.tokens import revoke_token

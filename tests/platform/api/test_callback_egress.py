@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import bearer
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -26,6 +25,7 @@ from cryptography.x509.oid import NameOID
 from flask import Flask, redirect, request
 from redis import Redis
 from sqlalchemy.orm import Session
+from support.api import bearer
 from werkzeug.serving import make_server
 
 from billhive.config import Settings

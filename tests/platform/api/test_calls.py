@@ -7,11 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import bearer
 from redis import Redis
 from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from support.api import bearer
 
 from billhive.db import utcnow
 from billhive.tenants.models import Tenant, TenantStatus

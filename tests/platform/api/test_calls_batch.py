@@ -6,11 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import bearer
 from redis import Redis
 from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from support.api import bearer
 
 from billhive.platform.api.schemas import BATCH_CALLS_MAX
 from billhive.tenants.models import Tenant, TenantStatus

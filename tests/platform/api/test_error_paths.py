@@ -7,9 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import bearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from support.api import bearer
 
 from billhive.db import utcnow
 from billhive.platform.api import idempotency

@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import bearer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from support.api import bearer
 
 from billhive.db import utcnow
 from billhive.platform.api import idempotency

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import bearer
 from limits.storage import MemoryStorage, RedisStorage
+from support.api import bearer
 
 from billhive.platform.api.ratelimit import RateLimited, TokenRateLimit
 from billhive.tenants.models import Tenant

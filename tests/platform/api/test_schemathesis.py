@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.workers.models import Call, CallStatus
 
+pytestmark = pytest.mark.slow  # skipped by `make test-fast`
+
 CLI = Path(sys.executable).with_name("schemathesis")
 #: Checks: no 5xx, only documented statuses, content types and headers, every body valid
 #: against the document, and invalid input (per the document) refused with a 4xx.

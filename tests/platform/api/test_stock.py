@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import bearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from support.api import bearer
 
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.workers.models import Call

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from conftest import bearer
+from support.api import bearer
 
 from billhive.config import Settings
 from billhive.tenants.links import LinkPurpose, read_token
