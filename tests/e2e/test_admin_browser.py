@@ -23,6 +23,8 @@ from billhive.tenants.vault import Vault
 from billhive.workers import stats
 from billhive.workers.models import Call, CallStatus, UsageDay
 
+pytestmark = pytest.mark.browser
+
 EMAIL = "ops@example.com"
 PASSWORD = "correct horse battery staple"
 SHOPS = 60
