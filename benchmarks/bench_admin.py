@@ -30,7 +30,7 @@ from sqlalchemy import text
 
 from billhive.config import generate_dev_secrets, load_settings
 from billhive.db import Database
-from billhive.embedded_redis import EmbeddedRedis
+from billhive.dev.embedded_redis import EmbeddedRedis
 from billhive.platform import create_app
 from billhive.platform.admin.accounts import create_admin
 from billhive.tenants.vault import Vault

@@ -44,7 +44,7 @@ from sqlalchemy.engine import make_url
 
 from billhive.config import generate_dev_secrets
 from billhive.db import Database
-from billhive.embedded_redis import EmbeddedRedis
+from billhive.dev.embedded_redis import EmbeddedRedis
 from billhive.platform.api.tokens import create_token
 from billhive.tenants.models import Tenant, TenantStatus
 

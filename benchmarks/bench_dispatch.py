@@ -40,7 +40,7 @@ from typing import Any
 from redis import Redis
 
 from billhive.billbee.limits import Bucket, buckets_for
-from billhive.embedded_redis import EmbeddedRedis
+from billhive.dev.embedded_redis import EmbeddedRedis
 from billhive.workers.queues import enqueue_for_tenant
 from billhive.workers.scheduling.buckets import encode_buckets
 from billhive.workers.scheduling.dispatcher import RQ_JOB_KEY_PREFIX, Dispatched, Dispatcher

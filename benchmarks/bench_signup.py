@@ -28,7 +28,7 @@ from common import fresh_database
 from sqlalchemy.engine import make_url
 
 from billhive.config import generate_dev_secrets, load_settings
-from billhive.embedded_redis import EmbeddedRedis
+from billhive.dev.embedded_redis import EmbeddedRedis
 from billhive.platform import create_app
 from billhive.platform.signup import set_verifier
 

@@ -64,7 +64,7 @@ from rq import Queue, Retry
 from sqlalchemy import select
 
 from billhive.config import generate_dev_secrets, load_settings
-from billhive.embedded_redis import EmbeddedRedis, free_port
+from billhive.dev.embedded_redis import EmbeddedRedis, free_port
 from billhive.workers.calls import (
     CALL_JOB,
     CallRequest,

@@ -59,7 +59,7 @@ from billhive.billbee.client import BillbeeClient
 from billhive.billbee.operations import get_operation
 from billhive.config import generate_dev_secrets, load_settings
 from billhive.db import Database, upgrade
-from billhive.embedded_redis import EmbeddedRedis, free_port
+from billhive.dev.embedded_redis import EmbeddedRedis, free_port
 from billhive.platform.api.models import ApiToken, CallbackDelivery
 from billhive.platform.api.tokens import create_token
 from billhive.sandbox.stats import key_label

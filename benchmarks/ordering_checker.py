@@ -34,7 +34,7 @@ from typing import Any
 
 from redis import Redis
 
-from billhive.embedded_redis import EmbeddedRedis
+from billhive.dev.embedded_redis import EmbeddedRedis
 from billhive.workers.scheduling.dispatcher import (
     RQ_JOB_KEY_PREFIX,
     Dispatched,

@@ -53,7 +53,7 @@ def main(ctx: click.Context) -> None:
 @click.option("--stream/--no-stream", default=True, help="Keep demo calls flowing (sandbox only).")
 def dev(stream: bool) -> None:
     """Run the whole platform locally on embedded defaults (what `make run` runs)."""
-    from billhive.devrun import run_dev
+    from billhive.dev.run import run_dev
 
     sys.exit(run_dev(stream=stream))
 

@@ -25,7 +25,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from billhive.config import Settings, generate_dev_secrets, load_settings
 from billhive.db import Base, Database, make_engine, upgrade
-from billhive.embedded_redis import EmbeddedRedis
+from billhive.dev.embedded_redis import EmbeddedRedis
 
 ENV_DB = os.environ.get("BILLHIVE_DATABASE_URL", "")
 ENV_REDIS = os.environ.get("BILLHIVE_REDIS_URL", "")

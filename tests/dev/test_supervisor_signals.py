@@ -2,7 +2,7 @@
 
 import sys
 
-from billhive.devserver import Child, Supervisor
+from billhive.dev.supervisor import Child, Supervisor
 
 
 class Lines:

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from billhive.embedded_redis import free_port
+from billhive.dev.embedded_redis import free_port
 
 
 def _pids_with_marker(marker: str) -> list[int]:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from billhive.config import Settings
-from billhive.devdemo import sign_up_demo_merchants
+from billhive.dev.demo import sign_up_demo_merchants
 from billhive.sandbox import create_sandbox_app, demo_accounts
 from billhive.tenants.models import Tenant
 

@@ -10,14 +10,14 @@ from sqlalchemy.engine import make_url
 
 from billhive.config import ConfigError, Settings, ensure_dev_secrets, load_settings
 from billhive.db import Database, upgrade
-from billhive.devserver import Child, Supervisor, wait_until_up
-from billhive.embedded_redis import (
+from billhive.dev.embedded_redis import (
     EmbeddedRedisError,
     find_redis_server,
     free_port,
     redis_command,
     wait_for_redis,
 )
+from billhive.dev.supervisor import Child, Supervisor, wait_until_up
 
 #: Worker processes of the dev tree: enough to see parallel calls, light on a laptop.
 DEV_WORKERS = 2
@@ -72,7 +72,7 @@ def _start_sandbox(supervisor: Supervisor, settings: Settings, env: dict[str, st
 
 
 def _demo_lines(settings: Settings) -> list[str]:
-    from billhive.devdemo import sign_up_demo_merchants
+    from billhive.dev.demo import sign_up_demo_merchants
 
     lines = ["  Demo merchants (sandbox logins, signed up as tenants):"]
     for merchant in sign_up_demo_merchants(settings):

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from billhive import embedded_redis
-from billhive.embedded_redis import EmbeddedRedis, EmbeddedRedisError, find_redis_server
+from billhive.dev import embedded_redis
+from billhive.dev.embedded_redis import EmbeddedRedis, EmbeddedRedisError, find_redis_server
 
 
 def test_embedded_redis_answers_and_runs_lua(tmp_path: Path) -> None:
