@@ -8,28 +8,8 @@ from pathlib import Path
 import click
 
 from billhive import __version__
-from billhive.config import ConfigError, Settings, ensure_dev_secrets, load_settings
-from billhive.logs import configure_logging
-
-
-class Context:
-    """Lazily loaded settings shared by the subcommands."""
-
-    def __init__(self) -> None:
-        self._settings: Settings | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            try:
-                self._settings = load_settings()
-            except ConfigError as exc:
-                raise click.ClickException(str(exc)) from exc
-            configure_logging(self._settings.log_level, json=self._settings.log_json)
-        return self._settings
-
-
-pass_ctx = click.make_pass_decorator(Context, ensure=True)
+from billhive.clicontext import CliContext, pass_cli
+from billhive.config import ensure_dev_secrets
 
 
 @click.group()
@@ -37,7 +17,7 @@ pass_ctx = click.make_pass_decorator(Context, ensure=True)
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """billhive: one Billbee developer key, many merchants."""
-    ctx.ensure_object(Context)
+    ctx.ensure_object(CliContext)
     # Secrets outside the tenants' vault rows that `billhive vault` must rotate too; listed
     # here, where every part is known, since the tenants package may not import the admin.
     from billhive.platform.admin.totp import SealedTotpSecrets
@@ -62,13 +42,13 @@ def dev(stream: bool) -> None:
 @click.option("--host", default=None, help="Bind address [BILLHIVE_WEB_HOST].")
 @click.option("--port", type=int, default=None, help="Port [BILLHIVE_WEB_PORT].")
 @click.option("--workers", type=int, default=None, help="gunicorn workers [BILLHIVE_WEB_WORKERS].")
-@pass_ctx
-def web(ctx: Context, host: str | None, port: int | None, workers: int | None) -> None:
+@pass_cli
+def web(cli: CliContext, host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the web app (signup, admin, JSON API) under gunicorn."""
     from billhive.platform import create_app
     from billhive.webserver import serve
 
-    settings = ctx.settings
+    settings = cli.settings
     serve(
         lambda: create_app(settings),
         host or settings.web_host,
@@ -86,12 +66,12 @@ def web(ctx: Context, host: str | None, port: int | None, workers: int | None) -
     help="Worker processes [BILLHIVE_WORKER_CONCURRENCY].",
 )
 @click.option("--fork", is_flag=True, help="Fork a work horse per job (RQ's classic mode).")
-@pass_ctx
-def worker(ctx: Context, burst: bool, concurrency: int | None, fork: bool) -> None:
+@pass_cli
+def worker(cli: CliContext, burst: bool, concurrency: int | None, fork: bool) -> None:
     """Run workers that execute Billbee calls for every tenant, within Billbee's limits."""
     from billhive.workers.process import run_worker
 
-    settings = ctx.settings
+    settings = cli.settings
     run_worker(
         settings,
         burst=burst,
@@ -101,13 +81,13 @@ def worker(ctx: Context, burst: bool, concurrency: int | None, fork: bool) -> No
 
 
 @main.command()
-@pass_ctx
-def scheduler(ctx: Context) -> None:
+@pass_cli
+def scheduler(cli: CliContext) -> None:
     """Run RQ's cron scheduler with billhive's periodic jobs."""
     from billhive.platform.api.delivery import register_cron as register_api_jobs
     from billhive.workers.cron import run_cron
 
-    run_cron(ctx.settings, extra=[register_api_jobs])
+    run_cron(cli.settings, extra=[register_api_jobs])
 
 
 @main.command()
@@ -143,9 +123,9 @@ def scheduler(ctx: Context) -> None:
     default=None,
     help="Most entries one updatestockmultiple accepts [100].",
 )
-@pass_ctx
+@pass_cli
 def sandbox(
-    ctx: Context,
+    cli: CliContext,
     *,
     host: str | None,
     port: int | None,
@@ -165,7 +145,7 @@ def sandbox(
     from billhive.sandbox.faults import KnobError, LatencySpec
     from billhive.webserver import serve
 
-    settings = ctx.settings
+    settings = cli.settings
     keys = [k.strip() for k in settings.sandbox_api_keys.split(",") if k.strip()]
     try:
         latency_spec = LatencySpec.parse(latency) if latency else None
@@ -199,14 +179,14 @@ def sandbox(
 
 
 @main.command("sandbox-seed")
-@pass_ctx
-def sandbox_seed(ctx: Context) -> None:
+@pass_cli
+def sandbox_seed(cli: CliContext) -> None:
     """Print a sandbox seed file with the demo merchants (a template for --seed)."""
     import json
 
     from billhive.sandbox.accounts import DEMO_ACCOUNTS
 
-    keys = [k.strip() for k in ctx.settings.sandbox_api_keys.split(",") if k.strip()]
+    keys = [k.strip() for k in cli.settings.sandbox_api_keys.split(",") if k.strip()]
     click.echo(json.dumps({"api_keys": keys, "accounts": list(DEMO_ACCOUNTS)}, indent=2))
 
 
@@ -220,22 +200,22 @@ def db() -> None:
 
 @db.command("upgrade")
 @click.argument("revision", default="head")
-@pass_ctx
-def db_upgrade(ctx: Context, revision: str) -> None:
+@pass_cli
+def db_upgrade(cli: CliContext, revision: str) -> None:
     """Migrate the database to REVISION (default: the newest)."""
     from billhive.db import upgrade
 
-    upgrade(ctx.settings.effective_database_url, revision)
+    upgrade(cli.settings.effective_database_url, revision)
     click.echo(f"Database at revision {revision}.")
 
 
 @db.command("current")
-@pass_ctx
-def db_current(ctx: Context) -> None:
+@pass_cli
+def db_current(cli: CliContext) -> None:
     """Print the revision the database is at."""
     from billhive.db import current_revision
 
-    click.echo(current_revision(ctx.settings.effective_database_url) or "(not migrated)")
+    click.echo(current_revision(cli.settings.effective_database_url) or "(not migrated)")
 
 
 # -- settings ------------------------------------------------------------------------
@@ -247,10 +227,10 @@ def config() -> None:
 
 
 @config.command("show")
-@pass_ctx
-def config_show(ctx: Context) -> None:
+@pass_cli
+def config_show(cli: CliContext) -> None:
     """Print every setting; secrets and the passwords in URLs show as asterisks."""
-    for name, value in sorted(ctx.settings.display_values().items()):
+    for name, value in sorted(cli.settings.display_values().items()):
         click.echo(f"BILLHIVE_{name.upper()}={value}")
 
 

@@ -21,7 +21,7 @@ from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from limits import parse_many
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "BILLHIVE_"
@@ -537,7 +537,7 @@ def load_settings(**overrides: object) -> Settings:
     ``overrides`` win over everything (tests use them). In production a missing secret
     raises :class:`ConfigError`.
     """
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    settings = _build(overrides)
     if settings.env != "production":
         secrets_file = settings.instance_path / DEV_SECRETS_FILE
         if secrets_file.exists():
@@ -548,6 +548,25 @@ def load_settings(**overrides: object) -> Settings:
             }
             from_file = {k: v for k, v in from_file.items() if k not in overrides}
             if from_file:
-                settings = Settings(**{**from_file, **overrides})  # type: ignore[arg-type]
+                settings = _build({**from_file, **overrides})
     settings.check_production()
     return settings
+
+
+def _problem(location: tuple[int | str, ...], message: str) -> str:
+    if not location:
+        return message
+    return f"{ENV_PREFIX}{str(location[0]).upper()}: {message}"
+
+
+def _build(values: dict[str, object]) -> Settings:
+    """``Settings(**values)``, a malformed value reported as :class:`ConfigError` naming
+    each variable and its problem, never the value (it may be a secret)."""
+    try:
+        return Settings(**values)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = [
+            _problem(error["loc"], error["msg"])
+            for error in exc.errors(include_input=False, include_url=False)
+        ]
+        raise ConfigError("Invalid settings: " + "; ".join(problems)) from None

@@ -289,3 +289,14 @@ def test_displayed_values_mask_the_passwords_inside_database_and_redis_urls(
     assert shown["database_url"] == "postgresql+psycopg://billhive:***@db:5432/billhive"
     assert shown["redis_url"] == "redis://:***@redis:6379/0"
     assert "sandbox-key" not in repr(shown)
+
+
+def test_a_malformed_value_is_a_config_error_naming_the_variable_and_not_the_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BILLHIVE_WEB_PORT", "s3cr3t-looking-value")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "BILLHIVE_WEB_PORT" in str(caught.value)
+    assert "s3cr3t-looking-value" not in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__

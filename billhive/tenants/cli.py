@@ -5,15 +5,13 @@ from __future__ import annotations
 import secrets
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import click
 from sqlalchemy import select
 
-from billhive.config import ConfigError, Settings, load_settings, new_key_b64
-from billhive.db import Database
+from billhive.clicontext import CliContext, pass_cli
+from billhive.config import new_key_b64
 from billhive.tenants.audit import ACTOR_CLI
 from billhive.tenants.errors import TenantError
 from billhive.tenants.models import Tenant, TenantStatus
@@ -25,31 +23,6 @@ from billhive.tenants.rotation import (
     rotate,
 )
 from billhive.tenants.service import delete_tenant
-from billhive.tenants.vault import Vault
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-@contextmanager
-def _database(settings: Settings) -> Iterator[Database]:
-    database = Database(settings.effective_database_url, pool=False)
-    try:
-        yield database
-    finally:
-        database.dispose()
-
-
-def _vault(settings: Settings) -> Vault:
-    try:
-        return Vault.from_settings(settings)
-    except (TenantError, ConfigError) as exc:
-        raise click.ClickException(str(exc)) from exc
-
 
 # -- vault -------------------------------------------------------------------------
 
@@ -83,11 +56,11 @@ def _extra_sealed() -> tuple[ExtraSealed, ...]:
 
 
 @vault.command("status")
-def vault_status() -> None:
+@pass_cli
+def vault_status(cli: CliContext) -> None:
     """Count the data keys (and other secrets) each vault key seals; flag missing ids."""
-    settings = _settings()
-    keyring = _vault(settings).keyring
-    with _database(settings) as database, database.session() as session:
+    keyring = cli.vault.keyring
+    with cli.session() as session:
         counts = key_counts(session)
         extra = [(e.label, dict(e.key_counts(session))) for e in _extra_sealed()]
     click.echo(f"active key: {keyring.active_id}")
@@ -108,10 +81,10 @@ def vault_status() -> None:
 
 @vault.command("rotate")
 @click.option("--batch-size", type=click.IntRange(1, 100_000), default=DEFAULT_BATCH_SIZE)
-def vault_rotate(batch_size: int) -> None:
+@pass_cli
+def vault_rotate(cli: CliContext, batch_size: int) -> None:
     """Re-wrap every data key under the active key (resumable, idempotent)."""
-    settings = _settings()
-    the_vault = _vault(settings)
+    the_vault, database = cli.vault, cli.database
     started = time.monotonic()
     state = {"done": 0}
 
@@ -119,17 +92,14 @@ def vault_rotate(batch_size: int) -> None:
         elapsed = max(time.monotonic() - started, 1e-6)
         return f"{state['done'] / elapsed:,.0f} keys/s"
 
-    with (
-        _database(settings) as database,
-        click.progressbar(
-            length=1,
-            label=f"Re-wrapping under {the_vault.keyring.active_id}",
-            show_pos=True,
-            show_eta=True,
-            item_show_func=rate_and_count,
-            file=sys.stderr,
-        ) as bar,
-    ):
+    with click.progressbar(
+        length=1,
+        label=f"Re-wrapping under {the_vault.keyring.active_id}",
+        show_pos=True,
+        show_eta=True,
+        item_show_func=rate_and_count,
+        file=sys.stderr,
+    ) as bar:
 
         def progress(done: int, total: int) -> None:
             bar.length = max(total, 1)
@@ -166,13 +136,13 @@ def tenants() -> None:
     default=None,
     help="Only tenants in this status.",
 )
-def tenants_list(status: str | None) -> None:
+@pass_cli
+def tenants_list(cli: CliContext, status: str | None) -> None:
     """List tenants (id, status, name, contact); usernames are sealed and never shown."""
-    settings = _settings()
     query = select(Tenant).order_by(Tenant.id)
     if status:
         query = query.where(Tenant.status == TenantStatus(status))
-    with _database(settings) as database, database.session() as session:
+    with cli.session() as session:
         rows = session.scalars(query).all()
         for t in rows:
             verified = f"{t.verified_at:%Y-%m-%d %H:%M}" if t.verified_at else "-"
@@ -186,15 +156,15 @@ def tenants_list(status: str | None) -> None:
 
 @tenants.command("reconnect-link")
 @click.argument("tenant_id", type=int)
-def tenants_reconnect_link(tenant_id: int) -> None:
+@pass_cli
+def tenants_reconnect_link(cli: CliContext, tenant_id: int) -> None:
     """Print a signed, expiring, single-use link where the merchant enters a new API
     password; older reconnect links of the tenant stop working."""
     from billhive.tenants.links import make_reconnect_url
 
-    settings = _settings()
-    with _database(settings) as database, database.session() as session:
+    with cli.session() as session:
         try:
-            url = make_reconnect_url(session, settings, tenant_id)
+            url = make_reconnect_url(session, cli.settings, tenant_id)
         except TenantError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(url)
@@ -204,14 +174,14 @@ def tenants_reconnect_link(tenant_id: int) -> None:
 @click.argument("tenant_id", type=int)
 @click.option("--reason", required=True, help="Why (written to the audit log).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def tenants_delete(tenant_id: int, reason: str, yes: bool) -> None:
+@pass_cli
+def tenants_delete(cli: CliContext, tenant_id: int, reason: str, yes: bool) -> None:
     """Crypto-shred a tenant's credentials and mark it deleted (cannot be undone)."""
     if not yes:
         click.confirm(
             f"Destroy the credentials of tenant {tenant_id} for good?", abort=True, err=True
         )
-    settings = _settings()
-    with _database(settings) as database, database.session() as session:
+    with cli.session() as session:
         try:
             delete_tenant(session, tenant_id, actor=ACTOR_CLI, reason=reason)
         except TenantError as exc:

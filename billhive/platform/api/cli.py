@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import click
-from sqlalchemy.orm import Session
 
-from billhive.config import ConfigError, load_settings
-from billhive.db import Database
+from billhive.clicontext import CliContext, pass_cli
 from billhive.platform.api.tokens import (
     TokenError,
     create_token,
@@ -17,20 +12,6 @@ from billhive.platform.api.tokens import (
     revoke_token,
     scope_of,
 )
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-    database = Database(settings.effective_database_url, pool=False)
-    try:
-        with database.session() as session:
-            yield session
-    finally:
-        database.dispose()
 
 
 @click.group()
@@ -48,9 +29,10 @@ def tokens() -> None:
     help="Limit the token to this tenant id (repeat for several; default: every tenant).",
 )
 @click.option("--read-only", is_flag=True, help="The token may only read.")
-def tokens_create(name: str, tenant_ids: tuple[int, ...], read_only: bool) -> None:
+@pass_cli
+def tokens_create(cli: CliContext, name: str, tenant_ids: tuple[int, ...], read_only: bool) -> None:
     """Create a token and print it once; only its hash is stored."""
-    with _session() as session:
+    with cli.session() as session:
         try:
             new = create_token(session, name, read_only=read_only, tenant_ids=tenant_ids or None)
         except TokenError as exc:
@@ -61,9 +43,10 @@ def tokens_create(name: str, tenant_ids: tuple[int, ...], read_only: bool) -> No
 
 
 @tokens.command("list")
-def tokens_list() -> None:
+@pass_cli
+def tokens_list(cli: CliContext) -> None:
     """List tokens: id, public id, name, access, tenants, created, last used, revoked."""
-    with _session() as session:
+    with cli.session() as session:
         rows = list_tokens(session)
         for token in rows:
             scope = scope_of(session, token)
@@ -83,9 +66,10 @@ def tokens_list() -> None:
 
 @tokens.command("revoke")
 @click.argument("token")
-def tokens_revoke(token: str) -> None:
+@pass_cli
+def tokens_revoke(cli: CliContext, token: str) -> None:
     """Revoke TOKEN (its id or public id); requests with it answer 401 from now on."""
-    with _session() as session:
+    with cli.session() as session:
         try:
             revoked = revoke_token(session, token)
         except TokenError as exc:
