@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 from billhive.config import generate_dev_secrets, load_settings
 from billhive.dev.embedded_redis import EmbeddedRedis
 from billhive.platform import create_app
-from billhive.platform.signup import set_verifier
+from billhive.platform.extensions import set_verifier
 
 TARGET_MS = 20.0
 WARMUP = 20

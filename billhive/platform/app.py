@@ -36,9 +36,6 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=settings.env == "production",
         MAX_CONTENT_LENGTH=1024 * 1024,
         BILLHIVE_VERSION=__version__,
-        API_RATE_LIMIT=settings.api_rate_limit,
-        API_AUTH_FAILURE_LIMIT=settings.api_auth_failure_limit,
-        API_TOKEN_CACHE_SECONDS=settings.api_token_cache_seconds,
     )
     extensions.init_app(app, settings, Database(settings.effective_database_url))
     register_error_handlers(app)

@@ -1,4 +1,9 @@
-"""Per-app resources (settings, database, Redis) and per-request access to them."""
+"""The app's one service container (settings, database, Redis, vault, credential
+verifier), built from the settings, and per-request access to it.
+
+Views read settings from here (``settings().api_rate_limit``), never from ``app.config``,
+which holds only what Flask itself reads (the secret key, cookie flags, the body limit).
+"""
 
 from __future__ import annotations
 
@@ -9,17 +14,39 @@ from sqlalchemy.orm import Session
 from billhive.config import Settings
 from billhive.db import Database
 from billhive.redisconn import redis_from_settings
+from billhive.tenants.vault import Vault
+from billhive.tenants.verify import Verifier, make_verifier
 
 _KEY = "billhive"
 
 
 class Resources:
-    """What the app holds for its lifetime; Redis is connected on first use."""
+    """What the app holds for its lifetime; each part is made on first use, once."""
 
     def __init__(self, settings: Settings, database: Database) -> None:
         self.settings = settings
         self.database = database
         self._redis: Redis | None = None
+        self._vault: Vault | None = None
+        self._verifier: Verifier | None = None
+
+    @property
+    def vault(self) -> Vault:
+        """The credential vault of the settings' keyring (signup, dashboard, TOTP)."""
+        if self._vault is None:
+            self._vault = Vault.from_settings(self.settings)
+        return self._vault
+
+    @property
+    def verifier(self) -> Verifier:
+        """The one-call Billbee credential check (replaceable with :func:`set_verifier`)."""
+        if self._verifier is None:
+            self._verifier = make_verifier(self.settings)
+        return self._verifier
+
+    @verifier.setter
+    def verifier(self, value: Verifier) -> None:
+        self._verifier = value
 
     @property
     def redis(self) -> Redis:
@@ -63,3 +90,13 @@ def db_session() -> Session:
 def redis() -> Redis:
     """The current app's Redis client."""
     return resources().redis
+
+
+def vault() -> Vault:
+    """The current app's vault."""
+    return resources().vault
+
+
+def set_verifier(app: Flask, verifier: Verifier) -> None:
+    """Replace how ``app`` checks credentials with Billbee (tests, benchmarks, demos)."""
+    resources(app).verifier = verifier

@@ -17,7 +17,7 @@ from billhive.db import utcnow
 from billhive.platform import create_app
 from billhive.platform.admin.accounts import create_admin
 from billhive.platform.api.tokens import create_token, revoke_token
-from billhive.platform.signup import set_verifier
+from billhive.platform.extensions import set_verifier
 from billhive.tenants.links import make_leave_url, make_reconnect_url
 from billhive.tenants.models import Tenant, TenantCredentials, TenantStatus
 from billhive.tenants.vault import Vault

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from billhive.billbee.errors import ApiError, CredentialsRejected, TransportError
-from billhive.platform.signup import set_verifier
+from billhive.platform.extensions import set_verifier
 from billhive.tenants.models import Tenant
 
 GOOD_PASSWORD = "Sandbox#Pass2025"

@@ -20,8 +20,7 @@ from billhive.platform.admin.blueprint import bp
 from billhive.platform.admin.forms import ActionForm, CodeForm, ConfirmForm, LoginForm
 from billhive.platform.admin.lockout import Lock, Lockout
 from billhive.platform.admin.models import AdminUser
-from billhive.platform.admin.vaults import vault
-from billhive.platform.extensions import db_session, redis
+from billhive.platform.extensions import db_session, redis, vault
 from billhive.tenants.audit import record
 
 _FAILED = "Wrong e-mail or password."

@@ -20,8 +20,7 @@ from billhive.platform.admin.queries import (
     TenantQuery,
     search_tenants,
 )
-from billhive.platform.admin.vaults import vault
-from billhive.platform.extensions import db_session, redis, settings
+from billhive.platform.extensions import db_session, redis, settings, vault
 from billhive.tenants.models import MAX_TENANT_ID, AuditEvent, Tenant, TenantStatus
 from billhive.workers import control
 from billhive.workers.models import Call, UsageDay

@@ -19,10 +19,6 @@ from billhive.platform.api.errors import ApiError
 from billhive.platform.api.tokens import TokenScope, authenticate, hash_token, public_id_of
 
 _CACHE_KEY = "billhive.api.tokens"
-#: Seconds a checked token is trusted by a web process without asking the database again
-#: (a revocation takes effect within this time); the app config key overrides it.
-DEFAULT_TOKEN_CACHE_SECONDS = 5.0
-CONFIG_TOKEN_CACHE = "API_TOKEN_CACHE_SECONDS"  # noqa: S105 - a config key, not a secret
 #: HTTP methods a read-only token may use.
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -91,7 +87,6 @@ class TokenCache:
 
 def init_token_cache(app: Flask) -> None:
     """Give ``app`` its token cache."""
-    app.config.setdefault(CONFIG_TOKEN_CACHE, DEFAULT_TOKEN_CACHE_SECONDS)
     app.extensions[_CACHE_KEY] = TokenCache()
 
 
@@ -108,7 +103,7 @@ def _cached_authenticate(
             before_lookup()
         scope = authenticate(extensions.db_session(), plaintext)
         if scope is not None:
-            cache.put(digest, scope, float(current_app.config[CONFIG_TOKEN_CACHE]))
+            cache.put(digest, scope, extensions.settings().api_token_cache_seconds)
     return scope
 
 

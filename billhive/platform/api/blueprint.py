@@ -12,6 +12,7 @@ from flask.wrappers import Response
 from flask_limiter import Limiter
 
 from billhive.logs import get_logger
+from billhive.platform import extensions
 from billhive.platform.api.auth import (
     authenticate_request,
     check_method,
@@ -23,12 +24,6 @@ from billhive.platform.api.auth import (
 from billhive.platform.api.errors import ApiError, register_error_handlers
 from billhive.platform.api.ratelimit import RateLimited, TokenRateLimit
 
-#: Requests per token (``limits`` syntax); ``API_RATE_LIMIT`` in the app config wins.
-DEFAULT_RATE_LIMIT = "100 per second;3000 per minute"
-CONFIG_RATE_LIMIT = "API_RATE_LIMIT"
-#: Failed authentications per client address; ``API_AUTH_FAILURE_LIMIT`` wins.
-DEFAULT_AUTH_FAILURE_LIMIT = "20 per minute;200 per hour"
-CONFIG_AUTH_FAILURE_LIMIT = "API_AUTH_FAILURE_LIMIT"
 _RATE_LIMIT_EXTENSION = "billhive_api_rate_limit"
 API_PREFIX = "/api/v1"
 
@@ -46,7 +41,7 @@ register_error_handlers(public_bp)
 def _authenticate() -> None:
     g.api_started = time.perf_counter()
     rate_limit: TokenRateLimit = current_app.extensions[_RATE_LIMIT_EXTENSION]
-    failures: str = current_app.config[CONFIG_AUTH_FAILURE_LIMIT]
+    failures = extensions.settings().api_auth_failure_limit
     address = failure_limit_key()
     try:
         # An address over its failure limit gets no token looked up in the database
@@ -58,7 +53,7 @@ def _authenticate() -> None:
         rate_limit.check(failures, address)  # 429 once this failure is one too many
         raise
     # Counted only for a token that checked out: a public id alone spends no quota.
-    rate_limit.check(_rate_limit(), token_limit_key(scope))
+    rate_limit.check(extensions.settings().api_rate_limit, token_limit_key(scope))
     check_method(scope)
 
 
@@ -76,11 +71,6 @@ def _log_request(response: Response) -> Response:
     return response
 
 
-def _rate_limit() -> str:
-    limit: str = current_app.config.get(CONFIG_RATE_LIMIT) or DEFAULT_RATE_LIMIT
-    return limit
-
-
 def _is_api_request() -> bool:
     return request.blueprint in (bp.name, public_bp.name)
 
@@ -96,8 +86,6 @@ def init_app(app: Flask, limiter: Limiter) -> None:
         tenants_views,
     )
 
-    app.config.setdefault(CONFIG_RATE_LIMIT, DEFAULT_RATE_LIMIT)
-    app.config.setdefault(CONFIG_AUTH_FAILURE_LIMIT, DEFAULT_AUTH_FAILURE_LIMIT)
     init_token_cache(app)
     # Counted on the limiter's storage (app Redis), by the API itself (see ratelimit.py);
     # Flask-Limiter's own evaluation skips the API's requests.

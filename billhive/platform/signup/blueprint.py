@@ -1,13 +1,13 @@
-"""The signup blueprint, what its views need (vault, verifier), and its friendly error pages.
+"""The signup blueprint and its friendly error pages.
 
-The vault and the Billbee verifier are built once per app, on first use, and kept in
-``app.extensions``; tests and the benchmark swap the verifier with
-:func:`set_verifier` (e.g. one that answers at once).
+The vault and the Billbee verifier its views use are the app's
+(:mod:`billhive.platform.extensions`); tests and the benchmark swap the verifier with
+``extensions.set_verifier`` (e.g. one that answers at once).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, g, render_template, request, url_for
+from flask import Blueprint, Flask, g, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_limiter import Limiter
@@ -22,12 +22,9 @@ from billhive.platform.signup.forms import (
     PASSWORD_MAX,
     USERNAME_MAX,
 )
-from billhive.tenants.vault import Vault
-from billhive.tenants.verify import Verifier, make_verifier
 
 #: Signup, reconnect and leave POSTs per client address (Flask-Limiter syntax).
 
-_KEY = "billhive.signup"
 
 bp = Blueprint(
     "signup",
@@ -44,44 +41,6 @@ FIELD_LIMITS = {
     "billbee_username": USERNAME_MAX,
     "api_password": PASSWORD_MAX,
 }
-
-
-class SignupServices:
-    """The collaborators of the signup views, created lazily (no work at app creation)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._vault: Vault | None = None
-        self._verifier: Verifier | None = None
-
-    @property
-    def vault(self) -> Vault:
-        """The credential vault built from the settings' keyring."""
-        if self._vault is None:
-            self._vault = Vault.from_settings(self.settings)
-        return self._vault
-
-    @property
-    def verifier(self) -> Verifier:
-        """The one-call Billbee credential check (replaceable with :func:`set_verifier`)."""
-        if self._verifier is None:
-            self._verifier = make_verifier(self.settings)
-        return self._verifier
-
-    @verifier.setter
-    def verifier(self, value: Verifier) -> None:
-        self._verifier = value
-
-
-def services(app: Flask | None = None) -> SignupServices:
-    """The signup services of ``app`` (default: the current app)."""
-    found: SignupServices = (app or current_app).extensions[_KEY]
-    return found
-
-
-def set_verifier(app: Flask, verifier: Verifier) -> None:
-    """Replace how ``app`` checks credentials with Billbee (tests, benchmarks)."""
-    services(app).verifier = verifier
 
 
 #: A rendered page and its HTTP status.
@@ -164,6 +123,5 @@ def init_app(app: Flask, settings: Settings, limiter: Limiter) -> None:
 
     for view in LINK_VIEWS:
         app.extensions["csrf"].exempt(view)
-    app.extensions[_KEY] = SignupServices(settings)
     limiter.limit(settings.signup_rate_limit, methods=["POST"])(bp)
     app.register_blueprint(bp)

@@ -6,14 +6,13 @@ from flask import render_template
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from billhive.platform.extensions import db_session, redis, settings
+from billhive.platform.extensions import db_session, redis, resources, settings
 from billhive.platform.signup.blueprint import (
     FIELD_LIMITS,
     Page,
     bp,
     protect_link_post,
     render_problem,
-    services,
 )
 from billhive.platform.signup.forms import ReconnectForm, add_rule_problems
 from billhive.platform.signup.views import enqueue_or_log, refusal_message
@@ -95,10 +94,10 @@ def reconnect_page(token: str) -> ResponseReturnValue:
     try:
         done = reconnect(
             db_session(),
-            services().vault,
+            resources().vault,
             tenant.id,
             form.api_password.data or "",
-            verify=services().verifier,
+            verify=resources().verifier,
             invoice_creation_allowed=bool(form.invoice_creation_allowed.data),
             link_serial=link.serial,
         )

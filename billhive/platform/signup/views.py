@@ -9,8 +9,8 @@ from redis.exceptions import RedisError
 from werkzeug.wrappers import Response
 
 from billhive.logs import get_logger
-from billhive.platform.extensions import db_session, redis
-from billhive.platform.signup.blueprint import FIELD_LIMITS, Page, bp, services
+from billhive.platform.extensions import db_session, redis, resources
+from billhive.platform.signup.blueprint import FIELD_LIMITS, Page, bp
 from billhive.platform.signup.forms import SignupForm, add_rule_problems
 from billhive.tenants.errors import (
     ApiAccessNotEnabled,
@@ -101,9 +101,9 @@ def form() -> ResponseReturnValue:
     try:
         tenant = sign_up(
             db_session(),
-            services().vault,
+            resources().vault,
             _signup_request(signup_form),
-            verify=services().verifier,
+            verify=resources().verifier,
         )
     except RulesViolated as exc:
         add_rule_problems(signup_form, exc.problems)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 from support.api import bearer
+from support.app import override_settings
 
 from billhive.logs import configure_logging
 from billhive.platform.api.tokens import revoke_token
@@ -107,7 +108,7 @@ def test_a_body_over_the_size_limit_answers_json_413(
 def test_the_rate_limit_is_per_token_and_answers_429_json(
     app: Any, make_token: Callable[..., str], tenant: Tenant
 ) -> None:
-    app.config["API_RATE_LIMIT"] = "3 per minute"
+    override_settings(app, api_rate_limit="3 per minute")
     client = app.test_client()
     busy, other = make_token("busy"), make_token("other")
     statuses = [client.get("/api/v1/tenants", headers=bearer(busy)).status_code for _ in range(4)]
@@ -121,7 +122,7 @@ def test_the_rate_limit_is_per_token_and_answers_429_json(
 def test_a_revoked_token_stops_working_once_its_cache_entry_expires(
     app: Any, session: Session, token: str
 ) -> None:
-    app.config["API_TOKEN_CACHE_SECONDS"] = 0
+    override_settings(app, api_token_cache_seconds=0)
     client = app.test_client()
     assert client.get("/api/v1/tenants", headers=bearer(token)).status_code == 200
     revoke_token(session, token.split("_")[1])
@@ -131,7 +132,7 @@ def test_a_revoked_token_stops_working_once_its_cache_entry_expires(
 def test_a_checked_token_is_trusted_from_the_cache_for_its_ttl(
     app: Any, session: Session, token: str
 ) -> None:
-    app.config["API_TOKEN_CACHE_SECONDS"] = 3600
+    override_settings(app, api_token_cache_seconds=3600)
     client = app.test_client()
     assert client.get("/api/v1/tenants", headers=bearer(token)).status_code == 200
     revoke_token(session, token.split("_")[1])

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from limits.storage import MemoryStorage, RedisStorage
 from support.api import bearer
+from support.app import override_settings
 
 from billhive.platform.api.ratelimit import RateLimited, TokenRateLimit
 from billhive.tenants.models import Tenant
@@ -17,7 +18,7 @@ from billhive.tenants.models import Tenant
 def test_a_tokens_requests_to_every_endpoint_count_against_one_limit(
     app: Any, make_token: Callable[..., str], tenant: Tenant
 ) -> None:
-    app.config["API_RATE_LIMIT"] = "3 per minute"
+    override_settings(app, api_rate_limit="3 per minute")
     client = app.test_client()
     token = bearer(make_token())
     assert client.get("/api/v1/tenants", headers=token).status_code == 200
@@ -29,7 +30,7 @@ def test_a_tokens_requests_to_every_endpoint_count_against_one_limit(
 def test_retry_after_says_when_the_oldest_request_leaves_the_window(
     app: Any, make_token: Callable[..., str]
 ) -> None:
-    app.config["API_RATE_LIMIT"] = "2 per 10 seconds"
+    override_settings(app, api_rate_limit="2 per 10 seconds")
     client = app.test_client()
     token = bearer(make_token())
     client.get("/api/v1/tenants", headers=token)
@@ -65,7 +66,7 @@ def _forged(token: str) -> str:
 def test_forged_tokens_with_a_public_id_do_not_spend_that_tokens_quota(
     app: Any, make_token: Callable[..., str]
 ) -> None:
-    app.config["API_RATE_LIMIT"] = "3 per minute"
+    override_settings(app, api_rate_limit="3 per minute")
     client = app.test_client()
     victim = make_token()
     for n in range(5):
@@ -78,7 +79,7 @@ def test_forged_tokens_with_a_public_id_do_not_spend_that_tokens_quota(
 
 
 def test_failed_authentications_are_limited_per_client_address(app: Any) -> None:
-    app.config["API_AUTH_FAILURE_LIMIT"] = "3 per minute"
+    override_settings(app, api_auth_failure_limit="3 per minute")
     client = app.test_client()
     attacker = {"REMOTE_ADDR": "203.0.113.7"}
     attempts = [
@@ -102,7 +103,7 @@ def test_failed_authentications_are_limited_per_client_address(app: Any) -> None
 def test_a_valid_tokens_requests_do_not_count_as_failures_of_its_address(
     app: Any, make_token: Callable[..., str]
 ) -> None:
-    app.config["API_AUTH_FAILURE_LIMIT"] = "2 per minute"
+    override_settings(app, api_auth_failure_limit="2 per minute")
     client = app.test_client()
     token = bearer(make_token())
     for _ in range(5):

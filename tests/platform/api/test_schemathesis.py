@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
+from support.app import override_settings
 
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.workers.models import Call, CallStatus
@@ -51,7 +52,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document(
     seeded: None,
     tmp_path: Path,
 ) -> None:
-    app.config["API_RATE_LIMIT"] = "100000 per second"
+    override_settings(app, api_rate_limit="100000 per second")
     server = live_server_factory(app)
     result = subprocess.run(
         [
