@@ -104,7 +104,7 @@ def worker(ctx: Context, burst: bool, concurrency: int | None, fork: bool) -> No
 @pass_ctx
 def scheduler(ctx: Context) -> None:
     """Run RQ's cron scheduler with billhive's periodic jobs."""
-    from billhive.platform.api.delivery import register_cron as register_api_jobs
+    from billhive.delivery.cron import register_cron as register_api_jobs
     from billhive.workers.cron import run_cron
 
     run_cron(ctx.settings, extra=[register_api_jobs])

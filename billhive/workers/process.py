@@ -42,7 +42,9 @@ JOB_MODULES = (
     "billhive.workers.usage_reconcile",
     "billhive.workers.reverify",
     "billhive.workers.verification",
-    "billhive.platform.api.delivery",
+    "billhive.delivery.send",
+    "billhive.delivery.outbox",
+    "billhive.tokens.housekeeping",
 )
 
 

@@ -7,16 +7,17 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from billhive.db import utcnow
+from billhive.delivery.egress import EgressPolicy, EgressRefused
+from billhive.delivery.models import CallbackDelivery
+from billhive.delivery.signing import new_salt, signing_secret
 from billhive.platform import extensions
 from billhive.platform.api.auth import current_scope
 from billhive.platform.api.blueprint import bp
-from billhive.platform.api.egress import EgressPolicy, EgressRefused
 from billhive.platform.api.errors import ApiError
-from billhive.platform.api.models import ApiToken, CallbackDelivery
 from billhive.platform.api.parsing import MAX_ID, parse_body, query_int, query_limit
 from billhive.platform.api.present import callback_json, delivery_json
 from billhive.platform.api.schemas import CallbackRequest
-from billhive.platform.api.signing import new_salt, signing_secret
+from billhive.tokens.models import ApiToken
 
 
 def _token() -> ApiToken:

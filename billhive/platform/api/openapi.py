@@ -13,6 +13,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from billhive import __version__
+from billhive.delivery.signing import SIGNATURE_HEADER
 from billhive.platform.api.errors import ERROR_CODES
 from billhive.platform.api.parsing import DEFAULT_LIMIT, MAX_BIG_ID, MAX_ID, MAX_LIMIT
 from billhive.platform.api.schemas import (
@@ -21,7 +22,6 @@ from billhive.platform.api.schemas import (
     RESPONSE_MODELS,
     STOCK_ITEMS_MAX,
 )
-from billhive.platform.api.signing import SIGNATURE_HEADER
 from billhive.tenants.models import TenantStatus
 from billhive.workers.models import CallStatus
 

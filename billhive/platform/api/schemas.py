@@ -14,7 +14,10 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, field_validator
 
 from billhive.billbee.operations import DEPRECATED, OPERATIONS
-from billhive.platform.api.models import CALLBACK_URL_MAX
+from billhive.delivery.payloads import CallError, CallOut
+from billhive.tokens.models import CALLBACK_URL_MAX
+
+__all__ = ["CallError", "CallOut"]  # defined with the callbacks that carry them
 
 #: The catalog's operation names, listed as the ``enum`` of ``operation`` in the document.
 OPERATION_NAMES: list[JsonValue] = [*sorted(OPERATIONS)]
@@ -178,39 +181,6 @@ class ReconnectLinkOut(_Response):
     tenant_id: int
     url: str
     expires_at: datetime
-
-
-class CallError(_Response):
-    """Why a call failed."""
-
-    http_status: int | None
-    code: int | None = Field(description="Billbee's ErrorCode, when it sent one.")
-    name: str | None
-    message: str | None
-
-
-class CallOut(_Response):
-    """A call: what was asked, where it is, and its outcome."""
-
-    id: int
-    tenant_id: int
-    operation: str
-    params: dict[str, Any]
-    status: str = Field(
-        description="queued, running, succeeded, failed, unknown_outcome or cancelled."
-    )
-    attempts: int
-    priority: str = Field(description="The call's lane: interactive, bulk or background.")
-    ordering_key: str | None = Field(
-        description="The key the call is ordered by (given, or derived: `sku:<SKU>` for "
-        "stock); null: the whole tenant."
-    )
-    enqueued_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    result: Any = None
-    result_truncated: bool
-    error: CallError | None
 
 
 class CallPage(_Response):
