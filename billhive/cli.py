@@ -104,10 +104,11 @@ def worker(ctx: Context, burst: bool, concurrency: int | None, fork: bool) -> No
 @pass_ctx
 def scheduler(ctx: Context) -> None:
     """Run RQ's cron scheduler with billhive's periodic jobs."""
-    from billhive.delivery.cron import register_cron as register_api_jobs
+    from billhive.delivery.cron import register_cron as register_delivery_jobs
+    from billhive.feeds.cron import register_cron as register_feed_jobs
     from billhive.workers.cron import run_cron
 
-    run_cron(ctx.settings, extra=[register_api_jobs])
+    run_cron(ctx.settings, extra=[register_delivery_jobs, register_feed_jobs])
 
 
 @main.command()

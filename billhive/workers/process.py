@@ -45,6 +45,9 @@ JOB_MODULES = (
     "billhive.delivery.send",
     "billhive.delivery.outbox",
     "billhive.tokens.housekeeping",
+    "billhive.feeds.fetch",
+    "billhive.feeds.poller",
+    "billhive.feeds.cron",
 )
 
 
