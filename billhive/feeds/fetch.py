@@ -180,7 +180,9 @@ def _compare(
     )
     session.add(record)
     known[record_id] = record
-    if spec.created_event is not None and (created is None or created >= feed.started_at):
+    # Billbee writes whole seconds: an order of the second the feed started is new too.
+    since = feed.started_at.replace(microsecond=0)
+    if spec.created_event is not None and (created is None or created >= since):
         return _event(
             feed, spec.created_event, record_id, modified or created, changed=None, fields=fields
         )
