@@ -1,4 +1,4 @@
-"""The delivery log: which finished call (or feed event) was told to which token's callback.
+"""The delivery log: which finished call or feed event was told to which token's callback.
 
 Table names are those the rows had when delivery lived in the web layer, so moving the
 code needed no migration.
@@ -41,11 +41,20 @@ class CallbackDelivery(Base):
         UniqueConstraint(
             "call_id", "token_id", "call_requeues", name="uq_api_callback_deliveries_announcement"
         ),
+        # One delivery of a feed event per token.
+        UniqueConstraint("feed_event_id", "token_id", name="uq_api_callback_deliveries_event"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"))
-    call_id: Mapped[int] = mapped_column(_CallId, ForeignKey("calls.id", ondelete="CASCADE"))
+    #: The finished call told (``call.finished``), or None for a feed event.
+    call_id: Mapped[int | None] = mapped_column(
+        _CallId, ForeignKey("calls.id", ondelete="CASCADE"), nullable=True
+    )
+    #: The feed event told (``order.changed`` ...), or None for a finished call.
+    feed_event_id: Mapped[int | None] = mapped_column(
+        _CallId, ForeignKey("feed_events.id", ondelete="CASCADE"), nullable=True
+    )
     #: The call's ``requeues`` when it was announced (which round of the call this tells).
     call_requeues: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     url: Mapped[str] = mapped_column(String(CALLBACK_URL_MAX))
@@ -62,7 +71,12 @@ class CallbackDelivery(Base):
 
     def as_log(self) -> dict[str, Any]:
         """The row as plain data (for logs and the API)."""
-        return {"id": self.id, "call_id": self.call_id, "status": self.status.value}
+        return {
+            "id": self.id,
+            "call_id": self.call_id,
+            "feed_event_id": self.feed_event_id,
+            "status": self.status.value,
+        }
 
     def __repr__(self) -> str:
         return f"<CallbackDelivery id={self.id} call_id={self.call_id} {self.status}>"

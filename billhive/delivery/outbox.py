@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from billhive.db import utcnow
 from billhive.delivery.models import CallbackDelivery, DeliveryStatus
 from billhive.delivery.send import RETRY_INTERVALS, TIMEOUT_SECONDS, deliver_callback
+from billhive.delivery.subscriptions import CALL_FINISHED
 from billhive.tokens.models import ApiToken
 from billhive.workers.models import UNANNOUNCED, Call
 from billhive.workers.process import SYSTEM_QUEUE
@@ -70,7 +71,14 @@ def _announce_batch(session: Session, limit: int) -> tuple[list[int], list[int]]
     their mark. Returns (calls announced, delivery ids); nothing if another collector
     announced the same calls first."""
     rows = session.execute(
-        select(Call.id, Call.requeues, ApiToken.id, ApiToken.callback_url, ApiToken.revoked_at)
+        select(
+            Call.id,
+            Call.requeues,
+            ApiToken.id,
+            ApiToken.callback_url,
+            ApiToken.revoked_at,
+            ApiToken.callback_events,
+        )
         .outerjoin(ApiToken, ApiToken.id == Call.origin_token_id)
         .where(UNANNOUNCED)
         .order_by(Call.id)
@@ -82,8 +90,11 @@ def _announce_batch(session: Session, limit: int) -> tuple[list[int], list[int]]
     call_ids = [row[0] for row in rows]
     deliveries = [
         CallbackDelivery(call_id=call_id, token_id=token_id, url=url, call_requeues=requeues)
-        for call_id, requeues, token_id, url, revoked_at in rows
-        if token_id is not None and url and revoked_at is None
+        for call_id, requeues, token_id, url, revoked_at, events in rows
+        if token_id is not None
+        and url
+        and revoked_at is None
+        and (events is None or CALL_FINISHED in events)
     ]
     session.add_all(deliveries)
     session.execute(
@@ -127,6 +138,8 @@ def requeue_lost_deliveries(
     pending = session.scalars(
         select(CallbackDelivery.id).where(
             CallbackDelivery.status == DeliveryStatus.PENDING,
+            # Event deliveries are sent by their token's drain (collect_events restarts it).
+            CallbackDelivery.call_id.is_not(None),
             CallbackDelivery.created_at < utcnow() - older_than,
         )
     ).all()

@@ -27,10 +27,12 @@ from billhive.delivery.payloads import call_json
 from billhive.delivery.signing import (
     DELIVERY_HEADER,
     EVENT_HEADER,
+    EVENT_ID_HEADER,
     SIGNATURE_HEADER,
     signature_header,
     signing_secret,
 )
+from billhive.feeds.models import FeedEvent
 from billhive.logs import get_logger
 from billhive.tokens.models import ApiToken
 from billhive.workers.models import FINAL_STATUSES, Call
@@ -83,8 +85,9 @@ def delivery_client(
 
 def _prepare(
     settings: Settings, session: Session, delivery: CallbackDelivery
-) -> tuple[bytes, str] | DeliveryStatus:
-    """The body and signing secret, or the status to settle on without sending."""
+) -> tuple[bytes, str, dict[str, str]] | DeliveryStatus:
+    """The body, signing secret and event headers, or the status to settle on without
+    sending."""
     if delivery.status in (DeliveryStatus.DELIVERED, DeliveryStatus.CANCELLED):
         return delivery.status
     token = session.get(ApiToken, delivery.token_id)
@@ -95,12 +98,22 @@ def _prepare(
         or not token.callback_salt
     ):
         return DeliveryStatus.CANCELLED
-    call = session.get(Call, delivery.call_id)
-    if call is None or call.status not in FINAL_STATUSES:
-        return DeliveryStatus.CANCELLED
-    payload = {"event": EVENT, "delivery_id": delivery.id, "call": call_json(call)}
+    payload: dict[str, Any]
+    if delivery.feed_event_id is not None:
+        event = session.get(FeedEvent, delivery.feed_event_id)
+        if event is None:
+            return DeliveryStatus.CANCELLED  # purged past its retention
+        kind = event.type.value
+        payload = {"event": kind, "delivery_id": delivery.id, "data": event.as_json()}
+        headers = {EVENT_HEADER: kind, EVENT_ID_HEADER: event.event_id}
+    else:
+        call = session.get(Call, delivery.call_id)
+        if call is None or call.status not in FINAL_STATUSES:
+            return DeliveryStatus.CANCELLED
+        payload = {"event": EVENT, "delivery_id": delivery.id, "call": call_json(call)}
+        headers = {EVENT_HEADER: EVENT}
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8")
-    return body, signing_secret(settings.require("secret_key"), token.callback_salt)
+    return body, signing_secret(settings.require("secret_key"), token.callback_salt), headers
 
 
 def run_delivery(
@@ -125,12 +138,12 @@ def run_delivery(
             delivery.status = prepared
             return prepared.value
         url = delivery.url
-    body, secret = prepared
+    body, secret, event_headers = prepared
     # No database transaction is open while the receiver takes its time.
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        EVENT_HEADER: EVENT,
+        **event_headers,
         DELIVERY_HEADER: str(delivery_id),
         SIGNATURE_HEADER: signature_header(secret, body),
     }

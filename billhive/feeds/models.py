@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -117,6 +118,13 @@ class FeedEvent(Base):
     __table_args__ = (
         Index("ix_feed_events_tenant_id_id", "tenant_id", "id"),
         Index("ix_feed_events_created_at", "created_at"),
+        # The outbox of event deliveries: small however many events were ever made.
+        Index(
+            "ix_feed_events_unannounced",
+            "id",
+            postgresql_where=text("announced_at IS NULL"),
+            sqlite_where=text("announced_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
@@ -133,6 +141,8 @@ class FeedEvent(Base):
     #: None when not known (first sight of a record older than the feed).
     changed: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: When the event was turned into callback deliveries (the outbox's mark).
+    announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     def as_json(self) -> dict[str, Any]:
         """The event as the pull API and callbacks show it."""

@@ -56,6 +56,10 @@ class ApiToken(Base):
     #: replaced whenever the callback is registered again, which changes the secret.
     callback_salt: Mapped[str | None] = mapped_column(String(64), nullable=True)
     callback_registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: The event types the callback wants (None: ``call.finished`` only, as before feeds).
+    callback_events: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    #: The tenants whose feed events the callback wants (None: every tenant of the token).
+    callback_tenant_ids: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
 
     def __repr__(self) -> str:
         return f"<ApiToken id={self.id} public_id={self.public_id} read_only={self.read_only}>"

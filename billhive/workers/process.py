@@ -44,6 +44,7 @@ JOB_MODULES = (
     "billhive.workers.verification",
     "billhive.delivery.send",
     "billhive.delivery.outbox",
+    "billhive.delivery.events",
     "billhive.tokens.housekeeping",
     "billhive.feeds.fetch",
     "billhive.feeds.poller",

@@ -1,6 +1,7 @@
 """Change feeds: feeds per tenant and resource (cursor, pass in progress), what each has
-seen of a record (modification time, keyed field digests), the events they made, and a
-call's result consumer (workers/consumers.py).
+seen of a record (modification time, keyed field digests), the events they made, a
+call's result consumer (workers/consumers.py), and callbacks of feed events: the event
+types and tenants a token's callback wants, deliveries of an event instead of a call.
 
 Revision ID: 0013
 Revises: 0011
@@ -55,6 +56,7 @@ def upgrade() -> None:
         sa.Column("modified_at", billhive.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("changed", sa.JSON(), nullable=True),
         sa.Column("created_at", billhive.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("announced_at", billhive.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenants.id"],
@@ -67,6 +69,13 @@ def upgrade() -> None:
     with op.batch_alter_table("feed_events", schema=None) as batch_op:
         batch_op.create_index("ix_feed_events_created_at", ["created_at"], unique=False)
         batch_op.create_index("ix_feed_events_tenant_id_id", ["tenant_id", "id"], unique=False)
+        batch_op.create_index(
+            "ix_feed_events_unannounced",
+            ["id"],
+            unique=False,
+            postgresql_where=sa.text("announced_at IS NULL"),
+            sqlite_where=sa.text("announced_at IS NULL"),
+        )
 
     op.create_table(
         "feeds",
@@ -122,6 +131,31 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("feed_id", "record_id", name=op.f("pk_feed_records")),
     )
+    with op.batch_alter_table("api_callback_deliveries", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "feed_event_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+            )
+        )
+        batch_op.alter_column(
+            "call_id",
+            existing_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        )
+        batch_op.create_unique_constraint(
+            "uq_api_callback_deliveries_event", ["feed_event_id", "token_id"]
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_api_callback_deliveries_feed_event_id_feed_events"),
+            "feed_events",
+            ["feed_event_id"],
+            ["id"],
+            ondelete="CASCADE",
+        )
+
+    op.add_column("api_tokens", sa.Column("callback_events", sa.JSON(), nullable=True))
+    op.add_column("api_tokens", sa.Column("callback_tenant_ids", sa.JSON(), nullable=True))
+
     # Added in place (no batch copy): SQLite keeps the expression indexes of 0004.
     op.add_column("calls", sa.Column("consumer", sa.String(length=120), nullable=True))
 
@@ -130,12 +164,33 @@ def downgrade() -> None:
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.drop_column("consumer")
 
+    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
+        batch_op.drop_column("callback_tenant_ids")
+        batch_op.drop_column("callback_events")
+
+    with op.batch_alter_table("api_callback_deliveries", schema=None) as batch_op:
+        batch_op.drop_constraint(
+            batch_op.f("fk_api_callback_deliveries_feed_event_id_feed_events"), type_="foreignkey"
+        )
+        batch_op.drop_constraint("uq_api_callback_deliveries_event", type_="unique")
+        batch_op.alter_column(
+            "call_id",
+            existing_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        )
+        batch_op.drop_column("feed_event_id")
+
     op.drop_table("feed_records")
     with op.batch_alter_table("feeds", schema=None) as batch_op:
         batch_op.drop_index("ix_feeds_enabled_next_poll_at")
 
     op.drop_table("feeds")
     with op.batch_alter_table("feed_events", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_feed_events_unannounced",
+            postgresql_where=sa.text("announced_at IS NULL"),
+            sqlite_where=sa.text("announced_at IS NULL"),
+        )
         batch_op.drop_index("ix_feed_events_tenant_id_id")
         batch_op.drop_index("ix_feed_events_created_at")
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from billhive.delivery.models import CallbackDelivery
 from billhive.delivery.payloads import call_json
+from billhive.delivery.subscriptions import events_of
 from billhive.platform.api.schemas import CallbackOut, DeliveryOut, TenantOut
 from billhive.tenants.models import Tenant
 from billhive.tokens.models import ApiToken
@@ -23,6 +24,8 @@ def callback_json(token: ApiToken, signing_secret: str | None = None) -> dict[st
     data = {
         "url": token.callback_url,
         "registered_at": token.callback_registered_at,
+        "events": list(events_of(token)),
+        "tenant_ids": token.callback_tenant_ids,
         "signing_secret": signing_secret,
     }
     return CallbackOut.model_validate(data).model_dump(mode="json")
