@@ -59,11 +59,12 @@ from billhive.billbee.client import BillbeeClient
 from billhive.billbee.operations import get_operation
 from billhive.config import generate_dev_secrets, load_settings
 from billhive.db import Database, upgrade
+from billhive.delivery.models import CallbackDelivery
 from billhive.dev.embedded_redis import EmbeddedRedis, free_port
-from billhive.platform.api.models import ApiToken, CallbackDelivery
 from billhive.platform.api.tokens import create_token
 from billhive.sandbox.stats import key_label
 from billhive.tenants.vault import Vault
+from billhive.tokens.models import ApiToken
 from billhive.workers.calls import CallRequest, enqueue_calls
 from billhive.workers.models import FINAL_STATUSES, Call, CallStatus
 from billhive.workers.runtime import Runtime
@@ -547,8 +548,7 @@ def drill_collector_kill(stack: Stack, args: argparse.Namespace) -> dict[str, An
     stack.start("worker", "worker", "--concurrency", str(args.workers))
     stack.wait_final(total, args.timeout, since=time.monotonic())
     collector_code = (
-        "from billhive.platform.api.delivery import collect_finished_calls; "
-        "collect_finished_calls()"
+        "from billhive.delivery.outbox import collect_finished_calls; collect_finished_calls()"
     )
     with table_locked(stack.settings.effective_database_url):
         collector = subprocess.Popen(

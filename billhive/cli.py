@@ -84,10 +84,11 @@ def worker(cli: CliContext, burst: bool, concurrency: int | None, fork: bool) ->
 @pass_cli
 def scheduler(cli: CliContext) -> None:
     """Run RQ's cron scheduler with billhive's periodic jobs."""
-    from billhive.platform.api.delivery import register_cron as register_api_jobs
+    from billhive.delivery.cron import register_cron as register_delivery_jobs
+    from billhive.feeds.cron import register_cron as register_feed_jobs
     from billhive.workers.cron import run_cron
 
-    run_cron(cli.settings, extra=[register_api_jobs])
+    run_cron(cli.settings, extra=[register_delivery_jobs, register_feed_jobs])
 
 
 @main.command()

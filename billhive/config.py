@@ -110,6 +110,49 @@ class Settings(BaseSettings):
         description="Share of the foreground calls the bulk lane gets while interactive calls "
         "wait; all of them when none do.",
     )
+    feed_page_size: int = Field(
+        100, ge=1, le=250, description="Records a change feed asks Billbee for per page."
+    )
+    feed_overlap_seconds: int = Field(
+        120,
+        ge=0,
+        le=86400,
+        description="Each feed pass reads this far back before its cursor (clock skew, "
+        "records written late); what was already seen is not told twice.",
+    )
+    feed_poll_floor_seconds: float = Field(
+        15.0,
+        ge=1,
+        le=3600,
+        description="A recently active tenant's feed is polled at most this often.",
+    )
+    feed_poll_ceiling_seconds: float = Field(
+        300.0,
+        ge=1,
+        le=86400,
+        description="A quiet tenant's feed is polled at least this often (the safety net "
+        "when a webhook is lost).",
+    )
+    feed_reconcile_seconds: float = Field(
+        3600.0,
+        ge=60,
+        description="Every feed reads back a whole reconcile window this often (catches a "
+        "change the cursor's overlap missed).",
+    )
+    feed_key_share: float = Field(
+        0.10,
+        ge=0.01,
+        le=0.9,
+        description="Share of the key's 50 calls/s the feed poller may start: it queues at "
+        "most this many fetches per second, the most overdue first.",
+    )
+    feed_event_retention_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Feed events older than this are deleted (the pull API can replay "
+        "this far back).",
+    )
     reconcile_interval_seconds: int = Field(
         15,
         ge=1,

@@ -276,6 +276,7 @@ def enqueue_call(
     origin_token_id: int | None = None,
     priority: str | None = None,
     ordering_key: str | None = None,
+    consumer: str | None = None,
 ) -> Call:
     """Record a call of ``operation`` for ``tenant_id`` and queue it (commits the session).
 
@@ -287,10 +288,16 @@ def enqueue_call(
     :class:`UnknownTenant` for a tenant that does not exist. ``origin_token_id`` is the API
     token asking (told through its callback when the call finishes).
     ``products.update_stock`` goes the coalescing stock path (see
-    :func:`enqueue_stock_updates`).
+    :func:`enqueue_stock_updates`). ``consumer`` (``module:function``, see
+    workers/consumers.py) takes the whole answer when the call succeeds.
     """
     request = CallRequest(operation, params, body, priority, ordering_key)
-    return _enqueue(session, redis, [_pending(tenant_id, request, origin_token_id)])[0]
+    pending = _pending(tenant_id, request, origin_token_id)
+    if consumer is not None:
+        if pending.operation == STOCK_OPERATION:
+            raise CallRejected("a coalesced stock update cannot name a consumer", field="consumer")
+        pending.consumer = consumer
+    return _enqueue(session, redis, [pending])[0]
 
 
 def enqueue_calls(
@@ -390,6 +397,7 @@ def _insert_if_open() -> ExecutableReturnsRows:
         bindparam("origin_token_id", type_=Integer),
         bindparam("lane", type_=String),
         bindparam("ordering_key", type_=String),
+        bindparam("consumer", type_=String),
     ).where(
         Tenant.id == bindparam("tenant_id"),
         # One plain comparison per status: an IN list would be expanded on every execution.
@@ -406,6 +414,7 @@ def _insert_if_open() -> ExecutableReturnsRows:
         "origin_token_id",
         "lane",
         "ordering_key",
+        "consumer",
     ]
     return select(Call).from_statement(insert(table).from_select(columns, row).returning(*table.c))
 
@@ -442,6 +451,7 @@ def _record(session: Session, calls: Sequence[Call]) -> list[Call]:
             "origin_token_id": call.origin_token_id,
             "lane": call.lane.value,
             "ordering_key": call.ordering_key,
+            "consumer": call.consumer,
             "needs_invoice_permission": needs_invoice,
             "month_start": gates.month_start(),
         },

@@ -43,6 +43,7 @@ from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.service import open_credentials
 from billhive.workers import gates
 from billhive.workers.calls import KEY_ID
+from billhive.workers.consumers import consume
 from billhive.workers.models import (
     FINAL_STATUSES,
     Call,
@@ -311,7 +312,15 @@ def apply_decision(
     record_outcome(events, decision.verdict.value)
     if decision.verdict is Verdict.SUCCEEDED:
         assert attempt.response is not None
-        data, truncated = cap_result(attempt.response.data)
+        answer = attempt.response.data
+        if call.consumer is not None:
+            try:
+                answer = consume(session, call, attempt.response)
+            except Exception as exc:
+                if is_unavailable(exc):
+                    raise  # record_durably tries again with the database back
+                return _consumer_failed(session, call, exc)
+        data, truncated = cap_result(answer)
         call.result, call.result_truncated = data, truncated
         call.error = call.error_name = None
         call.error_code = None
@@ -342,6 +351,16 @@ def apply_decision(
     except RedisError as exc:
         log.warning("call_deferral_not_stored", call_id=call.id, error=type(exc).__name__)
     raise CallDeferred(f"{decision.verdict.value}: {decision.reason}; waits {decision.delay:.1f}s")
+
+
+def _consumer_failed(session: Session, call: Call, exc: Exception) -> dict[str, Any]:
+    """The consumer could not take the answer: nothing it wrote stays, and the call fails
+    (its owner, e.g. the feed poller, decides when to ask again)."""
+    session.rollback()
+    log.error("call_consumer_failed", call_id=call.id, error=type(exc).__name__)
+    error = f"the answer could not be processed ({type(exc).__name__})"
+    finish_call(session, call, CallStatus.FAILED, error=error)
+    return {"call_id": call.id, "status": CallStatus.FAILED.value, "reason": error}
 
 
 def run_call(call_id: int) -> dict[str, Any]:

@@ -143,6 +143,9 @@ class Call(Base):
     #: Optimistic lock: every UPDATE of the row checks and bumps it, so two workers (or a
     #: worker and a cancel) can never both move a call on from the same state.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    #: ``module:function`` that takes the whole answer when the call succeeds (see
+    #: workers/consumers.py); None for the vendor's calls, whose answer is stored.
+    consumer: Mapped[str | None] = mapped_column(String(120), nullable=True)
 
     __mapper_args__ = {"version_id_col": version}
 

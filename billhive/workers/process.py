@@ -42,7 +42,13 @@ JOB_MODULES = (
     "billhive.workers.usage_reconcile",
     "billhive.workers.reverify",
     "billhive.workers.verification",
-    "billhive.platform.api.delivery",
+    "billhive.delivery.send",
+    "billhive.delivery.outbox",
+    "billhive.delivery.events",
+    "billhive.tokens.housekeeping",
+    "billhive.feeds.fetch",
+    "billhive.feeds.poller",
+    "billhive.feeds.cron",
 )
 
 

@@ -51,7 +51,7 @@ def test_reconcile_resumes_queues_of_tenants_that_are_active_again(
 def test_the_scheduler_registers_every_periodic_job(runtime: Runtime) -> None:
     from rq.cron import CronScheduler
 
-    from billhive.platform.api.delivery import register_cron as register_api_jobs
+    from billhive.delivery.cron import register_cron as register_api_jobs
     from billhive.workers.cron import register_cron_jobs
 
     scheduler = CronScheduler(connection=runtime.redis)

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billhive.db import Database
-from billhive.platform.api.models import ApiToken
 from billhive.tenants.models import TenantStatus
+from billhive.tokens.models import ApiToken
 from billhive.workers.calls import (
     CallRejected,
     CallRequest,

@@ -20,7 +20,8 @@ with database.session() as session:
     session.flush()
     session.add(Call(tenant_id=tenant.id, operation="orders.list", params={}))
 database.dispose()
-assert "billhive.platform.api.models" not in sys.modules
+assert "billhive.tokens.models" not in sys.modules
+assert not [m for m in sys.modules if m.startswith("billhive.platform")]
 print("recorded")
 """
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from support.workers import start_worker_process, stop_worker_process
 
-from billhive.platform.api.delivery import deliver_callback
+from billhive.delivery.send import deliver_callback
 from billhive.workers.calls import CALL_JOB, STOCK_JOB, enqueue_call
 from billhive.workers.control import workers_alive
 from billhive.workers.models import Call, CallStatus

@@ -83,6 +83,7 @@ def init_app(app: Flask, limiter: Limiter) -> None:
         calls_views,
         costs_views,
         docs_views,
+        events_views,
         tenants_views,
     )
 

@@ -7,16 +7,18 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from billhive.db import utcnow
+from billhive.delivery.egress import EgressPolicy, EgressRefused
+from billhive.delivery.models import CallbackDelivery
+from billhive.delivery.signing import new_salt, signing_secret
+from billhive.delivery.subscriptions import check_events
 from billhive.platform import extensions
 from billhive.platform.api.auth import current_scope
 from billhive.platform.api.blueprint import bp
-from billhive.platform.api.egress import EgressPolicy, EgressRefused
 from billhive.platform.api.errors import ApiError
-from billhive.platform.api.models import ApiToken, CallbackDelivery
 from billhive.platform.api.parsing import MAX_ID, parse_body, query_int, query_limit
 from billhive.platform.api.present import callback_json, delivery_json
 from billhive.platform.api.schemas import CallbackRequest
-from billhive.platform.api.signing import new_salt, signing_secret
+from billhive.tokens.models import ApiToken
 
 
 def _token() -> ApiToken:
@@ -46,7 +48,19 @@ def put_callback() -> ResponseReturnValue:
             422, "validation_failed", f"Callbacks cannot go to this URL: {exc}.", field="url"
         ) from None
     token = _token()
+    scope = current_scope()
+    if asked.tenant_ids is not None and scope.tenant_ids is not None:
+        outside = sorted(set(asked.tenant_ids) - set(scope.tenant_ids))
+        if outside:
+            raise ApiError(
+                422,
+                "validation_failed",
+                f"Tenant {outside[0]} is not within this token's tenants.",
+                field="tenant_ids",
+            )
     token.callback_url = asked.url
+    token.callback_events = None if asked.events is None else check_events(asked.events)
+    token.callback_tenant_ids = None if asked.tenant_ids is None else sorted(set(asked.tenant_ids))
     token.callback_salt = new_salt()
     token.callback_registered_at = utcnow()
     extensions.db_session().commit()
@@ -61,6 +75,7 @@ def delete_callback() -> ResponseReturnValue:
     token.callback_url = None
     token.callback_salt = None
     token.callback_registered_at = None
+    token.callback_events = token.callback_tenant_ids = None
     extensions.db_session().commit()
     return "", 204
 

@@ -4,7 +4,8 @@ Insert-first: the key row is committed (unique per token and key) before any cal
 enqueued. A concurrent retry fails on the unique constraint, waits until the first
 request has filled in its call ids, and answers with those calls. A request that fails
 (bad input, Redis down) deletes its key row, so a corrected retry may use the key again.
-Keys are remembered for :data:`KEEP_FOR` (a daily job purges older ones).
+Keys are remembered for :data:`KEEP_FOR` (a daily job, ``billhive.tokens.housekeeping``,
+purges older ones).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from billhive.db import utcnow
 from billhive.platform.api.errors import ApiError
-from billhive.platform.api.models import IDEMPOTENCY_KEY_MAX, IdempotencyKey
+from billhive.tokens.models import IDEMPOTENCY_KEY_MAX, IdempotencyKey
 from billhive.workers.models import Call
 
 HEADER = "Idempotency-Key"
@@ -32,17 +33,6 @@ POLL_SECONDS = 0.02
 #: A key row still without calls after this long belongs to a request that died; a retry
 #: takes it over.
 STALE_AFTER = timedelta(minutes=2)
-#: How long a key is remembered: a retry within this time gets the first request's calls.
-KEEP_FOR = timedelta(days=7)
-
-
-def purge_keys(session: Session, *, older_than: timedelta = KEEP_FOR) -> int:
-    """Forget idempotency keys older than ``older_than`` (commits); returns how many."""
-    result = session.execute(
-        delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - older_than)
-    )
-    session.commit()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def check_key(raw: str | None) -> str | None:

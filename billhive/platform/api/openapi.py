@@ -13,6 +13,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from billhive import __version__
+from billhive.delivery.signing import SIGNATURE_HEADER
 from billhive.platform.api.errors import ERROR_CODES
 from billhive.platform.api.parsing import DEFAULT_LIMIT, MAX_BIG_ID, MAX_ID, MAX_LIMIT
 from billhive.platform.api.schemas import (
@@ -21,7 +22,6 @@ from billhive.platform.api.schemas import (
     RESPONSE_MODELS,
     STOCK_ITEMS_MAX,
 )
-from billhive.platform.api.signing import SIGNATURE_HEADER
 from billhive.tenants.models import TenantStatus
 from billhive.workers.models import CallStatus
 
@@ -323,6 +323,29 @@ def _paths() -> dict[str, Any]:
                 "responses": _responses({200: ("DeliveryPage", "A page of deliveries.")}, (400,)),
             }
         },
+        "/api/v1/events": {
+            "get": {
+                "operationId": "listEvents",
+                "summary": "Feed events of the token's tenants, oldest first (catch up, replay)",
+                "tags": ["events"],
+                "parameters": [
+                    _LIMIT,
+                    _after(MAX_BIG_ID),
+                    _query(
+                        "types",
+                        {"type": "string"},
+                        "Comma-separated event types: order.created, order.changed, "
+                        "shipment.created, stock.changed.",
+                    ),
+                    _query(
+                        "tenant_id",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                        "Only this tenant's events.",
+                    ),
+                ],
+                "responses": _responses({200: ("EventPage", "A page of events.")}, (400,)),
+            }
+        },
     }
 
 
@@ -342,6 +365,10 @@ checked out, failed authentications per client address (429).
 `{{"event": "call.finished", "delivery_id", "call"}}` to the token's callback URL with
 `{SIGNATURE_HEADER}: t=<unix time>, v1=<hex HMAC-SHA256 of "<t>.<raw body>" under the
 signing secret>`. Answer 2xx; anything else is retried with backoff for about a day.
+A callback registered with `events` also receives feed events
+(`order.created`, `order.changed`, `shipment.created`, `stock.changed`) of the tenants it
+names (default: all the token reaches) as `{{"event", "delivery_id", "data"}}`, with the
+stable event id in `Billhive-Event-Id`, in order per tenant and resource, at least once.
 Callback URLs must reach a public address (https in production) unless the operator
 allow-listed a private network; redirects are not followed.
 """
@@ -361,7 +388,11 @@ def openapi_document() -> dict[str, Any]:
         "tags": [
             {"name": "tenants", "description": "The merchants connected to billhive."},
             {"name": "calls", "description": "Billbee operations queued for a tenant."},
-            {"name": "callbacks", "description": "Being told when a call finishes."},
+            {
+                "name": "callbacks",
+                "description": "Being told when a call finishes or a merchant's data changes.",
+            },
+            {"name": "events", "description": "Change feeds: what changed in each tenant."},
             {
                 "name": "costs",
                 "description": "What Billbee bills the API key, each tenant's share, budgets.",

@@ -14,7 +14,11 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, field_validator
 
 from billhive.billbee.operations import DEPRECATED, OPERATIONS
-from billhive.platform.api.models import CALLBACK_URL_MAX
+from billhive.delivery.payloads import CallError, CallOut
+from billhive.delivery.subscriptions import EVENT_TYPES
+from billhive.tokens.models import CALLBACK_URL_MAX
+
+__all__ = ["CallError", "CallOut"]  # defined with the callbacks that carry them
 
 #: The catalog's operation names, listed as the ``enum`` of ``operation`` in the document.
 OPERATION_NAMES: list[JsonValue] = [*sorted(OPERATIONS)]
@@ -28,6 +32,11 @@ CALLBACK_URL_PATTERN = r"^https?://[^\s/?#@\x00-\x1f\x7f]+(?:[/?#][^\s\x00-\x1f\
 STOCK_ITEMS_MAX = 500
 #: Calls one batch request may queue.
 BATCH_CALLS_MAX = 100
+
+#: An event type a callback may subscribe to.
+EventName = Literal[
+    "call.finished", "order.created", "order.changed", "shipment.created", "stock.changed"
+]
 
 #: A string without control characters (PostgreSQL rejects NUL in text columns).
 Text = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
@@ -103,12 +112,23 @@ class StockRequest(_Request):
 
 
 class CallbackRequest(_Request):
-    """Where finished calls enqueued with this token are POSTed."""
+    """Where this token's events are POSTed: finished calls it enqueued, feed events."""
 
     url: Annotated[
         str,
         StringConstraints(pattern=CALLBACK_URL_PATTERN, max_length=CALLBACK_URL_MAX),
     ] = Field(description="An http(s) URL without user:password (deliveries are signed instead).")
+    events: list[EventName] | None = Field(
+        None,
+        max_length=len(EVENT_TYPES),
+        description="The event types to deliver (default: `call.finished` only).",
+    )
+    tenant_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None = Field(
+        None,
+        max_length=10_000,
+        description="The tenants whose feed events to deliver (default: every tenant the "
+        "token reaches).",
+    )
 
     @field_validator("url")
     @classmethod
@@ -180,39 +200,6 @@ class ReconnectLinkOut(_Response):
     expires_at: datetime
 
 
-class CallError(_Response):
-    """Why a call failed."""
-
-    http_status: int | None
-    code: int | None = Field(description="Billbee's ErrorCode, when it sent one.")
-    name: str | None
-    message: str | None
-
-
-class CallOut(_Response):
-    """A call: what was asked, where it is, and its outcome."""
-
-    id: int
-    tenant_id: int
-    operation: str
-    params: dict[str, Any]
-    status: str = Field(
-        description="queued, running, succeeded, failed, unknown_outcome or cancelled."
-    )
-    attempts: int
-    priority: str = Field(description="The call's lane: interactive, bulk or background.")
-    ordering_key: str | None = Field(
-        description="The key the call is ordered by (given, or derived: `sku:<SKU>` for "
-        "stock); null: the whole tenant."
-    )
-    enqueued_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    result: Any = None
-    result_truncated: bool
-    error: CallError | None
-
-
 class CallPage(_Response):
     """One page of calls; pass ``next_after`` as ``after`` for the next page."""
 
@@ -244,6 +231,8 @@ class CallbackOut(_Response):
 
     url: str
     registered_at: datetime
+    events: list[str]
+    tenant_ids: list[int] | None
     signing_secret: str | None = None
 
 
@@ -251,7 +240,10 @@ class DeliveryOut(_Response):
     """One callback delivery and how it went."""
 
     id: int
-    call_id: int
+    call_id: int | None = Field(description="The finished call told, or null for a feed event.")
+    feed_event_id: int | None = Field(
+        description="The feed event told (its `sequence`), or null for a finished call."
+    )
     url: str
     status: str = Field(description="pending, delivered, failed or cancelled.")
     attempts: int
@@ -260,6 +252,31 @@ class DeliveryOut(_Response):
     created_at: datetime
     last_attempt_at: datetime | None
     delivered_at: datetime | None
+
+
+class EventOut(_Response):
+    """One change in a merchant's Billbee (minimal data: fetch the record with a call)."""
+
+    id: str = Field(description="Stable event id (`evt_...`), the same in every delivery.")
+    sequence: int = Field(description="Orders all events; pass as `after` to page on.")
+    type: str = Field(
+        description="order.created, order.changed, shipment.created or stock.changed."
+    )
+    tenant_id: int
+    resource: str = Field(description="orders, shipments or stock.")
+    record_id: str = Field(description="Billbee's id of the order, shipment or article.")
+    modified_at: datetime | None = Field(description="Billbee's modification time.")
+    changed: list[str] | None = Field(
+        description="The top-level fields that changed; null when not known."
+    )
+    created_at: datetime
+
+
+class EventPage(_Response):
+    """One page of events, oldest first; pass ``next_after`` as ``after`` for the next."""
+
+    items: list[EventOut]
+    next_after: int | None
 
 
 class DeliveryPage(_Response):
@@ -371,6 +388,7 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     StockOut,
     CallbackOut,
     DeliveryPage,
+    EventPage,
     KeyCostsOut,
     TenantCostsOut,
     BudgetOut,

@@ -20,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billhive.db import utcnow
-from billhive.platform.api.models import PUBLIC_ID_LENGTH, ApiToken, ApiTokenTenant
 from billhive.tenants.models import Tenant
+from billhive.tokens.models import PUBLIC_ID_LENGTH, ApiToken, ApiTokenTenant
 
 TOKEN_PREFIX = "bh_"  # noqa: S105 - a prefix, not a secret
 _TOKEN_SHAPE = re.compile(r"^bh_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")

@@ -30,16 +30,11 @@ from werkzeug.serving import make_server
 
 from billhive.config import Settings
 from billhive.db import Database, utcnow
+from billhive.delivery.egress import EgressPolicy, EgressRefused, is_public
+from billhive.delivery.models import CallbackDelivery
+from billhive.delivery.outbox import collect_finished
+from billhive.delivery.send import NO_ANSWER, CallbackFailed, delivery_client, run_delivery
 from billhive.platform import create_app
-from billhive.platform.api.delivery import (
-    NO_ANSWER,
-    CallbackFailed,
-    collect_finished,
-    delivery_client,
-    run_delivery,
-)
-from billhive.platform.api.egress import EgressPolicy, EgressRefused, is_public
-from billhive.platform.api.models import CallbackDelivery
 from billhive.tenants.models import Tenant
 from billhive.workers.models import Call, CallStatus
 

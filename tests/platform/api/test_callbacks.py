@@ -22,23 +22,25 @@ from sqlalchemy.orm import Session
 
 from billhive.config import Settings
 from billhive.db import Database, utcnow
-from billhive.platform.api.delivery import (
+from billhive.delivery.cron import register_cron
+from billhive.delivery.models import CallbackDelivery, DeliveryStatus
+from billhive.delivery.outbox import (
+    collect_finished,
+    collect_finished_calls,
+    delivery_job_id,
+    requeue_lost_callback_deliveries,
+    requeue_lost_deliveries,
+)
+from billhive.delivery.send import (
     MAX_ATTEMPTS,
     NO_ANSWER,
     CallbackFailed,
-    collect_finished,
-    collect_finished_calls,
     deliver_callback,
-    delivery_job_id,
-    purge_idempotency_keys,
-    register_cron,
-    requeue_lost_callback_deliveries,
-    requeue_lost_deliveries,
     run_delivery,
 )
-from billhive.platform.api.models import CallbackDelivery, DeliveryStatus
 from billhive.platform.api.tokens import revoke_token
 from billhive.tenants.models import Tenant
+from billhive.tokens.housekeeping import purge_idempotency_keys
 from billhive.workers.calls import requeue_calls
 from billhive.workers.models import UNANNOUNCED, Call, CallStatus
 from billhive.workers.process import SYSTEM_QUEUE

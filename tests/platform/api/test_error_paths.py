@@ -14,8 +14,8 @@ from support.api import bearer
 from billhive.db import utcnow
 from billhive.platform.api import idempotency
 from billhive.platform.api.errors import ApiError
-from billhive.platform.api.models import ApiToken, IdempotencyKey
 from billhive.tenants.models import Tenant
+from billhive.tokens.models import ApiToken, IdempotencyKey
 
 
 @pytest.mark.parametrize(

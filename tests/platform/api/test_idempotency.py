@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from support.api import bearer
 
 from billhive.db import utcnow
-from billhive.platform.api import idempotency
-from billhive.platform.api.models import IdempotencyKey
 from billhive.tenants.models import Tenant, TenantStatus
+from billhive.tokens import housekeeping
+from billhive.tokens.models import IdempotencyKey
 from billhive.workers.models import Call
 
 ORDERS_LIST = {"operation": "orders.list", "params": {"page": 1}}
@@ -133,7 +133,7 @@ def test_keys_older_than_their_keeping_time_are_purged(
     _post(api, tenant.id, "old")
     _post(api, tenant.id, "new")
     old = session.scalars(select(IdempotencyKey).where(IdempotencyKey.key == "old")).one()
-    old.created_at = utcnow() - idempotency.KEEP_FOR - timedelta(hours=1)
+    old.created_at = utcnow() - housekeeping.KEEP_FOR - timedelta(hours=1)
     session.commit()
-    assert idempotency.purge_keys(session) == 1
+    assert housekeeping.purge_keys(session) == 1
     assert [k.key for k in session.scalars(select(IdempotencyKey))] == ["new"]

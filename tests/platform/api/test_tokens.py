@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from billhive.cli import main
 from billhive.config import Settings
-from billhive.platform.api.models import ApiToken
 from billhive.platform.api.tokens import (
     TokenError,
     authenticate,
@@ -22,6 +21,7 @@ from billhive.platform.api.tokens import (
     revoke_token,
 )
 from billhive.tenants.models import Tenant
+from billhive.tokens.models import ApiToken
 
 
 def test_a_new_token_is_stored_only_as_its_sha256(session: Session) -> None:

@@ -1,4 +1,7 @@
-"""API tokens, their tenant scope, idempotency keys, call origins and callback deliveries.
+"""API tokens, their tenant scope and idempotency keys.
+
+Below the web layer so that the parts serving a token outside a request (callback and
+event delivery, housekeeping jobs) can read it without importing the platform.
 
 A token is stored as its public id (the lookup key, safe to log) and the SHA-256 of the
 whole token: tokens carry 256 random bits, so a fast hash is as strong as a slow one here
@@ -8,23 +11,18 @@ and keeps the check cheap on every request. The plaintext token is shown once.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     ForeignKey,
-    Index,
     Integer,
     String,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from billhive.db import Base, UTCDateTime, string_enum, utcnow
+from billhive.db import Base, UTCDateTime, utcnow
 
 #: Length of a token's public id (hex characters).
 PUBLIC_ID_LENGTH = 16
@@ -32,9 +30,6 @@ PUBLIC_ID_LENGTH = 16
 IDEMPOTENCY_KEY_MAX = 255
 #: The longest callback URL accepted.
 CALLBACK_URL_MAX = 2000
-
-# Calls use BigInteger ids on PostgreSQL and INTEGER on SQLite (see workers.models).
-_CallId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class ApiToken(Base):
@@ -61,6 +56,10 @@ class ApiToken(Base):
     #: replaced whenever the callback is registered again, which changes the secret.
     callback_salt: Mapped[str | None] = mapped_column(String(64), nullable=True)
     callback_registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: The event types the callback wants (None: ``call.finished`` only, as before feeds).
+    callback_events: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    #: The tenants whose feed events the callback wants (None: every tenant of the token).
+    callback_tenant_ids: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
 
     def __repr__(self) -> str:
         return f"<ApiToken id={self.id} public_id={self.public_id} read_only={self.read_only}>"
@@ -99,51 +98,3 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     call_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-
-class DeliveryStatus(StrEnum):
-    """Where one callback delivery is."""
-
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    #: The token was revoked or its callback removed before the delivery succeeded.
-    CANCELLED = "cancelled"
-
-
-class CallbackDelivery(Base):
-    """The delivery log: one finished call told to one token's callback URL, and how it went."""
-
-    __tablename__ = "api_callback_deliveries"
-    __table_args__ = (
-        Index("ix_api_callback_deliveries_token_id_id", "token_id", "id"),
-        # One delivery per announcement: a call's final status, per token, per round (an
-        # operator's requeue starts a new round). Two collectors racing meet here.
-        UniqueConstraint(
-            "call_id", "token_id", "call_requeues", name="uq_api_callback_deliveries_announcement"
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"))
-    call_id: Mapped[int] = mapped_column(_CallId, ForeignKey("calls.id", ondelete="CASCADE"))
-    #: The call's ``requeues`` when it was announced (which round of the call this tells).
-    call_requeues: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    url: Mapped[str] = mapped_column(String(CALLBACK_URL_MAX))
-    status: Mapped[DeliveryStatus] = mapped_column(
-        string_enum(DeliveryStatus, "callback_delivery_status"), default=DeliveryStatus.PENDING
-    )
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    #: Why the last attempt failed (connection error class or HTTP status); never a secret.
-    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-
-    def as_log(self) -> dict[str, Any]:
-        """The row as plain data (for logs and the API)."""
-        return {"id": self.id, "call_id": self.call_id, "status": self.status.value}
-
-    def __repr__(self) -> str:
-        return f"<CallbackDelivery id={self.id} call_id={self.call_id} {self.status}>"

@@ -18,6 +18,8 @@ import time
 SIGNATURE_HEADER = "Billhive-Signature"
 DELIVERY_HEADER = "Billhive-Delivery"
 EVENT_HEADER = "Billhive-Event"
+#: The stable id of a feed event (the same in every delivery and in the pull API).
+EVENT_ID_HEADER = "Billhive-Event-Id"
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 #: How old a signature's timestamp :func:`verify` accepts, in seconds.
 DEFAULT_TOLERANCE = 300

@@ -1,0 +1,194 @@
+"""Feed events to callbacks: in order per token, at least once, each with a stable id.
+
+The events table is the outbox: :func:`collect_events` reads the unannounced events in id
+order, writes one delivery row per subscribed callback, and marks them announced, in one
+transaction; then it makes sure each token with pending event deliveries has a *drain*
+job. A drain sends its token's pending event deliveries oldest first and stops at the
+first that fails, raising so RQ tries again with the callback retry intervals: a later
+event of a tenant and resource never overtakes an earlier one (the events of one feed
+were written in order, so their ids are in order). One drain per token runs at a time
+(a Redis lock); a lost drain is queued again by the next collection. Receivers
+de-duplicate by ``Billhive-Event-Id``, the same in every retry and in the pull API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+
+from redis import Redis
+from redis.exceptions import LockError
+from rq import Queue, Retry
+from rq.job import Job
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from billhive.db import utcnow
+from billhive.delivery.models import CallbackDelivery, DeliveryStatus
+from billhive.delivery.send import RETRY_INTERVALS, delivery_client, run_delivery
+from billhive.delivery.subscriptions import feed_subscribers
+from billhive.feeds.models import FeedEvent
+from billhive.workers.process import SYSTEM_QUEUE
+from billhive.workers.runtime import get_runtime
+
+#: How often new events are collected (a part of the change-to-callback latency).
+EVENT_COLLECT_INTERVAL_SECONDS = 1
+#: Events announced per transaction.
+COLLECT_BATCH = 1000
+COLLECT_BUDGET_SECONDS = 20.0
+#: How long one drain may hold its token's lock (longer than a drain's job timeout).
+DRAIN_LOCK_SECONDS = 600
+DRAIN_TIMEOUT = 300
+#: A drain stops after this long and leaves the rest to the next one.
+DRAIN_BUDGET_SECONDS = 240.0
+_UNANNOUNCED = FeedEvent.announced_at.is_(None)
+
+
+def _announce_batch(session: Session, limit: int) -> tuple[int, set[int]]:
+    events = session.execute(
+        select(FeedEvent.id, FeedEvent.type, FeedEvent.tenant_id)
+        .where(_UNANNOUNCED)
+        .order_by(FeedEvent.id)
+        .limit(limit)
+    ).all()
+    if not events:
+        session.rollback()
+        return 0, set()
+    subscribers = feed_subscribers(session)
+    rows = [
+        CallbackDelivery(feed_event_id=event_id, token_id=sub.token_id, url=sub.url)
+        for event_id, kind, tenant_id in events
+        for sub in subscribers
+        if sub.wants(kind.value, tenant_id)
+    ]
+    session.add_all(rows)
+    session.execute(
+        update(FeedEvent)
+        .where(FeedEvent.id.in_([e[0] for e in events]), _UNANNOUNCED)
+        .values(announced_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # another collector announced them first
+        return 0, set()
+    return len(events), {row.token_id for row in rows}
+
+
+def collect_events(
+    session: Session,
+    redis: Redis,
+    *,
+    limit: int = COLLECT_BATCH,
+    budget: float = COLLECT_BUDGET_SECONDS,
+) -> int:
+    """Announce every unannounced event (``limit`` per transaction, for ``budget``
+    seconds) and make sure a drain runs for every token with pending event deliveries;
+    returns how many events were announced."""
+    deadline = time.monotonic() + budget
+    announced = 0
+    while time.monotonic() < deadline:
+        count, _ = _announce_batch(session, limit)
+        announced += count
+        if count < limit:
+            break
+    pending = set(
+        session.scalars(
+            select(CallbackDelivery.token_id)
+            .where(
+                CallbackDelivery.feed_event_id.is_not(None),
+                CallbackDelivery.status == DeliveryStatus.PENDING,
+            )
+            .distinct()
+        )
+    )
+    session.rollback()
+    ensure_drains(redis, sorted(pending))
+    return announced
+
+
+def drain_job_id(token_id: int) -> str:
+    """The RQ job that drains a token's event deliveries."""
+    return f"event-drain-{token_id}"
+
+
+def ensure_drains(redis: Redis, token_ids: list[int]) -> None:
+    """Queue a drain for each token that has none queued, running or waiting to retry."""
+    queue = Queue(SYSTEM_QUEUE, connection=redis)
+    for token_id in token_ids:
+        job_id = drain_job_id(token_id)
+        job = Job.fetch(job_id, connection=redis) if redis.exists(Job.key_for(job_id)) else None
+        if job is not None and job.get_status(refresh=False) not in ("finished", "failed", None):
+            continue
+        queue.enqueue(
+            drain_events,
+            token_id,
+            job_id=job_id,
+            retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+            job_timeout=DRAIN_TIMEOUT,
+            result_ttl=60,
+            failure_ttl=3600,
+            description=f"feed event deliveries of token {token_id}",
+        )
+
+
+def drain(session: Session, token_id: int, send: Callable[[int], str]) -> int:
+    """Send the token's pending event deliveries oldest first; returns how many went.
+
+    Raises ``send.CallbackFailed`` at the first that is not accepted (the rest wait). A
+    delivery that failed ``send.MAX_ATTEMPTS`` times is given up (marked failed) so the
+    token's later events can go.
+    """
+    sent = 0
+    deadline = time.monotonic() + DRAIN_BUDGET_SECONDS
+    after = 0
+    while time.monotonic() < deadline:
+        ids = list(
+            session.scalars(
+                select(CallbackDelivery.id)
+                .where(
+                    CallbackDelivery.token_id == token_id,
+                    CallbackDelivery.feed_event_id.is_not(None),
+                    CallbackDelivery.status == DeliveryStatus.PENDING,
+                    CallbackDelivery.id > after,
+                )
+                .order_by(CallbackDelivery.id)
+                .limit(200)
+            )
+        )
+        session.rollback()
+        if not ids:
+            break
+        for delivery_id in ids:
+            send(delivery_id)  # raises CallbackFailed while attempts remain
+            sent += 1
+            after = delivery_id
+    return sent
+
+
+def drain_events(token_id: int) -> int:
+    """RQ job: drain one token's event deliveries (one drain per token at a time)."""
+    rt = get_runtime()
+    lock = rt.redis.lock(f"billhive:event-drain-lock:{token_id}", timeout=DRAIN_LOCK_SECONDS)
+    if not lock.acquire(blocking=False):
+        return 0  # another drain of this token is sending; it takes these too
+    try:
+        with delivery_client(rt.settings) as client, rt.database.session() as session:
+
+            def send(delivery_id: int) -> str:
+                return run_delivery(rt.settings, rt.database, delivery_id, client)
+
+            return drain(session, token_id, send)
+    finally:
+        with contextlib.suppress(LockError):
+            lock.release()
+
+
+def collect_feed_events() -> int:
+    """RQ/cron job: announce new feed events and start their drains."""
+    rt = get_runtime()
+    with rt.database.session() as session:
+        return collect_events(session, rt.redis)

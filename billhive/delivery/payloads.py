@@ -1,0 +1,87 @@
+"""A call as it is told to the vendor, in API answers and callbacks alike.
+
+The pydantic models shape the JSON and (through the API's schemas module) fill the
+OpenAPI document, so an answer of ``GET /calls/{id}`` and a ``call.finished`` callback
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from billhive.workers.models import Call, CallStatus
+
+#: Statuses whose calls carry an error object.
+_ERROR_STATUSES = frozenset({CallStatus.FAILED, CallStatus.UNKNOWN_OUTCOME})
+
+
+class _Response(BaseModel):
+    # Every response field is always present, so the document marks them all required.
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_serialization_defaults_required=True
+    )
+
+
+class CallError(_Response):
+    """Why a call failed."""
+
+    http_status: int | None
+    code: int | None = Field(description="Billbee's ErrorCode, when it sent one.")
+    name: str | None
+    message: str | None
+
+
+class CallOut(_Response):
+    """A call: what was asked, where it is, and its outcome."""
+
+    id: int
+    tenant_id: int
+    operation: str
+    params: dict[str, Any]
+    status: str = Field(
+        description="queued, running, succeeded, failed, unknown_outcome or cancelled."
+    )
+    attempts: int
+    priority: str = Field(description="The call's lane: interactive, bulk or background.")
+    ordering_key: str | None = Field(
+        description="The key the call is ordered by (given, or derived: `sku:<SKU>` for "
+        "stock); null: the whole tenant."
+    )
+    enqueued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    result: Any = None
+    result_truncated: bool
+    error: CallError | None
+
+
+def call_json(call: Call) -> dict[str, Any]:
+    """A call with its status, timings and result or error."""
+    error = None
+    if call.status in _ERROR_STATUSES or call.error_name or call.error_code:
+        error = {
+            "http_status": call.http_status,
+            "code": call.error_code,
+            "name": call.error_name,
+            "message": call.error,
+        }
+    data = {
+        "id": call.id,
+        "tenant_id": call.tenant_id,
+        "operation": call.operation,
+        "params": call.params or {},
+        "status": call.status.value,
+        "attempts": call.attempts or 0,
+        "priority": call.lane.value,
+        "ordering_key": call.ordering_key,
+        "enqueued_at": call.enqueued_at,
+        "started_at": call.started_at,
+        "finished_at": call.finished_at,
+        "result": call.result,
+        "result_truncated": bool(call.result_truncated),
+        "error": error,
+    }
+    return CallOut.model_validate(data).model_dump(mode="json")

@@ -1,0 +1,91 @@
+"""Switching feeds on and off, and asking for a tenant's feeds to be read now."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from billhive.db import utcnow
+from billhive.feeds.models import Feed, FeedEvent, Resource
+
+ALL_RESOURCES: tuple[Resource, ...] = tuple(Resource)
+
+
+class FeedError(ValueError):
+    """A feed cannot be changed as asked; the message says why."""
+
+
+def parse_resources(names: Iterable[str]) -> list[Resource]:
+    """Resources by name; :class:`FeedError` naming the unknown one."""
+    out: list[Resource] = []
+    for name in names:
+        try:
+            out.append(Resource(name))
+        except ValueError:
+            known = ", ".join(r.value for r in Resource)
+            raise FeedError(f"unknown feed resource {name!r} (known: {known})") from None
+    return out
+
+
+def switch_on(
+    session: Session, tenant_id: int, resources: Sequence[Resource] = ALL_RESOURCES
+) -> list[Feed]:
+    """Switch the tenant's feeds of ``resources`` on (commits); a feed switched on again
+    keeps its cursor, so the changes made while it was off are told."""
+    now = utcnow()
+    feeds = []
+    for resource in resources:
+        feed = session.scalars(
+            select(Feed).where(Feed.tenant_id == tenant_id, Feed.resource == resource)
+        ).one_or_none()
+        if feed is None:
+            feed = Feed(
+                tenant_id=tenant_id,
+                resource=resource,
+                started_at=now,
+                cursor=now,
+                next_poll_at=now,
+            )
+            session.add(feed)
+        else:
+            feed.enabled = True
+            feed.next_poll_at = now
+        feeds.append(feed)
+    session.commit()
+    return feeds
+
+
+def switch_off(
+    session: Session, tenant_id: int, resources: Sequence[Resource] = ALL_RESOURCES
+) -> int:
+    """Switch the tenant's feeds of ``resources`` off (commits); returns how many."""
+    result = session.execute(
+        update(Feed)
+        .where(Feed.tenant_id == tenant_id, Feed.resource.in_(list(resources)))
+        .values(enabled=False)
+    )
+    session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def poll_now(session: Session, tenant_id: int, *, now: datetime | None = None) -> int:
+    """Bring the next poll of the tenant's switched-on feeds forward to now (commits);
+    a feed with a fetch in flight reads again right after it. Returns how many."""
+    moment = now or utcnow()
+    result = session.execute(
+        update(Feed)
+        .where(Feed.tenant_id == tenant_id, Feed.enabled.is_(True), Feed.next_poll_at > moment)
+        .values(next_poll_at=moment)
+    )
+    session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def purge_events(session: Session, *, older_than: timedelta) -> int:
+    """Delete feed events older than ``older_than`` (commits); returns how many."""
+    result = session.execute(delete(FeedEvent).where(FeedEvent.created_at < utcnow() - older_than))
+    session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

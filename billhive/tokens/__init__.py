@@ -1,0 +1,1 @@
+"""API tokens: who may use the developer API, for which tenants, and their callbacks."""

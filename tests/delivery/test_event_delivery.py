@@ -1,0 +1,154 @@
+"""Feed events reach the subscribed callbacks in order, at least once, with stable ids."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask, request
+from redis import Redis
+from sqlalchemy import select
+
+from billhive.config import Settings
+from billhive.db import Database, utcnow
+from billhive.delivery.events import collect_events, drain
+from billhive.delivery.models import CallbackDelivery, DeliveryStatus
+from billhive.delivery.send import CallbackFailed, delivery_client, run_delivery
+from billhive.delivery.signing import new_salt
+from billhive.feeds.models import EventType, FeedEvent, Resource
+from billhive.tenants.models import Tenant
+from billhive.tokens.models import ApiToken
+
+
+class Hook:
+    """A live receiver that records posts and answers ``status``."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], dict[str, Any]]] = []
+        self.status = 200
+        self.app = Flask("hook")
+        self.app.add_url_rule("/hook", "hook", self._post, methods=["POST"])
+
+    def _post(self) -> tuple[str, int]:
+        self.received.append((dict(request.headers), json.loads(request.get_data())))
+        return "", self.status
+
+
+@pytest.fixture
+def hook(live_server_factory: Callable[[Any], Any]) -> Iterator[tuple[Hook, str]]:
+    receiver = Hook()
+    yield receiver, f"{live_server_factory(receiver.app).url}/hook"
+
+
+@pytest.fixture
+def settings(settings_factory: Callable[..., Settings], db: Database) -> Settings:
+    """Loopback receivers allow-listed (as an operator would for a private network)."""
+    return settings_factory(callback_allowed_networks="127.0.0.0/8")
+
+
+def _tenant(db: Database) -> int:
+    with db.session() as session:
+        tenant = Tenant(display_name="T", contact_email="t@example.com", status="active")
+        session.add(tenant)
+        session.commit()
+        return tenant.id
+
+
+def _token(
+    db: Database, url: str, events: list[str] | None, tenants: list[int] | None = None
+) -> int:
+    with db.session() as session:
+        token = ApiToken(
+            public_id=new_salt()[:16],
+            secret_hash="0" * 64,
+            name="hook",
+            callback_url=url,
+            callback_salt=new_salt(),
+            callback_registered_at=utcnow(),
+            callback_events=events,
+            callback_tenant_ids=tenants,
+        )
+        session.add(token)
+        session.commit()
+        return token.id
+
+
+def _event(db: Database, tenant_id: int, n: int, kind: EventType = EventType.ORDER_CHANGED) -> None:
+    with db.session() as session:
+        session.add(
+            FeedEvent(
+                event_id=f"evt_{tenant_id}_{n}",
+                tenant_id=tenant_id,
+                resource=Resource.ORDERS,
+                type=kind,
+                record_id=str(n),
+                changed=["State"],
+            )
+        )
+        session.commit()
+
+
+def _drain(db: Database, settings: Settings, token_id: int) -> int:
+    with delivery_client(settings) as client, db.session() as session:
+        return drain(session, token_id, lambda d: run_delivery(settings, db, d, client))
+
+
+def test_events_are_posted_in_order_with_their_stable_ids(
+    db: Database, settings: Settings, redis_client: Redis, hook: tuple[Hook, str]
+) -> None:
+    receiver, url = hook
+    tenant = _tenant(db)
+    token = _token(db, url, ["order.changed"])
+    for n in range(3):
+        _event(db, tenant, n)
+    with db.session() as session:
+        assert collect_events(session, redis_client) == 3
+    assert _drain(db, settings, token) == 3
+    ids = [headers["Billhive-Event-Id"] for headers, _ in receiver.received]
+    assert ids == [f"evt_{tenant}_{n}" for n in range(3)]
+    _, body = receiver.received[0]
+    assert body["event"] == "order.changed" and body["data"]["changed"] == ["State"]
+    assert receiver.received[0][0]["Billhive-Event"] == "order.changed"
+
+
+def test_a_refused_event_holds_the_later_ones_until_it_goes(
+    db: Database, settings: Settings, redis_client: Redis, hook: tuple[Hook, str]
+) -> None:
+    receiver, url = hook
+    tenant = _tenant(db)
+    token = _token(db, url, ["order.changed"])
+    for n in range(3):
+        _event(db, tenant, n)
+    with db.session() as session:
+        collect_events(session, redis_client)
+    receiver.status = 503
+    with pytest.raises(CallbackFailed):
+        _drain(db, settings, token)
+    assert len(receiver.received) == 1  # the second and third waited
+    receiver.status = 200
+    assert _drain(db, settings, token) == 3
+    ids = [h["Billhive-Event-Id"] for h, _ in receiver.received]
+    # At least once: the first was sent again, under the same id, before the others.
+    assert ids == [f"evt_{tenant}_0", f"evt_{tenant}_0", f"evt_{tenant}_1", f"evt_{tenant}_2"]
+
+
+def test_a_callback_gets_only_the_types_and_tenants_it_chose(
+    db: Database, settings: Settings, redis_client: Redis, hook: tuple[Hook, str]
+) -> None:
+    _, url = hook
+    wanted, other = _tenant(db), _tenant(db)
+    token = _token(db, url, ["stock.changed"], tenants=[wanted])
+    calls_only = _token(db, url, None)
+    _event(db, wanted, 1, EventType.STOCK_CHANGED)
+    _event(db, wanted, 2, EventType.ORDER_CHANGED)
+    _event(db, other, 3, EventType.STOCK_CHANGED)
+    with db.session() as session:
+        collect_events(session, redis_client)
+        rows = session.scalars(select(CallbackDelivery)).all()
+        assert {(r.token_id, r.feed_event_id) for r in rows} == {
+            (token, session.scalars(select(FeedEvent.id).where(FeedEvent.record_id == "1")).one())
+        }
+        assert all(r.token_id != calls_only for r in rows)
+        assert all(r.status is DeliveryStatus.PENDING for r in rows)

@@ -1,0 +1,117 @@
+"""Polling end to end: background-lane calls against the sandbox over HTTP become events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import select
+from support.feeds import work_all
+
+from billhive.feeds.fetch import CONSUMER
+from billhive.feeds.models import Feed, FeedEvent, Resource
+from billhive.feeds.poller import poll_due
+from billhive.feeds.service import poll_now, switch_on
+from billhive.workers.calls import enqueue_call
+from billhive.workers.models import Call, CallStatus, Lane
+from billhive.workers.runtime import Runtime
+
+ORDER = {
+    "OrderItems": [{"Product": {"Title": "Mug", "SKU": "MUG-1"}, "Quantity": 1, "TotalPrice": 9.5}],
+    "InvoiceAddress": {"FirstName": "Erika", "LastName": "Muster", "CountryISO2": "DE"},
+}
+
+
+def _poll(rt: Runtime) -> list[int]:
+    with rt.database.session() as session:
+        started = poll_due(session, rt.redis, rt.settings, limit=100)
+    work_all(rt)
+    return started
+
+
+def _events(rt: Runtime, tenant_id: int) -> list[tuple[str, list[str] | None]]:
+    with rt.database.session() as session:
+        return [
+            (e.type.value, e.changed)
+            for e in session.scalars(
+                select(FeedEvent).where(FeedEvent.tenant_id == tenant_id).order_by(FeedEvent.id)
+            )
+        ]
+
+
+def _call(rt: Runtime, tenant_id: int, operation: str, **kwargs: object) -> Call:
+    with rt.database.session() as session:
+        call = enqueue_call(tenant_id, operation, session=session, redis=rt.redis, **kwargs)  # type: ignore[arg-type]
+        call_id = call.id
+    work_all(rt)
+    with rt.database.session() as session:
+        done = session.get(Call, call_id)
+        assert done is not None and done.status is CallStatus.SUCCEEDED, done and done.error
+        session.expunge(done)
+        return done
+
+
+def test_a_new_and_a_changed_order_become_events_through_background_calls(
+    feed_runtime: Runtime, feed_tenant: Callable[[int], int]
+) -> None:
+    rt = feed_runtime
+    tenant = feed_tenant(1)
+    with rt.database.session() as session:
+        switch_on(session, tenant, [Resource.ORDERS])
+    created = _call(rt, tenant, "orders.create", body=ORDER)
+    order_id = created.result["BillBeeOrderId"]
+
+    started = _poll(rt)
+    assert len(started) == 1
+    with rt.database.session() as session:
+        fetch = session.get(Call, started[0])
+        assert fetch is not None
+        assert fetch.lane is Lane.BACKGROUND and fetch.consumer == CONSUMER
+        assert fetch.operation == "orders.list"
+        # The page itself (end customers' addresses) is not kept on the call.
+        assert fetch.status is CallStatus.SUCCEEDED and fetch.result["events"] == 1
+    assert _events(rt, tenant) == [("order.created", None)]
+
+    _call(rt, tenant, "orders.update_state", params={"id": order_id}, body={"NewStateId": 3})
+    with rt.database.session() as session:
+        assert poll_now(session, tenant) == 1
+    _poll(rt)
+    events = _events(rt, tenant)
+    assert events[0] == ("order.created", None)
+    assert events[1][0] == "order.changed"
+    assert events[1][1] is not None and "State" in events[1][1]
+    assert len(events) == 2
+
+
+def test_a_feed_is_not_fetched_again_while_its_fetch_is_in_flight(
+    feed_runtime: Runtime, feed_tenant: Callable[[int], int]
+) -> None:
+    rt = feed_runtime
+    tenant = feed_tenant(2)
+    with rt.database.session() as session:
+        switch_on(session, tenant, [Resource.ORDERS])
+        first = poll_due(session, rt.redis, rt.settings, limit=10)
+        poll_now(session, tenant)
+        second = poll_due(session, rt.redis, rt.settings, limit=10)
+    assert len(first) == 1 and second == []
+    work_all(rt)
+    with rt.database.session() as session:
+        feed = session.scalars(select(Feed).where(Feed.tenant_id == tenant)).one()
+        assert feed.call_id is None and feed.last_polled_at is not None
+
+
+def test_a_stock_change_becomes_a_stock_event(
+    feed_runtime: Runtime, feed_tenant: Callable[[int], int]
+) -> None:
+    rt = feed_runtime
+    tenant = feed_tenant(3)
+    _call(rt, tenant, "products.create", body={"SKU": "CUP-9", "Title": [{"Text": "Cup"}]})
+    with rt.database.session() as session:
+        switch_on(session, tenant, [Resource.STOCK])
+    _call(
+        rt,
+        tenant,
+        "products.update_stock",
+        body={"Sku": "CUP-9", "NewQuantity": 7},
+    )
+    _poll(rt)
+    assert [t for t, _ in _events(rt, tenant)] == ["stock.changed"]

@@ -1,0 +1,130 @@
+"""``GET /api/v1/events``: paging with the cursor, the types and tenant filters, the scope."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from billhive.feeds.models import EventType, FeedEvent, Resource
+from billhive.tenants.models import Tenant
+
+_RESOURCE = {
+    EventType.ORDER_CREATED: Resource.ORDERS,
+    EventType.ORDER_CHANGED: Resource.ORDERS,
+    EventType.SHIPMENT_CREATED: Resource.SHIPMENTS,
+    EventType.STOCK_CHANGED: Resource.STOCK,
+}
+
+
+def _events(session: Session, tenant: Tenant, kinds: list[EventType]) -> list[int]:
+    rows = [
+        FeedEvent(
+            event_id=f"evt_{tenant.id}_{n}",
+            tenant_id=tenant.id,
+            resource=_RESOURCE[kind],
+            type=kind,
+            record_id=str(100 + n),
+            changed=["State"] if kind is EventType.ORDER_CHANGED else None,
+        )
+        for n, kind in enumerate(kinds)
+    ]
+    session.add_all(rows)
+    session.commit()
+    return [r.id for r in rows]
+
+
+def test_events_page_on_with_the_cursor_oldest_first(
+    api: Callable[..., Any], tenant: Tenant, session: Session
+) -> None:
+    ids = _events(session, tenant, [EventType.ORDER_CREATED] * 5)
+    first = api("GET", "/api/v1/events?limit=2")
+    assert first.status_code == 200
+    assert [e["sequence"] for e in first.json["items"]] == ids[:2]
+    assert first.json["next_after"] == ids[1]
+    rest = api("GET", f"/api/v1/events?limit=10&after={first.json['next_after']}")
+    assert [e["sequence"] for e in rest.json["items"]] == ids[2:]
+    assert rest.json["next_after"] is None
+    assert rest.json["items"][0]["id"] == f"evt_{tenant.id}_2"
+
+
+def test_the_types_filter_keeps_only_the_types_asked_for(
+    api: Callable[..., Any], tenant: Tenant, session: Session
+) -> None:
+    _events(
+        session,
+        tenant,
+        [EventType.ORDER_CREATED, EventType.STOCK_CHANGED, EventType.ORDER_CHANGED],
+    )
+    response = api("GET", "/api/v1/events?types=order.changed,stock.changed")
+    assert [e["type"] for e in response.json["items"]] == ["stock.changed", "order.changed"]
+    assert response.json["items"][1]["changed"] == ["State"]
+
+
+def test_an_unknown_type_is_a_clear_400(api: Callable[..., Any], db: Any) -> None:
+    response = api("GET", "/api/v1/events?types=order.deleted")
+    assert response.status_code == 400
+    assert response.json["error"]["field"] == "types"
+
+
+def test_a_scoped_token_sees_only_its_tenants_events(
+    api: Callable[..., Any],
+    make_tenant: Callable[..., Tenant],
+    make_token: Callable[..., str],
+    session: Session,
+) -> None:
+    mine, other = make_tenant(), make_tenant()
+    _events(session, mine, [EventType.ORDER_CREATED])
+    _events(session, other, [EventType.ORDER_CREATED, EventType.ORDER_CHANGED])
+    scoped = make_token("scoped", tenant_ids=[mine.id])
+    seen = api("GET", "/api/v1/events", as_token=scoped).json["items"]
+    assert {e["tenant_id"] for e in seen} == {mine.id}
+    asked = api("GET", f"/api/v1/events?tenant_id={other.id}", as_token=scoped)
+    assert asked.status_code == 200 and asked.json["items"] == []
+    everything = api("GET", f"/api/v1/events?tenant_id={other.id}").json["items"]
+    assert len(everything) == 2
+
+
+def test_a_callback_chooses_its_event_types_and_tenants(
+    api: Callable[..., Any], tenant: Tenant, db: Any
+) -> None:
+    response = api(
+        "PUT",
+        "/api/v1/callback",
+        json={
+            "url": "https://erp.example/hook",
+            "events": ["order.changed", "call.finished"],
+            "tenant_ids": [tenant.id],
+        },
+    )
+    assert response.status_code == 200, response.json
+    shown = api("GET", "/api/v1/callback").json
+    assert shown["events"] == ["order.changed", "call.finished"]
+    assert shown["tenant_ids"] == [tenant.id]
+
+
+def test_a_scoped_callback_cannot_name_a_tenant_outside_its_token(
+    api: Callable[..., Any], make_tenant: Callable[..., Tenant], make_token: Callable[..., str]
+) -> None:
+    mine, other = make_tenant(), make_tenant()
+    scoped = make_token("scoped", tenant_ids=[mine.id])
+    response = api(
+        "PUT",
+        "/api/v1/callback",
+        as_token=scoped,
+        json={
+            "url": "https://erp.example/hook",
+            "events": ["order.created"],
+            "tenant_ids": [other.id],
+        },
+    )
+    assert response.status_code == 422
+    assert response.json["error"]["field"] == "tenant_ids"
+
+
+def test_an_unknown_event_type_is_refused_by_name(api: Callable[..., Any], db: Any) -> None:
+    response = api(
+        "PUT", "/api/v1/callback", json={"url": "https://erp.example/h", "events": ["order.gone"]}
+    )
+    assert response.status_code == 422
