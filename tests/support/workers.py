@@ -51,12 +51,16 @@ def worker_env(runtime: Runtime) -> dict[str, str]:
     }
 
 
-def start_worker_process(runtime: Runtime, concurrency: int) -> subprocess.Popen[bytes]:
-    """`billhive worker` as a real process on the test's database, Redis and sandbox,
-    returned once its workers registered with RQ."""
+def start_worker_process(
+    runtime: Runtime, concurrency: int, **settings: str
+) -> subprocess.Popen[bytes]:
+    """`billhive worker` as a real process on the test's database, Redis and sandbox
+    (``settings``: more BILLHIVE_* variables by lower-case name), returned once its workers
+    registered with RQ."""
+    env = worker_env(runtime) | {f"BILLHIVE_{k.upper()}": v for k, v in settings.items()}
     process = subprocess.Popen(
         [sys.executable, "-m", "billhive.cli", "worker", "--concurrency", str(concurrency)],
-        env=worker_env(runtime),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         # Its own process group: RQ's scheduler runs in a child process of the worker.

@@ -33,7 +33,11 @@ def test_concurrent_workers_keep_every_tenant_within_billbees_limits(
                 enqueue_call(
                     tenant, "orders.list", {"page": 1}, session=session, redis=runtime.redis
                 )
-    process = start_worker_process(runtime, 4)
+    # The allowance for send-to-arrival delay is widened from the default 35 ms: on a test
+    # machine shared with other test processes a thread may be scheduled ~100 ms late (one
+    # such 429 in a CI run). What this test checks is the window arithmetic across
+    # processes; the default margin's cost and 429 rate are measured by bench_workers.
+    process = start_worker_process(runtime, 4, dispatch_jitter_ms="150")
     try:
         deadline = time.monotonic() + 60
         done = 0
