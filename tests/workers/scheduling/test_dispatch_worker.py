@@ -24,7 +24,7 @@ from billhive.workers.scheduling.dispatcher import Dispatcher
 from billhive.workers.scheduling.worker import SimpleTenantWorker
 
 HERE = Path(__file__).parent
-ROOT = HERE.parent.parent
+ROOT = HERE.parents[2]
 MODULE = Path(__file__).stem
 
 WORKER_SCRIPT = """

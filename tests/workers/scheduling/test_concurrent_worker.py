@@ -20,7 +20,7 @@ from billhive.workers.scheduling.concurrent import InFlightSizer
 from billhive.workers.scheduling.dispatcher import READ, WRITE, Order
 
 HERE = Path(__file__).parent
-ROOT = HERE.parent.parent
+ROOT = HERE.parents[2]
 MODULE = Path(__file__).stem
 
 WORKER_SCRIPT = """

@@ -15,7 +15,7 @@ from babel.messages.pofile import read_po
 
 from billhive.platform.i18n import LANGUAGE_COOKIE, safe_next
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CATALOG_DIR = ROOT / "billhive/platform/translations/de/LC_MESSAGES"
 KEYWORDS = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None}
 
