@@ -1,4 +1,4 @@
-"""Per-app resources (settings, database, Redis) and per-request access to them."""
+"""Per-app resources (settings, database, Redis, vault) and per-request access to them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from billhive.config import Settings
 from billhive.db import Database
 from billhive.redisconn import redis_from_settings
+from billhive.tenants.vault import Vault
 
 _KEY = "billhive"
 
@@ -20,6 +21,14 @@ class Resources:
         self.settings = settings
         self.database = database
         self._redis: Redis | None = None
+        self._vault: Vault | None = None
+
+    @property
+    def vault(self) -> Vault:
+        """The vault of the app's settings (built on first use: keys are checked then)."""
+        if self._vault is None:
+            self._vault = Vault.from_settings(self.settings)
+        return self._vault
 
     @property
     def redis(self) -> Redis:
@@ -63,3 +72,8 @@ def db_session() -> Session:
 def redis() -> Redis:
     """The current app's Redis client."""
     return resources().redis
+
+
+def vault() -> Vault:
+    """The current app's vault (opens tenants' contact e-mails and call payloads)."""
+    return resources().vault

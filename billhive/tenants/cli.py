@@ -15,6 +15,7 @@ from sqlalchemy import select
 from billhive.config import ConfigError, Settings, load_settings, new_key_b64
 from billhive.db import Database
 from billhive.tenants.audit import ACTOR_CLI
+from billhive.tenants.contact import contact_emails
 from billhive.tenants.errors import TenantError
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.rotation import (
@@ -174,11 +175,11 @@ def tenants_list(status: str | None) -> None:
         query = query.where(Tenant.status == TenantStatus(status))
     with _database(settings) as database, database.session() as session:
         rows = session.scalars(query).all()
+        emails = contact_emails(session, _vault(settings), rows)
         for t in rows:
             verified = f"{t.verified_at:%Y-%m-%d %H:%M}" if t.verified_at else "-"
             click.echo(
-                f"{t.id}\t{t.status.value}\t{t.display_name}\t{t.contact_email}\t"
-                f"verified {verified}"
+                f"{t.id}\t{t.status.value}\t{t.display_name}\t{emails[t.id]}\tverified {verified}"
             )
     if not rows:
         click.echo("No tenants.", err=True)

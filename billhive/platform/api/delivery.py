@@ -41,7 +41,7 @@ from billhive.platform.api.egress import (
 )
 from billhive.platform.api.idempotency import purge_keys
 from billhive.platform.api.models import ApiToken, CallbackDelivery, DeliveryStatus
-from billhive.platform.api.present import call_json
+from billhive.platform.api.present import calls_json
 from billhive.platform.api.signing import (
     DELIVERY_HEADER,
     EVENT_HEADER,
@@ -49,6 +49,7 @@ from billhive.platform.api.signing import (
     signature_header,
     signing_secret,
 )
+from billhive.tenants.vault import Vault
 from billhive.workers.models import FINAL_STATUSES, UNANNOUNCED, Call
 from billhive.workers.process import SYSTEM_QUEUE
 from billhive.workers.runtime import get_runtime
@@ -254,7 +255,8 @@ def _prepare(
     call = session.get(Call, delivery.call_id)
     if call is None or call.status not in FINAL_STATUSES:
         return DeliveryStatus.CANCELLED
-    payload = {"event": EVENT, "delivery_id": delivery.id, "call": call_json(call)}
+    shown = calls_json(session, Vault.from_settings(settings), [call])[0]
+    payload = {"event": EVENT, "delivery_id": delivery.id, "call": shown}
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8")
     return body, signing_secret(settings.require("secret_key"), token.callback_salt)
 

@@ -2,24 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from billhive.platform.api.models import ApiToken, CallbackDelivery
 from billhive.platform.api.schemas import CallbackOut, CallOut, DeliveryOut, TenantOut
 from billhive.tenants.models import Tenant
+from billhive.tenants.vault import Vault
+from billhive.workers import payloads
 from billhive.workers.models import Call, CallStatus
+from billhive.workers.payloads import Payload
 
 #: Statuses whose calls carry an error object.
 _ERROR_STATUSES = frozenset({CallStatus.FAILED, CallStatus.UNKNOWN_OUTCOME})
 
 
-def tenant_json(tenant: Tenant) -> dict[str, Any]:
-    """A tenant as the API shows it: no credential, no blind index."""
-    return TenantOut.model_validate(tenant).model_dump(mode="json")
+def tenant_json(tenant: Tenant, contact_email: str) -> dict[str, Any]:
+    """A tenant as the API shows it: no credential, no blind index; ``contact_email``
+    opened by ``tenants/contact.py`` ("" once deleted)."""
+    fields = {
+        name: getattr(tenant, name) for name in TenantOut.model_fields if name != "contact_email"
+    }
+    return TenantOut.model_validate({**fields, "contact_email": contact_email}).model_dump(
+        mode="json"
+    )
 
 
-def call_json(call: Call) -> dict[str, Any]:
-    """A call with its status, timings and result or error."""
+def calls_json(session: Session, vault: Vault, calls: Sequence[Call]) -> list[dict[str, Any]]:
+    """Calls as :func:`call_json` shows them, their payloads opened (one key lookup per
+    tenant)."""
+    keys = payloads.keys_for(session, vault, {call.tenant_id for call in calls})
+    return [call_json(call, payloads.open_call(keys.get(call.tenant_id), call)) for call in calls]
+
+
+def call_json(call: Call, payload: Payload) -> dict[str, Any]:
+    """A call with its status, timings and result or error; ``payload`` holds its opened
+    parameters and result (shown empty, and said so, once purged)."""
     error = None
     if call.status in _ERROR_STATUSES or call.error_name or call.error_code:
         error = {
@@ -32,7 +52,7 @@ def call_json(call: Call) -> dict[str, Any]:
         "id": call.id,
         "tenant_id": call.tenant_id,
         "operation": call.operation,
-        "params": call.params or {},
+        "params": payload.params,
         "status": call.status.value,
         "attempts": call.attempts or 0,
         "priority": call.lane.value,
@@ -40,8 +60,13 @@ def call_json(call: Call) -> dict[str, Any]:
         "enqueued_at": call.enqueued_at,
         "started_at": call.started_at,
         "finished_at": call.finished_at,
-        "result": call.result,
+        "result": payload.result,
         "result_truncated": bool(call.result_truncated),
+        "payload": "purged"
+        if payload.purged
+        else "unreadable"
+        if payload.unreadable
+        else "available",
         "error": error,
     }
     return CallOut.model_validate(data).model_dump(mode="json")

@@ -145,8 +145,8 @@ class TenantOut(_Response):
     """A merchant (never a credential)."""
 
     id: int
-    display_name: str
-    contact_email: str
+    display_name: str = Field(description='"deleted tenant #<id>" once deleted.')
+    contact_email: str = Field(description="Empty once the tenant is deleted.")
     status: str
     invoice_creation_allowed: bool
     invoice_refused_at: datetime | None = Field(
@@ -210,6 +210,11 @@ class CallOut(_Response):
     finished_at: datetime | None
     result: Any = None
     result_truncated: bool
+    payload: str = Field(
+        description="available: params and result are shown; purged: they were deleted "
+        "(BILLHIVE_PAYLOAD_RETENTION_DAYS after the call finished, or the tenant was "
+        "deleted or left) and show as empty; unreadable: they did not open."
+    )
     error: CallError | None
 
 

@@ -16,6 +16,7 @@ from billhive.platform.api.errors import ApiError
 from billhive.platform.api.parsing import MAX_ID, query_choice, query_int, query_limit
 from billhive.platform.api.present import tenant_json
 from billhive.platform.signup.links import LinkPurpose, make_reconnect_url, max_age
+from billhive.tenants.contact import contact_email, contact_emails
 from billhive.tenants.models import Tenant, TenantStatus
 
 TENANT_STATUSES = frozenset(s.value for s in TenantStatus)
@@ -54,9 +55,10 @@ def list_tenants() -> ResponseReturnValue:
     rows = list(extensions.db_session().scalars(query))
     more = len(rows) > limit
     rows = rows[:limit]
+    emails = contact_emails(extensions.db_session(), extensions.vault(), rows)
     return jsonify(
         {
-            "items": [tenant_json(t) for t in rows],
+            "items": [tenant_json(t, emails[t.id]) for t in rows],
             "next_after": rows[-1].id if more and rows else None,
         }
     )
@@ -65,7 +67,9 @@ def list_tenants() -> ResponseReturnValue:
 @bp.get("/tenants/<int:tenant_id>")
 def get_tenant(tenant_id: int) -> ResponseReturnValue:
     """One tenant (never a credential)."""
-    return jsonify(tenant_json(load_tenant(tenant_id)))
+    tenant = load_tenant(tenant_id)
+    email = contact_email(extensions.db_session(), extensions.vault(), tenant)
+    return jsonify(tenant_json(tenant, email))
 
 
 @bp.post("/tenants/<int:tenant_id>/reconnect-link")
