@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from billhive.config import Settings
 from billhive.db import utcnow
+from billhive.tenants.contact import seal_contact_email
 from billhive.tenants.models import Tenant, TenantCredentials, TenantStatus
 from billhive.tenants.vault import Vault
 
@@ -53,7 +54,6 @@ def make_tenant(session: Session) -> TenantFactory:
         username = username or f"merchant{n}@shop.example"
         tenant = Tenant(
             display_name=f"Shop {n}",
-            contact_email=f"owner{n}@shop.example",
             username_index=vault.blind_index(username),
             status=status,
             invoice_creation_allowed=False,
@@ -63,7 +63,9 @@ def make_tenant(session: Session) -> TenantFactory:
         session.add(tenant)
         session.flush()
         sealed = vault.seal(tenant.id, username, password)
-        session.add(TenantCredentials(tenant_id=tenant.id, **sealed._asdict()))
+        credentials = TenantCredentials(tenant_id=tenant.id, **sealed._asdict())
+        session.add(credentials)
+        seal_contact_email(vault, tenant, credentials, f"owner{n}@shop.example")
         session.commit()
         return tenant
 

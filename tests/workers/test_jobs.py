@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sealed_support import payload_of
 from sqlalchemy import event, select
 from worker_helpers import API_KEY, PASSWORD, account_username, work
 
@@ -33,7 +34,13 @@ def _enqueue(
 ) -> int:
     with runtime.database.session() as session:
         return enqueue_call(
-            tenant_id, operation, params, body=body, session=session, redis=runtime.redis
+            tenant_id,
+            operation,
+            params,
+            body=body,
+            session=session,
+            redis=runtime.redis,
+            vault=runtime.vault,
         ).id
 
 
@@ -46,7 +53,9 @@ def test_a_call_runs_with_the_tenants_credentials_and_records_its_result(
     call = _call(runtime, call_id)
     assert call.status is CallStatus.SUCCEEDED
     assert (call.http_status, call.attempts) == (200, 1)
-    assert isinstance(call.result, list) and len(call.result) == 2
+    with runtime.database.session() as session:
+        result = payload_of(session, runtime.vault, call).result
+    assert isinstance(result, list) and len(result) == 2
     assert call.started_at is not None and call.finished_at is not None
 
 

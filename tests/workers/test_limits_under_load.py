@@ -28,7 +28,12 @@ def test_concurrent_workers_keep_every_tenant_within_billbees_limits(
         for _ in range(CALLS_PER_TENANT):
             for tenant in tenants:  # every call on one endpoint: 2/s per tenant
                 enqueue_call(
-                    tenant, "orders.list", {"page": 1}, session=session, redis=runtime.redis
+                    tenant,
+                    "orders.list",
+                    {"page": 1},
+                    session=session,
+                    redis=runtime.redis,
+                    vault=runtime.vault,
                 )
     process = start_worker_process(runtime, 4)
     try:

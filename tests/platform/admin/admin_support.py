@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sealed_support import store_payload
 from sqlalchemy.orm import Session
 
 from billhive.db import utcnow
+from billhive.tenants.contact import seal_contact_email
 from billhive.tenants.models import Tenant, TenantCredentials, TenantStatus
 from billhive.tenants.vault import Vault
 from billhive.workers.models import Call, CallStatus
@@ -55,7 +57,6 @@ class Made:
         username = username or f"user-{name.lower().replace(' ', '-')}@shop.example"
         tenant = Tenant(
             display_name=name,
-            contact_email=email,
             username_index=self.vault.blind_index(username),
             status=status,
             invoice_creation_allowed=False,
@@ -63,7 +64,9 @@ class Made:
         self.session.add(tenant)
         self.session.flush()
         sealed = self.vault.seal(tenant.id, username, TENANT_PASSWORD)
-        self.session.add(TenantCredentials(tenant_id=tenant.id, **sealed._asdict()))
+        credentials = TenantCredentials(tenant_id=tenant.id, **sealed._asdict())
+        self.session.add(credentials)
+        seal_contact_email(self.vault, tenant, credentials, email)
         self.session.commit()
         return tenant
 
@@ -81,16 +84,21 @@ class Made:
         call = Call(
             tenant_id=tenant.id,
             operation=operation,
-            params=params if params is not None else {"id": 7},
             status=status,
             attempts=1 if done else 0,
             http_status=200 if status == CallStatus.SUCCEEDED else (500 if done else None),
             error=error,
-            result={"Data": {"Id": 7}} if status == CallStatus.SUCCEEDED else None,
             enqueued_at=now - timedelta(seconds=3),
             started_at=now - timedelta(seconds=2) if done else None,
             finished_at=now - timedelta(seconds=1) if done else None,
         )
         self.session.add(call)
+        store_payload(
+            self.session,
+            self.vault,
+            call,
+            params=params if params is not None else {"id": 7},
+            result={"Data": {"Id": 7}} if status == CallStatus.SUCCEEDED else None,
+        )
         self.session.commit()
         return call

@@ -6,25 +6,28 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
+from sealed_support import add_tenant
 from sqlalchemy.orm import Session
 
 from billhive.platform.api.tokens import create_token
 from billhive.tenants.models import Tenant, TenantStatus
+from billhive.tenants.vault import Vault
 
 
 @pytest.fixture
-def make_tenant(session: Session) -> Callable[..., Tenant]:
-    """Create a tenant row (no credentials needed: the API never opens them)."""
+def make_tenant(session: Session, vault: Vault) -> Callable[..., Tenant]:
+    """Create a tenant row with a data key (its calls' payloads are sealed with it)."""
     counter = {"n": 0}
 
     def build(status: TenantStatus = TenantStatus.ACTIVE, name: str | None = None) -> Tenant:
         counter["n"] += 1
-        tenant = Tenant(
+        tenant = add_tenant(
+            session,
+            vault,
             display_name=name or f"Shop {counter['n']}",
             contact_email=f"owner{counter['n']}@shop.test",
             status=status,
         )
-        session.add(tenant)
         session.commit()
         return tenant
 
