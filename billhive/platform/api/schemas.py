@@ -178,6 +178,18 @@ class ReconnectLinkOut(_Response):
     tenant_id: int
     url: str
     expires_at: datetime
+    leave_url: str = Field(
+        description="A leave link to send with it (see createLeaveLink): the merchant can "
+        "leave at any time."
+    )
+
+
+class LeaveLinkOut(_Response):
+    """A signed, single-use link where the merchant confirms leaving billhive."""
+
+    tenant_id: int
+    url: str
+    expires_at: datetime
 
 
 class CallError(_Response):
@@ -370,6 +382,7 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     TenantOut,
     TenantPage,
     ReconnectLinkOut,
+    LeaveLinkOut,
     CallOut,
     CallPage,
     BatchOut,
