@@ -65,6 +65,7 @@ from sqlalchemy import select
 
 from billhive.config import generate_dev_secrets, load_settings
 from billhive.embedded_redis import EmbeddedRedis, free_port
+from billhive.workers import payloads
 from billhive.workers.calls import (
     CALL_JOB,
     CallRequest,
@@ -234,8 +235,12 @@ def enqueue(plat: Platform, tenant_id: int, *, plain: bool) -> int:
                 redis=rt.redis,
                 vault=rt.vault,
             ).id
-        call = Call(tenant_id=tenant_id, operation="orders.list", params=CALL_PARAMS)
+        call = Call(tenant_id=tenant_id, operation="orders.list")
         session.add(call)
+        session.flush()
+        key = payloads.key_for(session, rt.vault, tenant_id)
+        assert key is not None
+        payloads.seal_request(key, call, CALL_PARAMS, None)
         session.commit()
         Queue(f"plain:t:{tenant_id}", connection=rt.redis).enqueue_call(
             CALL_JOB, args=(call.id,), job_id=job_id_for(call.id), retry=Retry(max=10_000)
