@@ -67,7 +67,7 @@ def _tenant_rows(count: int, vault: Vault, rng: random.Random) -> Iterator[tuple
         yield (
             n,
             f"{word.title()} {rng.choice(WORDS)} {n}",
-            f"info{n}@{word}{n % 997}.example",
+            # (contact e-mails are sealed with a data key these rows do not have: none)
             index,
             status,
             False,
@@ -89,12 +89,11 @@ def _call_rows(count: int, tenants: int, rng: random.Random) -> Iterator[tuple[A
             n,
             tenant,
             rng.choice(OPERATIONS),
-            json.dumps({"id": n}),
+            # (payloads are sealed per tenant; the list pages never open them: none here)
             status,
             3 if failed else 1,
             500 if failed else (200 if started else None),
             "Billbee answered 500" if failed else None,
-            json.dumps({"Data": {"Id": n}}) if status == "succeeded" else None,
             False,
             enqueued,
             started,
@@ -122,7 +121,7 @@ def fill(database: Database, vault: Vault, tenants: int, calls: int) -> dict[str
     _copy(
         database,
         "tenants",
-        "id, display_name, contact_email, username_index, status, invoice_creation_allowed, "
+        "id, display_name, username_index, status, invoice_creation_allowed, "
         "created_at, updated_at",
         _tenant_rows(tenants, vault, rng),
     )
@@ -131,7 +130,7 @@ def fill(database: Database, vault: Vault, tenants: int, calls: int) -> dict[str
     _copy(
         database,
         "calls",
-        "id, tenant_id, operation, params, status, attempts, http_status, error, result, "
+        "id, tenant_id, operation, status, attempts, http_status, error, "
         "result_truncated, enqueued_at, started_at, finished_at",
         _call_rows(calls, tenants, rng),
     )

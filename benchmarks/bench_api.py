@@ -21,6 +21,7 @@ A fresh PostgreSQL database is created next to ``--database-url`` and dropped af
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import json
 import os
@@ -39,14 +40,14 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
-from common import fresh_database
+from common import create_tenants, fresh_database
 from sqlalchemy.engine import make_url
 
 from billhive.config import generate_dev_secrets
 from billhive.db import Database
 from billhive.dev.embedded_redis import EmbeddedRedis
 from billhive.platform.api.tokens import create_token
-from billhive.tenants.models import Tenant, TenantStatus
+from billhive.tenants.vault import Keyring, Vault
 
 TARGET_PER_SECOND = 500.0
 TARGET_P99_MS = 50.0
@@ -61,21 +62,20 @@ def _free_port() -> int:
         return port
 
 
-def _seed(database_url: str, tenants: int, clients: int) -> tuple[list[int], list[str]]:
+def _seed(
+    database_url: str, tenants: int, clients: int, secrets: dict[str, str]
+) -> tuple[list[int], list[str]]:
+    # Tenants with a data key (their calls' payloads are sealed with it), under the keys
+    # the served app gets.
+    vault = Vault(
+        Keyring.parse(secrets["BILLHIVE_VAULT_KEYS"]),
+        base64.b64decode(secrets["BILLHIVE_BLIND_INDEX_KEY"]),
+    )
     database = Database(database_url, pool=False)
     try:
+        create_tenants(database, vault, tenants)
+        tenant_ids = list(range(1, tenants + 1))
         with database.session() as session:
-            rows = [
-                Tenant(
-                    display_name=f"Bench Shop {i}",
-                    contact_email=f"owner{i}@bench.example",
-                    status=TenantStatus.ACTIVE,
-                )
-                for i in range(tenants)
-            ]
-            session.add_all(rows)
-            session.commit()
-            tenant_ids = [t.id for t in rows]
             tokens = [create_token(session, f"bench {i}").plaintext for i in range(clients)]
         return tenant_ids, tokens
     finally:
@@ -142,13 +142,19 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 @contextmanager
 def serving(
-    database_url: str, redis_url: str, workdir: Path, workers: int, rate_limit: str | None = None
+    database_url: str,
+    redis_url: str,
+    workdir: Path,
+    workers: int,
+    rate_limit: str | None = None,
+    *,
+    secrets: dict[str, str] | None = None,
 ) -> Iterator[int]:
     """``billhive web`` (gunicorn) on a free port, stopped afterwards; yields the port."""
     port = _free_port()
     env = {
         **os.environ,
-        **generate_dev_secrets(),
+        **(secrets or generate_dev_secrets()),
         **({"BILLHIVE_API_RATE_LIMIT": rate_limit} if rate_limit else {}),
         "BILLHIVE_ENV": "test",
         "BILLHIVE_INSTANCE_PATH": str(workdir / "instance"),
@@ -342,9 +348,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             EmbeddedRedis(workdir / "redis") as redis,
             fresh_database(args.database_url, "api", workdir) as database_url,
         ):
-            tenant_ids, tokens = _seed(database_url, args.tenants, args.clients)
+            secrets = generate_dev_secrets()
+            tenant_ids, tokens = _seed(database_url, args.tenants, args.clients, secrets)
             limit = WRK_RATE_LIMIT if use_wrk else None
-            with serving(database_url, redis.url, workdir, args.workers, limit) as port:
+            with serving(database_url, redis.url, workdir, args.workers, limit, secrets) as port:
                 if use_wrk:
                     return drive_wrk(port, tokens, tenant_ids, args, workdir)
                 clients, elapsed = drive(port, tokens, tenant_ids, args.calls)

@@ -65,6 +65,7 @@ from sqlalchemy import select
 
 from billhive.config import generate_dev_secrets, load_settings
 from billhive.dev.embedded_redis import EmbeddedRedis, free_port
+from billhive.workers import payloads
 from billhive.workers.calls import (
     CALL_JOB,
     CallRequest,
@@ -227,10 +228,19 @@ def enqueue(plat: Platform, tenant_id: int, *, plain: bool) -> int:
     with rt.database.session() as session:
         if not plain:
             return enqueue_call(
-                tenant_id, "orders.list", CALL_PARAMS, session=session, redis=rt.redis
+                tenant_id,
+                "orders.list",
+                CALL_PARAMS,
+                session=session,
+                redis=rt.redis,
+                vault=rt.vault,
             ).id
-        call = Call(tenant_id=tenant_id, operation="orders.list", params=CALL_PARAMS)
+        call = Call(tenant_id=tenant_id, operation="orders.list")
         session.add(call)
+        session.flush()
+        key = payloads.key_for(session, rt.vault, tenant_id)
+        assert key is not None
+        payloads.seal_request(key, call, CALL_PARAMS, None)
         session.commit()
         Queue(f"plain:t:{tenant_id}", connection=rt.redis).enqueue_call(
             CALL_JOB, args=(call.id,), job_id=job_id_for(call.id), retry=Retry(max=10_000)
@@ -381,6 +391,7 @@ def _enqueue_requests(
                 requests[start : start + chunk],
                 session=session,
                 redis=plat.runtime.redis,
+                vault=plat.runtime.vault,
             )
             ids.extend(c.id for c in calls)
     return ids
@@ -422,6 +433,7 @@ def run_urgent(plat: Platform, args: argparse.Namespace, *, stock: bool) -> dict
                     [StockItem(sku=f"SKU-{n}", quantity=n) for n in range(start, start + 100)],
                     session=session,
                     redis=plat.runtime.redis,
+                    vault=plat.runtime.vault,
                 )
     else:
         _enqueue_requests(plat, 1, _reads(2_000, "bulk"))
@@ -440,11 +452,17 @@ def run_urgent(plat: Platform, args: argparse.Namespace, *, stock: bool) -> dict
                         body={"NewStateId": 3},
                         session=session,
                         redis=plat.runtime.redis,
+                        vault=plat.runtime.vault,
                         ordering_key=f"order:{1_000 + n}",
                     )
                 else:
                     call = enqueue_call(
-                        1, "orders.list", {"page": 1}, session=session, redis=plat.runtime.redis
+                        1,
+                        "orders.list",
+                        {"page": 1},
+                        session=session,
+                        redis=plat.runtime.redis,
+                        vault=plat.runtime.vault,
                     )
             probes.append(call.id)
             time.sleep(max(0.2, args.seconds / URGENT_TRIES))

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from billhive.db import Database, make_engine, upgrade, utcnow
 from billhive.tenants.models import Tenant, TenantCredentials, TenantStatus
-from billhive.tenants.vault import Vault
+from billhive.tenants.vault import FIELD_CONTACT_EMAIL, Vault
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 INSERT_CHUNK = 10_000
@@ -68,7 +68,6 @@ def create_tenants(database: Database, vault: Vault, count: int, first_id: int =
                 {
                     "id": tenant_id,
                     "display_name": f"Shop {tenant_id}",
-                    "contact_email": f"owner{tenant_id}@bench.example",
                     "username_index": vault.blind_index(username),
                     "status": TenantStatus.ACTIVE,
                     "invoice_creation_allowed": False,
@@ -78,6 +77,11 @@ def create_tenants(database: Database, vault: Vault, count: int, first_id: int =
                 }
             )
             sealed = vault.seal(tenant_id, username, bench_password(tenant_id))
+            email = f"owner{tenant_id}@bench.example"
+            tenants[-1]["contact_email_sealed"] = vault.seal_field(
+                tenant_id, FIELD_CONTACT_EMAIL, sealed.kek_id, sealed.wrapped_key, email
+            )
+            tenants[-1]["contact_email_index"] = vault.email_index(email)
             secrets.append({"tenant_id": tenant_id, "updated_at": now, **sealed._asdict()})
         with database.engine.begin() as conn:
             conn.execute(insert(Tenant), tenants)

@@ -354,7 +354,13 @@ class Stack:
                     body={"Name": f"Drill {tenant}", "Email": f"drill-{tenant}@example.com"},
                 )
                 requests.insert(0 if write_first else len(requests) // 2, write)
-                calls = enqueue_calls(tenant, requests, session=session, redis=self.runtime.redis)
+                calls = enqueue_calls(
+                    tenant,
+                    requests,
+                    session=session,
+                    redis=self.runtime.redis,
+                    vault=self.runtime.vault,
+                )
                 made[tenant] = [c.id for c in calls]
         return made
 

@@ -159,6 +159,19 @@ class Settings(BaseSettings):
         le=3600,
         description="Seconds between the reconciler's runs (it pushes again the jobs Redis lost).",
     )
+    payload_retention_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Days the parameters, body and result of a finished call are kept; then "
+        "the retention job purges them (the call's status, timings and errors stay).",
+    )
+    payload_purge_batch: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="Calls the retention job purges per statement (short transactions).",
+    )
     reverify_interval_hours: float = Field(
         24.0, gt=0, description="Every active tenant's credentials are re-verified this often."
     )

@@ -26,6 +26,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from billhive.config import Settings, generate_dev_secrets, load_settings
 from billhive.db import Base, Database, make_engine, upgrade
 from billhive.dev.embedded_redis import EmbeddedRedis
+from billhive.tenants.vault import Vault
 
 ENV_DB = os.environ.get("BILLHIVE_DATABASE_URL", "")
 ENV_REDIS = os.environ.get("BILLHIVE_REDIS_URL", "")
@@ -238,3 +239,9 @@ def live_server_factory() -> Iterator[Callable[[Any], LiveServer]]:
     yield serve
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def vault(settings_factory: Callable[..., Settings]) -> Vault:
+    """The vault of the test settings (the one workers and the app build from them)."""
+    return Vault.from_settings(settings_factory())

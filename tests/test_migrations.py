@@ -1,5 +1,7 @@
 """Alembic is the only source of the schema, and it matches the models."""
 
+import json
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -215,3 +217,95 @@ def test_revision_0008_needs_the_vault_keys_only_to_seal_existing_secrets(
     engine.dispose()
     with pytest.raises(ConfigError, match="BILLHIVE_VAULT_KEYS"):
         command.upgrade(alembic_config(url), "head")
+
+
+def test_revision_0012_seals_existing_payloads_and_contact_emails_and_purges_deleted_tenants(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from billhive.config import generate_dev_secrets, load_settings
+    from billhive.tenants.vault import FIELD_CONTACT_EMAIL, Vault
+
+    for name, value in generate_dev_secrets().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("BILLHIVE_INSTANCE_PATH", str(tmp_path))
+    vault = Vault.from_settings(load_settings())
+    url = f"sqlite:///{tmp_path}/0012.db"
+    config = alembic_config(url)
+    command.upgrade(config, "0011")
+    engine = create_engine(url)
+    now = "2026-12-01 00:00:00.000000"
+    sealed = vault.seal(1, "owner@shop.test", "Secret#Pass-2026")
+    with engine.begin() as conn:
+        for tenant_id, status in ((1, "active"), (2, "deleted")):
+            conn.execute(
+                text(
+                    "INSERT INTO tenants (id, display_name, contact_email, status,"
+                    " invoice_creation_allowed, created_at, updated_at)"
+                    " VALUES (:id, 'Erikas Laden', :email, :status, 0, :now, :now)"
+                ),
+                {
+                    "id": tenant_id,
+                    "email": f"erika{tenant_id}@laden.test",
+                    "status": status,
+                    "now": now,
+                },
+            )
+        conn.execute(
+            text(
+                "INSERT INTO tenant_credentials (tenant_id, kek_id, wrapped_key, username_sealed,"
+                " password_sealed, updated_at) VALUES (1, :kek, :key, :u, :p, :now)"
+            ),
+            {
+                "kek": sealed.kek_id,
+                "key": sealed.wrapped_key,
+                "u": sealed.username_sealed,
+                "p": sealed.password_sealed,
+                "now": now,
+            },
+        )
+        for call_id, tenant_id in ((1, 1), (2, 2)):
+            conn.execute(
+                text(
+                    "INSERT INTO calls (id, tenant_id, operation, params, body, result, status,"
+                    " attempts, result_truncated, enqueued_at) VALUES (:id, :t, 'orders.add_tags',"
+                    ' \'{"id": 7}\', \'{"Tags": ["Kundin Mia"]}\', \'["mia@kundin.test"]\','
+                    " 'succeeded', 1, 0, :now)"
+                ),
+                {"id": call_id, "t": tenant_id, "now": now},
+            )
+    command.upgrade(config, "0012")
+    with engine.connect() as conn:
+        calls = conn.execute(text("SELECT * FROM calls ORDER BY id")).mappings().all()
+        tenants = conn.execute(text("SELECT * FROM tenants ORDER BY id")).mappings().all()
+    dump = b" ".join(
+        bytes(v) if isinstance(v, bytes) else str(v).encode()
+        for row in [*calls, *tenants]
+        for v in row.values()
+    )
+    for plain in (b"Kundin Mia", b"mia@kundin.test", b"erika1@laden", b"erika2@laden"):
+        assert plain not in dump
+    key = vault.tenant_key(1, sealed.kek_id, sealed.wrapped_key)
+    assert key.open("call:1:body", bytes(calls[0]["body_sealed"])) == b'{"Tags":["Kundin Mia"]}'
+    email = vault.open_field(
+        1,
+        FIELD_CONTACT_EMAIL,
+        sealed.kek_id,
+        sealed.wrapped_key,
+        bytes(tenants[0]["contact_email_sealed"]),
+    )
+    assert email == "erika1@laden.test"
+    assert calls[1]["payload_purged_at"] is not None and calls[1]["body_sealed"] is None
+    assert tenants[1]["display_name"] == "deleted tenant #2"
+    command.downgrade(config, "0011")
+    with engine.connect() as conn:
+        body, params = conn.execute(text("SELECT body, params FROM calls WHERE id = 1")).one()
+        restored = conn.execute(text("SELECT contact_email FROM tenants WHERE id = 1")).scalar()
+    assert (json.loads(body), json.loads(params), restored) == (
+        {"Tags": ["Kundin Mia"]},
+        {"id": 7},
+        "erika1@laden.test",
+    )
+    engine.dispose()

@@ -7,12 +7,17 @@ cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
+from billhive.tenants.vault import Vault
+from billhive.workers import payloads
 from billhive.workers.models import Call, CallStatus
+from billhive.workers.payloads import Payload
 
 #: Statuses whose calls carry an error object.
 _ERROR_STATUSES = frozenset({CallStatus.FAILED, CallStatus.UNKNOWN_OUTCOME})
@@ -55,11 +60,24 @@ class CallOut(_Response):
     finished_at: datetime | None
     result: Any = None
     result_truncated: bool
+    payload: str = Field(
+        description="available: params and result are shown; purged: they were deleted "
+        "(BILLHIVE_PAYLOAD_RETENTION_DAYS after the call finished, or the tenant was "
+        "deleted or left) and show as empty; unreadable: they did not open."
+    )
     error: CallError | None
 
 
-def call_json(call: Call) -> dict[str, Any]:
-    """A call with its status, timings and result or error."""
+def calls_json(session: Session, vault: Vault, calls: Sequence[Call]) -> list[dict[str, Any]]:
+    """Calls as :func:`call_json` shows them, their payloads opened (one key lookup per
+    tenant)."""
+    keys = payloads.keys_for(session, vault, {call.tenant_id for call in calls})
+    return [call_json(call, payloads.open_call(keys.get(call.tenant_id), call)) for call in calls]
+
+
+def call_json(call: Call, payload: Payload) -> dict[str, Any]:
+    """A call with its status, timings and result or error; ``payload`` holds its opened
+    parameters and result (shown empty, and said so, once purged)."""
     error = None
     if call.status in _ERROR_STATUSES or call.error_name or call.error_code:
         error = {
@@ -72,7 +90,7 @@ def call_json(call: Call) -> dict[str, Any]:
         "id": call.id,
         "tenant_id": call.tenant_id,
         "operation": call.operation,
-        "params": call.params or {},
+        "params": payload.params,
         "status": call.status.value,
         "attempts": call.attempts or 0,
         "priority": call.lane.value,
@@ -80,8 +98,13 @@ def call_json(call: Call) -> dict[str, Any]:
         "enqueued_at": call.enqueued_at,
         "started_at": call.started_at,
         "finished_at": call.finished_at,
-        "result": call.result,
+        "result": payload.result,
         "result_truncated": bool(call.result_truncated),
+        "payload": "purged"
+        if payload.purged
+        else "unreadable"
+        if payload.unreadable
+        else "available",
         "error": error,
     }
     return CallOut.model_validate(data).model_dump(mode="json")

@@ -23,7 +23,7 @@ from billhive.delivery.egress import (
     system_resolver,
 )
 from billhive.delivery.models import CallbackDelivery, DeliveryStatus
-from billhive.delivery.payloads import call_json
+from billhive.delivery.payloads import calls_json
 from billhive.delivery.signing import (
     DELIVERY_HEADER,
     EVENT_HEADER,
@@ -34,6 +34,7 @@ from billhive.delivery.signing import (
 )
 from billhive.feeds.models import FeedEvent
 from billhive.logs import get_logger
+from billhive.tenants.vault import Vault
 from billhive.tokens.models import ApiToken
 from billhive.workers.models import FINAL_STATUSES, Call
 from billhive.workers.runtime import get_runtime
@@ -110,7 +111,9 @@ def _prepare(
         call = session.get(Call, delivery.call_id)
         if call is None or call.status not in FINAL_STATUSES:
             return DeliveryStatus.CANCELLED
-        payload = {"event": EVENT, "delivery_id": delivery.id, "call": call_json(call)}
+        # Opened here, for this send only: the delivery log keeps no payload.
+        shown = calls_json(session, Vault.from_settings(settings), [call])[0]
+        payload = {"event": EVENT, "delivery_id": delivery.id, "call": shown}
         headers = {EVENT_HEADER: EVENT}
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8")
     return body, signing_secret(settings.require("secret_key"), token.callback_salt), headers

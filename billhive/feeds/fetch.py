@@ -214,11 +214,12 @@ def _event(
     )
 
 
-def _matches(feed: Feed, call: Call, settings: Settings) -> bool:
-    """The call asked for the page the feed waits for (not a stale or duplicate fetch)."""
+def _matches(feed: Feed, asked: Mapping[str, Any], settings: Settings) -> bool:
+    """The call asked (``asked``: its parameters) for the page the feed waits for (not a
+    stale or duplicate fetch)."""
     if not feed.enabled or feed.pass_from is None:
         return False
-    asked, expected = call.params or {}, fetch_params(feed, settings)
+    expected = fetch_params(feed, settings)
     since = SPECS[feed.resource].since_param
     try:
         page = int(asked.get("page", 0))
@@ -227,7 +228,9 @@ def _matches(feed: Feed, call: Call, settings: Settings) -> bool:
     return page == feed.page and str(asked.get(since)) == expected[since]
 
 
-def consume_page(session: Session, call: Call, response: BillbeeResponse) -> dict[str, Any]:
+def consume_page(
+    session: Session, call: Call, params: Mapping[str, Any], response: BillbeeResponse
+) -> dict[str, Any]:
     """The consumer of a feed fetch call (runs in the worker's job, before the commit)."""
     resource = records.BY_OPERATION.get(call.operation)
     if resource is None:
@@ -238,7 +241,7 @@ def consume_page(session: Session, call: Call, response: BillbeeResponse) -> dic
         .with_for_update()
     ).one_or_none()
     settings = get_runtime().settings
-    if feed is None or not _matches(feed, call, settings):
+    if feed is None or not _matches(feed, params, settings):
         return {"feed": feed.id if feed else None, "ignored": "stale fetch"}
     page = feed.page
     key = records.digest_key(settings.require("secret_key"))

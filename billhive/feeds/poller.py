@@ -25,6 +25,7 @@ from billhive.feeds.records import SPECS
 from billhive.feeds.schedule import interval_seconds
 from billhive.logs import get_logger
 from billhive.tenants.models import Tenant, TenantStatus
+from billhive.tenants.vault import Vault
 from billhive.workers.calls import CallRejected, enqueue_call
 from billhive.workers.models import Call, CallStatus, Lane
 from billhive.workers.runtime import get_runtime
@@ -63,7 +64,9 @@ def settle(session: Session, settings: Settings, now: datetime) -> int:
     return len(rows)
 
 
-def poll_due(session: Session, redis: Redis, settings: Settings, *, limit: int) -> list[int]:
+def poll_due(
+    session: Session, redis: Redis, vault: Vault, settings: Settings, *, limit: int
+) -> list[int]:
     """Queue one fetch per due feed, ``limit`` at most; returns the call ids."""
     now = utcnow()
     settle(session, settings, now)
@@ -107,6 +110,7 @@ def poll_due(session: Session, redis: Redis, settings: Settings, *, limit: int) 
                 params,
                 session=session,
                 redis=redis,
+                vault=vault,
                 priority=Lane.BACKGROUND.value,
                 consumer=CONSUMER,
             )
@@ -141,4 +145,4 @@ def poll_feeds() -> int:
     """Cron job: start the fetches of the due feeds; returns how many were queued."""
     rt = get_runtime()
     with rt.database.session() as session:
-        return len(poll_due(session, rt.redis, rt.settings, limit=per_tick(rt.settings)))
+        return len(poll_due(session, rt.redis, rt.vault, rt.settings, limit=per_tick(rt.settings)))

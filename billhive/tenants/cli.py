@@ -13,6 +13,7 @@ from sqlalchemy import select
 from billhive.clicontext import CliContext, pass_cli
 from billhive.config import new_key_b64
 from billhive.tenants.audit import ACTOR_CLI
+from billhive.tenants.contact import contact_emails
 from billhive.tenants.errors import TenantError
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.rotation import (
@@ -144,11 +145,11 @@ def tenants_list(cli: CliContext, status: str | None) -> None:
         query = query.where(Tenant.status == TenantStatus(status))
     with cli.session() as session:
         rows = session.scalars(query).all()
+        emails = contact_emails(session, cli.vault, rows)
         for t in rows:
             verified = f"{t.verified_at:%Y-%m-%d %H:%M}" if t.verified_at else "-"
             click.echo(
-                f"{t.id}\t{t.status.value}\t{t.display_name}\t{t.contact_email}\t"
-                f"verified {verified}"
+                f"{t.id}\t{t.status.value}\t{t.display_name}\t{emails[t.id]}\tverified {verified}"
             )
     if not rows:
         click.echo("No tenants.", err=True)

@@ -51,8 +51,17 @@ class Tenant(Base):
     __table_args__ = (Index("ix_tenants_status", "status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: Replaced by "deleted tenant #<id>" when the tenant is deleted.
     display_name: Mapped[str] = mapped_column(String(200))
-    contact_email: Mapped[str] = mapped_column(String(254))
+    #: The contact e-mail, sealed with the tenant's data key (vault field
+    #: ``contact_email``): it is very often the merchant's Billbee login. Read it through
+    #: ``tenants/contact.py``; None once the tenant is deleted.
+    contact_email_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: Keyed hash of the normalized contact e-mail (``Vault.email_index``): the dashboard
+    #: finds a tenant by its exact e-mail. None once the tenant is deleted.
+    contact_email_index: Mapped[str | None] = mapped_column(
+        String(BLIND_INDEX_LENGTH), nullable=True, index=True
+    )
     #: HMAC-SHA256 of the normalized username (see ``Vault.blind_index``); NULL once deleted,
     #: so a deleted tenant no longer links to its username and the name can sign up again.
     username_index: Mapped[str | None] = mapped_column(

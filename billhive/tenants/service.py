@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from billhive.db import utcnow
 from billhive.tenants.audit import ACTOR_MERCHANT, ACTOR_SYSTEM, record, set_status
+from billhive.tenants.contact import erase_contact, seal_contact_email
 from billhive.tenants.errors import (
     ApiAccessNotEnabled,
     CredentialsRefused,
@@ -155,6 +156,7 @@ def _retire(session: Session, tenant: Tenant, *, actor: str, reason: str) -> Non
     if row is not None:
         session.delete(row)
     tenant.pending_username_index = None
+    erase_contact(tenant)
     set_status(
         session, tenant, TenantStatus.DELETED, actor=actor, action="superseded", reason=reason
     )
@@ -233,7 +235,6 @@ def sign_up(
     now = utcnow()
     tenant = Tenant(
         display_name=request.display_name.strip(),
-        contact_email=request.contact_email.strip(),
         username_index=index if accepted else None,
         pending_username_index=None if accepted else index,
         status=TenantStatus.ACTIVE if accepted else TenantStatus.PENDING_VERIFICATION,
@@ -247,7 +248,9 @@ def sign_up(
     try:
         session.flush()  # assigns the id the sealed fields are bound to
         sealed = vault.seal(tenant.id, username, request.password)
-        session.add(TenantCredentials(tenant_id=tenant.id, **sealed._asdict(), updated_at=now))
+        credentials = TenantCredentials(tenant_id=tenant.id, **sealed._asdict(), updated_at=now)
+        session.add(credentials)
+        seal_contact_email(vault, tenant, credentials, request.contact_email.strip())
         record(
             session,
             tenant.id,
@@ -548,14 +551,20 @@ def _confirm_invoice_permission(
 
 
 def delete_tenant(session: Session, tenant_id: int, *, actor: str, reason: str) -> None:
-    """Crypto-shred a tenant: its data key and sealed credentials are deleted, its blind
-    index cleared, its status set to ``deleted``. The audit history stays. Idempotent."""
+    """Crypto-shred a tenant: its data key and sealed credentials are deleted (which makes
+    its sealed contact e-mail and call payloads unreadable), its blind indexes cleared, its
+    contact data erased (see ``tenants/contact.py``), its status set to ``deleted``. The
+    audit history stays; ``reason`` must name no personal data. Idempotent.
+
+    The call payloads themselves are purged by the workers (``workers/control.py``,
+    ``purge_tenant``, and the retention job for any path that deleted a tenant)."""
     tenant = get_tenant(session, tenant_id)
     row = session.get(TenantCredentials, tenant_id)
     if row is not None:
         session.delete(row)
     tenant.username_index = None
     tenant.pending_username_index = None
+    erase_contact(tenant)
     if tenant.status == TenantStatus.DELETED:
         session.commit()
         return

@@ -8,6 +8,10 @@
   with that key's id. Rotation re-wraps data keys only; sealed secrets are never touched.
 * Usernames are found through a blind index: HMAC-SHA256 of the normalized username under
   ``BILLHIVE_BLIND_INDEX_KEY``, never through plaintext.
+* The same data key seals the tenant's other personal data: its contact e-mail (a field
+  like the username) and the payloads of its calls (:class:`TenantKey`, associated data
+  naming the tenant, the call and the field), so deleting the data key makes all of it
+  unreadable at once (crypto-shredding), in backups too.
 
 Wire format of every sealed value: ``version byte (1) | nonce (12) | ciphertext+tag``.
 """
@@ -36,7 +40,9 @@ FIELD_USERNAME = "username"
 FIELD_PASSWORD = "password"  # noqa: S105 (a field name)
 #: A new API password waiting for Billbee's verdict (a reconnect while Billbee was away).
 FIELD_PENDING_PASSWORD = "pending_password"  # noqa: S105 (a field name)
-_FIELDS = frozenset({FIELD_USERNAME, FIELD_PASSWORD, FIELD_PENDING_PASSWORD})
+#: The merchant's contact e-mail (often their Billbee login, so as sensitive as the username).
+FIELD_CONTACT_EMAIL = "contact_email"
+_FIELDS = frozenset({FIELD_USERNAME, FIELD_PASSWORD, FIELD_PENDING_PASSWORD, FIELD_CONTACT_EMAIL})
 
 
 def _decode_key(key_id: str, encoded: str, what: str) -> bytes:
@@ -153,6 +159,46 @@ def _wrap_aad(tenant_id: int, kek_id: str) -> bytes:
     return f"billhive:tenant:{tenant_id}:data-key:{kek_id}".encode()
 
 
+def _data_aad(tenant_id: int, context: str) -> bytes:
+    # "data:" keeps these apart from the credential fields' "field:" namespace.
+    if not context or any(c.isspace() for c in context):
+        raise ValueError(f"not a sealing context: {context!r}")
+    return f"billhive:tenant:{tenant_id}:data:{context}".encode()
+
+
+class TenantKey:
+    """One tenant's unwrapped data key, held for one job or request to seal and open
+    arbitrary bytes (call payloads) without unwrapping it for every value.
+
+    ``context`` names what a value is (``call:17:params``): it goes into the associated
+    data with the tenant id, so a value copied to another tenant, call or field fails to
+    open. ``repr`` shows the tenant only.
+    """
+
+    __slots__ = ("_cipher", "tenant_id")
+
+    def __init__(self, tenant_id: int, data_key: bytes) -> None:
+        self.tenant_id = tenant_id
+        self._cipher = AESGCM(data_key)
+
+    def seal(self, context: str, plaintext: bytes) -> bytes:
+        """``plaintext`` sealed under this tenant's data key, bound to ``context``."""
+        return _seal(self._cipher, plaintext, _data_aad(self.tenant_id, context))
+
+    def open(self, context: str, sealed: bytes) -> bytes:
+        """Open a value of :meth:`seal`; :class:`VaultError` (naming no data) when it fails."""
+        try:
+            return _open(self._cipher, sealed, _data_aad(self.tenant_id, context))
+        except InvalidTag:
+            raise VaultError(
+                f"The sealed {context} of tenant {self.tenant_id} does not open with its data "
+                "key (damaged, or copied from another tenant, call or field)."
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"<TenantKey tenant_id={self.tenant_id}>"
+
+
 def _secret_aad(purpose: str, owner_id: int, kek_id: str) -> bytes:
     if not purpose or ":" in purpose:
         raise ValueError(f"not a secret purpose: {purpose!r}")
@@ -187,6 +233,13 @@ class Vault:
         )
         return digest.hexdigest()
 
+    def email_index(self, email: str) -> str:
+        """The keyed hash (hex) that finds a contact e-mail (trimmed, case-folded) without
+        storing it. Domain-separated from :meth:`blind_index`, so a contact e-mail equal to
+        the Billbee username does not show as an equal hash."""
+        message = b"contact-email:" + email.strip().casefold().encode()
+        return hmac.new(self._blind_index_key, message, hashlib.sha256).hexdigest()
+
     # -- sealing ----------------------------------------------------------------------
 
     def seal(self, tenant_id: int, username: str, password: str) -> SealedCredentials:
@@ -220,6 +273,24 @@ class Vault:
         """Open one sealed field of a tenant; an error (naming no secret) when it fails."""
         cipher = AESGCM(self._unwrap(tenant_id, kek_id, wrapped_key))
         return _open_field(cipher, tenant_id, field, sealed)
+
+    def tenant_key(self, tenant_id: int, kek_id: str, wrapped_key: bytes) -> TenantKey:
+        """The tenant's data key, unwrapped once for a job or request that seals or opens
+        several values (see :class:`TenantKey`)."""
+        return TenantKey(tenant_id, self._unwrap(tenant_id, kek_id, wrapped_key))
+
+    def seal_bytes(
+        self, tenant_id: int, kek_id: str, wrapped_key: bytes, context: str, plaintext: bytes
+    ) -> bytes:
+        """Seal arbitrary bytes with a tenant's data key, bound to ``context`` (one value;
+        use :meth:`tenant_key` for several)."""
+        return self.tenant_key(tenant_id, kek_id, wrapped_key).seal(context, plaintext)
+
+    def open_bytes(
+        self, tenant_id: int, kek_id: str, wrapped_key: bytes, context: str, sealed: bytes
+    ) -> bytes:
+        """Open a value of :meth:`seal_bytes`; :class:`VaultError` when it fails."""
+        return self.tenant_key(tenant_id, kek_id, wrapped_key).open(context, sealed)
 
     def open(self, tenant_id: int, sealed: SealedCredentials) -> Credentials:
         """Open both credentials of a tenant (one data-key unwrap for the two)."""

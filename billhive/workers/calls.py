@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
-from sqlalchemy import JSON, Integer, String, Table, bindparam, insert, select, update
+from sqlalchemy import Integer, String, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
@@ -32,7 +32,8 @@ from billhive.db import utcnow
 from billhive.logs import get_logger
 from billhive.tenants.lifecycle import CLOSED, takes_calls
 from billhive.tenants.models import Tenant
-from billhive.workers import gates
+from billhive.tenants.vault import TenantKey, Vault
+from billhive.workers import gates, payloads
 from billhive.workers.models import ORDERING_KEY_MAX, Call, CallStatus, Lane, job_id_for
 from billhive.workers.queues import enqueue_for_tenant
 from billhive.workers.scheduling.dispatcher import Dispatcher, Order
@@ -97,6 +98,16 @@ class CallRequest:
     body: Any = None
     priority: str | None = None
     ordering_key: str | None = None
+
+
+@dataclass(frozen=True)
+class PendingCall:
+    """A checked call ready to record, with its payloads in plaintext until they are
+    sealed onto the row (which needs the row's id)."""
+
+    call: Call
+    params: dict[str, Any]
+    body: Any
 
 
 @dataclass(frozen=True)
@@ -220,8 +231,9 @@ def job_options(call: Call) -> dict[str, Any]:
     }
 
 
-def job_plan(call: Call) -> JobPlan:
-    """The job function, limit buckets and order of a recorded call's job."""
+def job_plan(call: Call, params: Mapping[str, Any]) -> JobPlan:
+    """The job function, limit buckets and order of a recorded call's job (``params``: its
+    opened parameters, which some buckets are per resource of)."""
     if call.operation == STOCK_OPERATION:
         # Sent inside updatestockmultiple, so the job consumes that endpoint's budget; the
         # batch takes the stock jobs queued behind it, so it runs alone in its lane.
@@ -229,7 +241,7 @@ def job_plan(call: Call) -> JobPlan:
         buckets = call_buckets(op, {}, call.tenant_id)
         return JobPlan(STOCK_JOB, buckets, Order(key=call.ordering_key or "*", exclusive=True))
     op = get_operation(call.operation)
-    buckets = call_buckets(op, call.params or {}, call.tenant_id)
+    buckets = call_buckets(op, params, call.tenant_id)
     if op.reads_only:
         return JobPlan(CALL_JOB, buckets, Order(write=False, key=call.ordering_key or ""))
     return JobPlan(CALL_JOB, buckets, Order(key=call.ordering_key or "*"))
@@ -250,7 +262,7 @@ def _push(redis: Redis, pipe: Pipeline, call: Call, plan: JobPlan) -> Job:
     )
 
 
-def _push_all(redis: Redis, calls: Sequence[Call]) -> None:
+def _push_all(redis: Redis, calls: Sequence[tuple[Call, Mapping[str, Any]]]) -> None:
     """Push the committed calls' jobs in one MULTI/EXEC, in order.
 
     If Redis refuses, the calls stay queued and the reconciler pushes them once Redis
@@ -258,8 +270,8 @@ def _push_all(redis: Redis, calls: Sequence[Call]) -> None:
     """
     try:
         with redis.pipeline() as pipe:
-            for call in calls:
-                _push(redis, pipe, call, job_plan(call))
+            for call, params in calls:
+                _push(redis, pipe, call, job_plan(call, params))
             pipe.execute()
     except RedisError as exc:
         log.warning("calls_push_deferred", calls=len(calls), error=type(exc).__name__)
@@ -273,6 +285,7 @@ def enqueue_call(
     body: Any = None,
     session: Session,
     redis: Redis,
+    vault: Vault,
     origin_token_id: int | None = None,
     priority: str | None = None,
     ordering_key: str | None = None,
@@ -294,10 +307,10 @@ def enqueue_call(
     request = CallRequest(operation, params, body, priority, ordering_key)
     pending = _pending(tenant_id, request, origin_token_id)
     if consumer is not None:
-        if pending.operation == STOCK_OPERATION:
+        if pending.call.operation == STOCK_OPERATION:
             raise CallRejected("a coalesced stock update cannot name a consumer", field="consumer")
-        pending.consumer = consumer
-    return _enqueue(session, redis, [pending])[0]
+        pending.call.consumer = consumer
+    return _enqueue(session, redis, vault, [pending])[0]
 
 
 def enqueue_calls(
@@ -306,6 +319,7 @@ def enqueue_calls(
     *,
     session: Session,
     redis: Redis,
+    vault: Vault,
     origin_token_id: int | None = None,
 ) -> list[Call]:
     """Record several calls for one tenant in one INSERT and queue them in this order
@@ -321,7 +335,7 @@ def enqueue_calls(
         _pending(tenant_id, request, origin_token_id, f"calls[{index}].", default)
         for index, request in enumerate(requests)
     ]
-    return _enqueue(session, redis, pending)
+    return _enqueue(session, redis, vault, pending)
 
 
 def _pending(
@@ -330,7 +344,7 @@ def _pending(
     origin_token_id: int | None,
     where: str = "",
     default_lane: Lane = Lane.INTERACTIVE,
-) -> Call:
+) -> PendingCall:
     """A checked call, ready to record (not added to a session)."""
     op, normalized = _checked(request, where)
     key = _ordering_key(request.ordering_key, where)
@@ -343,15 +357,14 @@ def _pending(
         item = check_stock_item(_stock_item_from_body(request.body), where)
         lane = _lane(request.priority, Lane.BULK, where)
         return _pending_stock(tenant_id, item, origin_token_id, lane, key)
-    return Call(
+    call = Call(
         tenant_id=tenant_id,
         operation=op.name,
-        params=normalized,
-        body=request.body,
         origin_token_id=origin_token_id,
         lane=_lane(request.priority, default_lane, where),
         ordering_key=key,
     )
+    return PendingCall(call, normalized, request.body)
 
 
 def stock_ordering_key(sku: str) -> str:
@@ -367,21 +380,24 @@ def _pending_stock(
     origin_token_id: int | None,
     lane: Lane = Lane.BULK,
     key: str | None = None,
-) -> Call:
-    return Call(
+) -> PendingCall:
+    # The SKU orders the call (a plain ordering key the dispatcher reads); the body with
+    # the SKU and quantity is sealed like every payload.
+    call = Call(
         tenant_id=tenant_id,
         operation=STOCK_OPERATION,
-        params={},
-        body=item.as_body(),
         origin_token_id=origin_token_id,
         lane=lane,
         ordering_key=key or stock_ordering_key(item.sku),
     )
+    return PendingCall(call, {}, item.as_body())
 
 
-def _enqueue(session: Session, redis: Redis, pending: Sequence[Call]) -> list[Call]:
-    calls = _record(session, pending)
-    _push_all(redis, calls)
+def _enqueue(
+    session: Session, redis: Redis, vault: Vault, pending: Sequence[PendingCall]
+) -> list[Call]:
+    calls = _record(session, vault, pending)
+    _push_all(redis, [(call, p.params) for call, p in zip(calls, pending, strict=True)])
     return calls
 
 
@@ -392,8 +408,6 @@ def _insert_if_open() -> ExecutableReturnsRows:
     row = select(
         Tenant.id,
         bindparam("operation", type_=String),
-        bindparam("params", type_=JSON),
-        bindparam("body", type_=JSON),
         bindparam("origin_token_id", type_=Integer),
         bindparam("lane", type_=String),
         bindparam("ordering_key", type_=String),
@@ -409,8 +423,6 @@ def _insert_if_open() -> ExecutableReturnsRows:
     columns = [
         "tenant_id",
         "operation",
-        "params",
-        "body",
         "origin_token_id",
         "lane",
         "ordering_key",
@@ -419,35 +431,50 @@ def _insert_if_open() -> ExecutableReturnsRows:
     return select(Call).from_statement(insert(table).from_select(columns, row).returning(*table.c))
 
 
-def _record(session: Session, calls: Sequence[Call]) -> list[Call]:
-    """Insert the calls of one tenant if it takes calls, and commit, before any job
-    exists: a worker must always find the row of the job it takes.
+def _tenant_key(session: Session, vault: Vault, tenant_id: int, needs_invoice: bool) -> TenantKey:
+    """The data key the tenant's payloads are sealed with; a tenant without one (deleted,
+    its key shredded) takes no calls."""
+    key = payloads.key_for(session, vault, tenant_id)
+    if key is None:
+        session.rollback()
+        raise _tenant_refusal(session, tenant_id, needs_invoice_permission=needs_invoice)
+    return key
 
-    Returns the stored calls. One call is inserted by a single ``INSERT ... SELECT`` that
-    also checks the tenant: enqueueing one call is the API's hot path, and this saves a
-    round trip and a query, and runs in autocommit when the session has not begun.
-    Several calls are checked once and inserted in one
-    multi-row INSERT (whose RETURNING order SQLAlchemy guarantees).
+
+def _seal_and_commit(
+    session: Session, key: TenantKey, calls: Sequence[Call], pending: Sequence[PendingCall]
+) -> None:
+    for call, plain in zip(calls, pending, strict=True):
+        payloads.seal_request(key, call, plain.params, plain.body)
+    session.commit()
+
+
+def _record(session: Session, vault: Vault, pending: Sequence[PendingCall]) -> list[Call]:
+    """Insert the calls of one tenant if it takes calls, seal their payloads and commit,
+    before any job exists: a worker must always find the row of the job it takes.
+
+    Returns the stored calls. The payloads are sealed bound to the call id, so a row is
+    inserted first and sealed in the same transaction: no one ever sees it without them.
+    One call is inserted by a single ``INSERT ... SELECT`` that also checks the tenant
+    (enqueueing one call is the API's hot path). Several calls are checked once and
+    inserted in one multi-row INSERT (whose RETURNING order SQLAlchemy guarantees).
     """
+    calls = [p.call for p in pending]
     tenant_id = calls[0].tenant_id
     needs_invoice = any(c.operation in gates.INVOICE_OPERATIONS for c in calls)
+    key = _tenant_key(session, vault, tenant_id, needs_invoice)
     if len(calls) > 1:
         _open_tenant(session, tenant_id, needs_invoice_permission=needs_invoice)
         session.add_all(calls)
-        session.commit()
+        session.flush()
+        _seal_and_commit(session, key, calls, pending)
         return list(calls)
     call = calls[0]
-    if not session.in_transaction():
-        # One statement needs no transaction around it: autocommit saves the BEGIN and
-        # COMMIT round trips on the API's hot path (the INSERT is atomic by itself).
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     stored: Call | None = session.scalars(
         _insert_if_open(),
         {
             "tenant_id": tenant_id,
             "operation": call.operation,
-            "params": call.params,
-            "body": call.body,
             "origin_token_id": call.origin_token_id,
             "lane": call.lane.value,
             "ordering_key": call.ordering_key,
@@ -459,7 +486,7 @@ def _record(session: Session, calls: Sequence[Call]) -> list[Call]:
     if stored is None:
         session.rollback()
         raise _tenant_refusal(session, tenant_id, needs_invoice_permission=needs_invoice)
-    session.commit()
+    _seal_and_commit(session, key, [stored], pending)
     return [stored]
 
 
@@ -500,6 +527,7 @@ def enqueue_stock_updates(
     *,
     session: Session,
     redis: Redis,
+    vault: Vault,
     origin_token_id: int | None = None,
     priority: str | None = None,
 ) -> list[Call]:
@@ -522,7 +550,7 @@ def enqueue_stock_updates(
         )
         for i, item in enumerate(items)
     ]
-    return _enqueue(session, redis, pending)
+    return _enqueue(session, redis, vault, pending)
 
 
 def cancel_call(call_id: int, *, session: Session, redis: Redis) -> bool:
@@ -556,7 +584,7 @@ def drop_job(redis: Redis, job_id: str) -> None:
         Job.fetch(job_id, connection=redis).delete(remove_from_queue=True)
 
 
-def requeue_calls(call_ids: Iterable[int], *, session: Session, redis: Redis) -> int:
+def requeue_calls(call_ids: Iterable[int], *, session: Session, redis: Redis, vault: Vault) -> int:
     """Queue failed or unknown-outcome calls again, at the tail; returns how many (commits).
 
     Each requeue starts a new round of the call, announced again when it ends.
@@ -589,5 +617,8 @@ def requeue_calls(call_ids: Iterable[int], *, session: Session, redis: Redis) ->
     except RedisError as exc:
         log.warning("calls_push_deferred", calls=len(pushes), error=type(exc).__name__)
         return len(pushes)
-    _push_all(redis, pushes)
+    keys = payloads.keys_for(session, vault, {call.tenant_id for call in pushes})
+    _push_all(
+        redis, [(call, payloads.open_params(keys.get(call.tenant_id), call)) for call in pushes]
+    )
     return len(pushes)

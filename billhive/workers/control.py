@@ -23,6 +23,7 @@ from billhive.tenants.lifecycle import may_pause, may_resume
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.service import get_tenant
 from billhive.workers.models import Call, CallStatus
+from billhive.workers.payloads import purge_tenant_payloads
 from billhive.workers.scheduling.dispatcher import (
     RQ_QUEUE_KEY_PREFIX,
     TENANT_QUEUE_PREFIX,
@@ -166,7 +167,8 @@ def reconcile_paused(session: Session, redis: Redis) -> int:
 
 
 def purge_tenant(session: Session, redis: Redis, tenant_id: int) -> int:
-    """After a tenant was deleted: cancel its queued calls, empty its queue, forget it.
+    """After a tenant was deleted: cancel its queued calls, purge the payloads of all its
+    calls, empty its queue, forget it.
 
     Returns how many calls were cancelled (commits). Safe to run more than once.
     """
@@ -180,6 +182,8 @@ def purge_tenant(session: Session, redis: Redis, tenant_id: int) -> int:
             version=Call.version + 1,
         )
     ).rowcount  # type: ignore[attr-defined]
+    # Unreadable already (the data key is shredded); purged too, so nothing is left.
+    purge_tenant_payloads(session, tenant_id)
     session.commit()
     for lane in LANES:
         key = _queue_key(tenant_id, lane)

@@ -17,7 +17,7 @@ from rq.exceptions import StopRequested
 from billhive.config import Settings
 from billhive.logs import get_logger
 from billhive.redisconn import redis_from_settings
-from billhive.workers import demo, reconcile, reverify, usage_reconcile
+from billhive.workers import demo, reconcile, retention, reverify, usage_reconcile
 from billhive.workers.process import SYSTEM_QUEUE
 
 log = get_logger(__name__)
@@ -74,6 +74,14 @@ def register_cron_jobs(scheduler: CronScheduler, settings: Settings) -> None:
         interval=settings.reconcile_interval_seconds,
         name="reconcile-calls",
         job_timeout=300,
+        result_ttl=600,
+    )
+    scheduler.register(
+        retention.purge_payloads,
+        SYSTEM_QUEUE,
+        interval=retention.RETENTION_INTERVAL_SECONDS,
+        name="purge-call-payloads",
+        job_timeout=600,
         result_ttl=600,
     )
     if settings.demo_stream:

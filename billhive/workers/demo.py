@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from billhive.tenants.models import Tenant, TenantStatus
+from billhive.workers import payloads
 from billhive.workers.calls import StockItem, enqueue_call, enqueue_stock_updates
 from billhive.workers.models import Call, CallStatus, Lane
 from billhive.workers.runtime import Runtime, get_runtime
@@ -32,8 +33,8 @@ def demo_tick() -> int:
 
 def _latest_result(rt: Runtime, tenant_id: int, operation: str) -> Any:
     with rt.database.session() as session:
-        return session.scalar(
-            select(Call.result)
+        call = session.scalar(
+            select(Call)
             .where(
                 Call.tenant_id == tenant_id,
                 Call.operation == operation,
@@ -42,6 +43,7 @@ def _latest_result(rt: Runtime, tenant_id: int, operation: str) -> Any:
             .order_by(Call.id.desc())
             .limit(1)
         )
+        return None if call is None else payloads.read_call(session, rt.vault, call).result
 
 
 def queue_round(rt: Runtime, rng: random.Random) -> int:
@@ -62,6 +64,7 @@ def queue_round(rt: Runtime, rng: random.Random) -> int:
                 {"page": 1, "pageSize": 20},
                 session=session,
                 redis=rt.redis,
+                vault=rt.vault,
                 priority=BACKGROUND,
             )
             enqueue_call(
@@ -70,6 +73,7 @@ def queue_round(rt: Runtime, rng: random.Random) -> int:
                 {"page": 1, "pageSize": 20},
                 session=session,
                 redis=rt.redis,
+                vault=rt.vault,
                 priority=BACKGROUND,
             )
             queued += 2
@@ -82,7 +86,12 @@ def queue_round(rt: Runtime, rng: random.Random) -> int:
                 ]
                 queued += len(
                     enqueue_stock_updates(
-                        tenant_id, items, session=session, redis=rt.redis, priority=BACKGROUND
+                        tenant_id,
+                        items,
+                        session=session,
+                        redis=rt.redis,
+                        vault=rt.vault,
+                        priority=BACKGROUND,
                     )
                 )
             orders = _latest_result(rt, tenant_id, "orders.list") or []
@@ -99,6 +108,7 @@ def queue_round(rt: Runtime, rng: random.Random) -> int:
                     body={"NewStateId": rng.choice(NEXT_STATES)},
                     session=session,
                     redis=rt.redis,
+                    vault=rt.vault,
                     priority=BACKGROUND,
                 )
                 queued += 1

@@ -41,7 +41,8 @@ from billhive.logs import get_logger
 from billhive.tenants.audit import ACTOR_SYSTEM, set_status
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.service import open_credentials
-from billhive.workers import gates
+from billhive.tenants.vault import TenantKey
+from billhive.workers import gates, payloads
 from billhive.workers.calls import KEY_ID
 from billhive.workers.consumers import consume
 from billhive.workers.models import (
@@ -65,6 +66,10 @@ LEASE_RECHECK_SECONDS = 5.0
 RECORD_PATIENCE_SECONDS = 30.0
 #: Wait before a job whose call could not be loaded (database unreachable) is tried again.
 OUTAGE_DEFER_SECONDS = 2.0
+
+
+#: The error of a call whose payload could not be opened (it names no data).
+UNOPENED_PAYLOAD = "its payload could not be opened with the tenant's data key (not sent)"
 
 
 class CallDeferred(Exception):
@@ -297,8 +302,12 @@ def apply_decision(
     attempt: Attempt,
     decision: Decision,
     events: Redis | Pipeline,
+    key: TenantKey | None,
 ) -> dict[str, Any]:
     """Record one attempt's decision on the call; raises CallDeferred when it must wait.
+
+    ``key`` is the tenant's data key the result is sealed with (None: the tenant's key
+    is gone, so the result is not kept).
 
     Counters go to ``events`` (see recording.job_events). The database is written first:
     a deferral's Redis side (backoff, penalty, pause) failing afterwards leaves a call
@@ -315,13 +324,16 @@ def apply_decision(
         answer = attempt.response.data
         if call.consumer is not None:
             try:
-                answer = consume(session, call, attempt.response)
+                params = payloads.open_params(key, call)
+                answer = consume(session, call, params, attempt.response)
             except Exception as exc:
                 if is_unavailable(exc):
                     raise  # record_durably tries again with the database back
                 return _consumer_failed(session, call, exc)
-        data, truncated = cap_result(answer)
-        call.result, call.result_truncated = data, truncated
+        text, truncated = cap_result(answer)
+        if key is not None:
+            payloads.seal_result_text(key, call, text)
+        call.result_truncated = truncated
         call.error = call.error_name = None
         call.error_code = None
         finish_call(session, call, CallStatus.SUCCEEDED)
@@ -373,13 +385,19 @@ def run_call(call_id: int) -> dict[str, Any]:
                 return {"call_id": call_id, "status": "skipped"}
             call, tenant = started
             operation = get_operation(call.operation)
+            key = payloads.key_of(rt.vault, tenant.credentials)
+            payload = payloads.open_call(key, call)
+            if payload.purged or payload.unreadable:
+                finish_call(session, call, CallStatus.FAILED, error=UNOPENED_PAYLOAD)
+                return {"call_id": call_id, "status": "failed"}
             client = stack.enter_context(scoped_client(rt, session, tenant.id))
             # Marks it running; no transaction stays open during the call.
             if not claim(session):
                 return {"call_id": call_id, "status": "skipped"}
         rt.note_database_available()
         sent = time.perf_counter()
-        attempt = send(client, operation, call.params, call.body)
+        attempt = send(client, operation, payload.params, payload.body)
+        del payload
         if attempt.reached_billbee:
             rt.note_call_latency(time.perf_counter() - sent)
     decision = decide(attempt.error, operation, call.attempts, rt.policy)
@@ -397,7 +415,7 @@ def run_call(call_id: int) -> dict[str, Any]:
             if refused_for is not None:
                 gates.note_billbee_refusal(session, refused_for, operation.name, attempt.error)
             return apply_decision(
-                rt, session, current, attempt=attempt, decision=decision, events=events
+                rt, session, current, attempt=attempt, decision=decision, events=events, key=key
             )
 
     result: dict[str, Any] = record_durably(rt, call_id, record)

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Date,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     text,
@@ -71,6 +70,10 @@ UNANNOUNCED = text(
 )
 
 
+#: Calls whose payloads the retention purge has still to look at.
+UNPURGED = text("payload_purged_at IS NULL AND finished_at IS NOT NULL")
+
+
 def job_id_for(call_id: int) -> str:
     """The RQ job id of a call (deterministic, so a re-push is idempotent)."""
     return f"call-{call_id}"
@@ -90,6 +93,14 @@ class Call(Base):
         Index("ix_calls_tenant_id_id", "tenant_id", "id"),
         Index("ix_calls_status_id", "status", "id"),
         Index("ix_calls_operation_id", "operation", "id"),
+        # The retention purge's work list (workers/retention.py): finished calls whose
+        # payloads are still there, oldest first; purged rows leave the index.
+        Index(
+            "ix_calls_unpurged_finished_at",
+            "finished_at",
+            postgresql_where=UNPURGED,
+            sqlite_where=UNPURGED,
+        ),
         Index(
             "ix_calls_unannounced",
             "id",
@@ -101,9 +112,12 @@ class Call(Base):
     id: Mapped[int] = mapped_column(CallId, primary_key=True, autoincrement=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     operation: Mapped[str] = mapped_column(String(64))
-    #: Path and query parameters, by their Billbee names. Never a credential.
-    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    body: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    # The payloads (path and query parameters by their Billbee names, the request body,
+    # Billbee's result) name end customers: each is JSON sealed with the tenant's data key,
+    # bound to tenant, call and field (workers/payloads.py is the one way to read and write
+    # them). None: nothing (no parameters, no body, no result) or purged.
+    params_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    body_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     status: Mapped[CallStatus] = mapped_column(
         string_enum(CallStatus, "call_status"), default=CallStatus.QUEUED
     )
@@ -114,7 +128,7 @@ class Call(Base):
     error_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    result: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    result_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     result_truncated: Mapped[bool] = mapped_column(default=False)
     enqueued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -146,6 +160,10 @@ class Call(Base):
     #: ``module:function`` that takes the whole answer when the call succeeds (see
     #: workers/consumers.py); None for the vendor's calls, whose answer is stored.
     consumer: Mapped[str | None] = mapped_column(String(120), nullable=True)
+
+    #: When the payloads were purged (retention, or the tenant deleted or left); the audit
+    #: fields (operation, status, timings, errors) stay.
+    payload_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -59,6 +59,8 @@ from billhive.billbee.operations import get_operation
 from billhive.db import utcnow
 from billhive.logs import get_logger
 from billhive.tenants.models import Tenant, TenantStatus
+from billhive.tenants.vault import Vault
+from billhive.workers import payloads
 from billhive.workers.calls import call_buckets, drop_job, job_options, job_plan
 from billhive.workers.models import (
     FINAL_STATUSES,
@@ -133,20 +135,31 @@ def reconcile(
     redis: Redis,
     dispatcher: Dispatcher,
     *,
+    vault: Vault,
     batch: int = BATCH,
     budget: float = TIME_BUDGET,
     grace: timedelta = GRACE,
     lease: timedelta = DEFAULT_LEASE,
     lock_seconds: float = 120.0,
 ) -> Report:
-    """One run (see the module docstring); commits. One run at a time (a Redis lock)."""
+    """One run (see the module docstring); commits. One run at a time (a Redis lock).
+    ``vault`` opens the parameters of calls whose jobs are pushed again (their limit
+    buckets are per resource for some operations)."""
     report = Report()
     if not redis.set(LOCK_KEY, "1", nx=True, px=int(lock_seconds * 1000)):
         report.locked_out = True
         return report
     try:
         _run(
-            session, redis, dispatcher, report, batch=batch, budget=budget, grace=grace, lease=lease
+            session,
+            redis,
+            dispatcher,
+            report,
+            vault=vault,
+            batch=batch,
+            budget=budget,
+            grace=grace,
+            lease=lease,
         )
     finally:
         redis.delete(LOCK_KEY)
@@ -168,6 +181,7 @@ def _run(
     dispatcher: Dispatcher,
     report: Report,
     *,
+    vault: Vault,
     batch: int,
     budget: float,
     grace: timedelta,
@@ -182,7 +196,7 @@ def _run(
         state.cursor = 0
         if report.loss_detected:
             state.last_loss_at = now
-            report.remembered = remember_long_windows(session, dispatcher, now=now)
+            report.remembered = remember_long_windows(session, dispatcher, vault, now=now)
     deadline = time.monotonic() + budget
     while time.monotonic() < deadline:
         rows = session.execute(
@@ -194,7 +208,7 @@ def _run(
         settled = _settled(rows, now - grace)
         if settled:
             lost = _lost_jobs(redis, settled)
-            report.recovered += repair(session, redis, dispatcher, lost)
+            report.recovered += repair(session, redis, dispatcher, vault, lost)
             report.checked += len(settled)
             state.cursor = settled[-1].id
         if len(settled) < len(rows) or len(rows) < batch:
@@ -202,7 +216,7 @@ def _run(
     report.settled, requeued = settle_flights(session, dispatcher, lease=lease)
     report.recovered += requeued
     abandoned = _abandoned(session, redis, dispatcher, now - lease)
-    report.recovered += repair(session, redis, dispatcher, abandoned)
+    report.recovered += repair(session, redis, dispatcher, vault, abandoned)
     fresh = secrets.token_hex(16)
     # Redis first: if the commit below fails, the next run finds another marker and checks
     # everything, which is safe; the other order could trust a marker Redis never kept.
@@ -309,7 +323,13 @@ def settle_flights(
     return ended, requeued
 
 
-def repair(session: Session, redis: Redis, dispatcher: Dispatcher, call_ids: Iterable[int]) -> int:
+def repair(
+    session: Session,
+    redis: Redis,
+    dispatcher: Dispatcher,
+    vault: Vault,
+    call_ids: Iterable[int],
+) -> int:
     """Push the jobs of these calls again, each tenant's in order: running calls at the
     head, queued ones at the tail; pause again the tenants that may not call Billbee.
     Returns how many calls were pushed."""
@@ -335,6 +355,7 @@ def repair(session: Session, redis: Redis, dispatcher: Dispatcher, call_ids: Ite
     for call, status in zip(calls, _job_statuses(redis, [c.id for c in calls]), strict=True):
         if status is not None:
             drop_job(redis, job_id_for(call.id))
+    keys = payloads.keys_for(session, vault, by_tenant)
     with redis.pipeline() as pipe:
         for tenant_id, tenant_calls in by_tenant.items():
             head = [c for c in tenant_calls if c.status is CallStatus.RUNNING]
@@ -344,7 +365,7 @@ def repair(session: Session, redis: Redis, dispatcher: Dispatcher, call_ids: Ite
                 *((c, True) for c in reversed(head)),
                 *((c, False) for c in tail),
             ]:
-                plan = job_plan(call)
+                plan = job_plan(call, payloads.open_params(keys.get(tenant_id), call))
                 repair_for_tenant(
                     redis,
                     str(tenant_id),
@@ -365,24 +386,29 @@ def repair(session: Session, redis: Redis, dispatcher: Dispatcher, call_ids: Ite
     return len(calls)
 
 
-def remember_long_windows(session: Session, dispatcher: Dispatcher, *, now: datetime) -> int:
+def remember_long_windows(
+    session: Session, dispatcher: Dispatcher, vault: Vault, *, now: datetime
+) -> int:
     """Put the calls of the last hour back into the bucket logs whose windows are longer
     than a second (see the module docstring); returns how many entries were added."""
     since = _first_id_since(session, now - timedelta(seconds=2 * longest_period()))
     if since is None:
         return 0
-    rows = session.execute(
-        select(Call.id, Call.tenant_id, Call.operation, Call.params, Call.attempt_started_at).where(
+    rows = session.scalars(
+        select(Call).where(
             Call.operation.in_(sorted(operations_with_long_windows())),
             Call.id >= since,
             Call.attempt_started_at >= now - timedelta(seconds=longest_period()),
         )
     ).all()
+    keys = payloads.keys_for(session, vault, {row.tenant_id for row in rows})
     entries: dict[Bucket, list[tuple[float, str]]] = defaultdict(list)
     offset = dispatcher.redis_time() - now.timestamp()  # the logs run on Redis's clock
     for row in rows:
+        assert row.attempt_started_at is not None  # selected so
         at = row.attempt_started_at.timestamp() + offset
-        for bucket in call_buckets(get_operation(row.operation), row.params or {}, row.tenant_id):
+        params = payloads.open_params(keys.get(row.tenant_id), row)
+        for bucket in call_buckets(get_operation(row.operation), params, row.tenant_id):
             if bucket.name not in _SHORT_RULES:
                 entries[bucket].append((at, job_id_for(row.id)))
     return sum(dispatcher.remember(bucket, calls) for bucket, calls in entries.items())
@@ -420,7 +446,7 @@ def reconcile_calls() -> dict[str, int | bool]:
     rt = get_runtime()
     lease = timedelta(seconds=rt.settings.call_lease_seconds)
     with rt.database.session() as session:
-        report = reconcile(session, rt.redis, rt.dispatcher, lease=lease)
+        report = reconcile(session, rt.redis, rt.dispatcher, vault=rt.vault, lease=lease)
     return {
         "checked": report.checked,
         "recovered": report.recovered,

@@ -6,7 +6,6 @@ A final status needs no separate announcement: the call row itself is the outbox
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,17 +21,19 @@ from billhive.billbee.errors import Throttled
 from billhive.db import utcnow
 from billhive.logs import get_logger
 from billhive.workers.models import RESULT_MAX_CHARS, Call, CallStatus, UsageDay
+from billhive.workers.payloads import encode
 from billhive.workers.stats import record_billbee_call
 
 log = get_logger(__name__)
 
 
-def cap_result(data: Any) -> tuple[Any, bool]:
-    """``data`` if its JSON fits the cap, else a preview string and True (truncated)."""
-    text = json.dumps(data, default=str)
+def cap_result(data: Any) -> tuple[str, bool]:
+    """The JSON text of ``data`` if it fits the cap, else that of a preview and True
+    (truncated). Text, encoded once: it is what gets sealed (workers/payloads.py)."""
+    text = encode(data)
     if len(text) <= RESULT_MAX_CHARS:
-        return data, False
-    return {"truncated_json": text[:RESULT_MAX_CHARS]}, True
+        return text, False
+    return encode({"truncated_json": text[:RESULT_MAX_CHARS]}), True
 
 
 @contextmanager

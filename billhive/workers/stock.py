@@ -24,8 +24,11 @@ from billhive.billbee.envelope import BillbeeResponse, parse_envelope
 from billhive.billbee.errors import error_name
 from billhive.billbee.operations import get_operation
 from billhive.db import utcnow
+from billhive.tenants.vault import TenantKey
+from billhive.workers import payloads
 from billhive.workers.calls import STOCK_BATCH_OPERATION, STOCK_OPERATION
 from billhive.workers.jobs import (
+    UNOPENED_PAYLOAD,
     Attempt,
     apply_decision,
     claim,
@@ -65,10 +68,20 @@ def _followers(rt: Runtime, session: Session, head: Call, limit: int) -> list[Ca
     return followers
 
 
-def merge(calls: list[Call]) -> tuple[list[dict[str, Any]], dict[int, int]]:
+class StockValue:
+    """A queued stock call and its opened body (the SKU and quantity are sealed)."""
+
+    __slots__ = ("body", "id")
+
+    def __init__(self, call_id: int, body: Any) -> None:
+        self.id = call_id
+        self.body = body
+
+
+def merge(calls: list[StockValue]) -> tuple[list[dict[str, Any]], dict[int, int]]:
     """The bodies to send (latest value per SKU and stock, in arrival order of that value)
     and, for each superseded call, the id of the call whose value replaced it."""
-    latest: dict[tuple[str, Any], Call] = {}
+    latest: dict[tuple[str, Any], StockValue] = {}
     for call in calls:
         latest[_target(call)] = call
     winners = {c.id for c in latest.values()}
@@ -77,14 +90,15 @@ def merge(calls: list[Call]) -> tuple[list[dict[str, Any]], dict[int, int]]:
     return bodies, superseded
 
 
-def _target(call: Call) -> tuple[str, Any]:
+def _target(call: StockValue) -> tuple[str, Any]:
     """What a stock value is for: the SKU and, when given, the stock."""
     body = call.body or {}
     return str(body.get("Sku")), body.get("StockId")
 
 
 def _item_outcome(item: Any) -> tuple[CallStatus, dict[str, Any]]:
-    """One element of updatestockmultiple's answer: (status, fields for the call row)."""
+    """One element of updatestockmultiple's answer: (status, fields for the call row;
+    ``result`` is sealed, the others are set as they are)."""
     entry: BillbeeResponse = parse_envelope(item)
     if entry.ok:
         return CallStatus.SUCCEEDED, {"result": entry.data}
@@ -104,6 +118,7 @@ def _record_batch(
     superseded: dict[int, int],
     batch_job_id: str,
     events: Pipeline,
+    key: TenantKey | None,
 ) -> None:
     """Give every call of the batch its own outcome and take the joined jobs off the queue."""
     items = response.data if isinstance(response.data, list) else []
@@ -124,6 +139,9 @@ def _record_batch(
                 call.id,
                 (CallStatus.FAILED, {"error": "no result for this item in Billbee's answer"}),
             )
+        result = fields.pop("result", None)
+        if key is not None:
+            payloads.seal_result(key, call, result)
         for name, value in fields.items():
             setattr(call, name, value)
         if call is not batch[0]:
@@ -146,8 +164,21 @@ def run_stock_batch(rt: Runtime, call_id: int) -> dict[str, Any]:
             if not claim(session):
                 return {"call_id": call_id, "status": "skipped"}
             batch = [head, *_followers(rt, session, head, rt.settings.stock_batch_size - 1)]
+            key = payloads.key_of(rt.vault, tenant.credentials)
+            opened = []
+            for call in batch:
+                payload = payloads.open_call(key, call)
+                if payload.purged or payload.unreadable:
+                    # Not sent; a follower's own job finds it final and skips it.
+                    finish_call(session, call, CallStatus.FAILED, error=UNOPENED_PAYLOAD)
+                    if call is head:
+                        return {"call_id": call_id, "status": "failed"}
+                    continue
+                opened.append((call, payload))
+            batch = [call for call, _ in opened]
         rt.note_database_available()
-        bodies, superseded = merge(batch)
+        bodies, superseded = merge([StockValue(call.id, p.body) for call, p in opened])
+        del opened
         operation = get_operation(STOCK_BATCH_OPERATION)
         with scoped_client(rt, session, tenant.id) as client:
             session.commit()
@@ -163,7 +194,7 @@ def run_stock_batch(rt: Runtime, call_id: int) -> dict[str, Any]:
             if attempt.response is None:
                 # The whole batch waits or fails with the head; followers stay queued.
                 return apply_decision(
-                    rt, session, head, attempt=attempt, decision=decision, events=events
+                    rt, session, head, attempt=attempt, decision=decision, events=events, key=key
                 )
             _record_batch(
                 rt,
@@ -173,5 +204,6 @@ def run_stock_batch(rt: Runtime, call_id: int) -> dict[str, Any]:
                 superseded=superseded,
                 batch_job_id=job_id_for(head.id),
                 events=events,
+                key=key,
             )
         return {"call_id": call_id, "status": "batched", "calls": len(batch), "sent": len(bodies)}

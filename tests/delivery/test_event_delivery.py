@@ -10,6 +10,7 @@ import pytest
 from flask import Flask, request
 from redis import Redis
 from sqlalchemy import select
+from support.factories import add_tenant
 
 from billhive.config import Settings
 from billhive.db import Database, utcnow
@@ -18,7 +19,7 @@ from billhive.delivery.models import CallbackDelivery, DeliveryStatus
 from billhive.delivery.send import CallbackFailed, delivery_client, run_delivery
 from billhive.delivery.signing import new_salt
 from billhive.feeds.models import EventType, FeedEvent, Resource
-from billhive.tenants.models import Tenant
+from billhive.tenants.vault import Vault
 from billhive.tokens.models import ApiToken
 
 
@@ -48,10 +49,9 @@ def settings(settings_factory: Callable[..., Settings], db: Database) -> Setting
     return settings_factory(callback_allowed_networks="127.0.0.0/8")
 
 
-def _tenant(db: Database) -> int:
+def _tenant(db: Database, settings: Settings) -> int:
     with db.session() as session:
-        tenant = Tenant(display_name="T", contact_email="t@example.com", status="active")
-        session.add(tenant)
+        tenant = add_tenant(session, Vault.from_settings(settings))
         session.commit()
         return tenant.id
 
@@ -99,7 +99,7 @@ def test_events_are_posted_in_order_with_their_stable_ids(
     db: Database, settings: Settings, redis_client: Redis, hook: tuple[Hook, str]
 ) -> None:
     receiver, url = hook
-    tenant = _tenant(db)
+    tenant = _tenant(db, settings)
     token = _token(db, url, ["order.changed"])
     for n in range(3):
         _event(db, tenant, n)
@@ -117,7 +117,7 @@ def test_a_refused_event_holds_the_later_ones_until_it_goes(
     db: Database, settings: Settings, redis_client: Redis, hook: tuple[Hook, str]
 ) -> None:
     receiver, url = hook
-    tenant = _tenant(db)
+    tenant = _tenant(db, settings)
     token = _token(db, url, ["order.changed"])
     for n in range(3):
         _event(db, tenant, n)
@@ -138,7 +138,7 @@ def test_a_callback_gets_only_the_types_and_tenants_it_chose(
     db: Database, settings: Settings, redis_client: Redis, hook: tuple[Hook, str]
 ) -> None:
     _, url = hook
-    wanted, other = _tenant(db), _tenant(db)
+    wanted, other = _tenant(db, settings), _tenant(db, settings)
     token = _token(db, url, ["stock.changed"], tenants=[wanted])
     calls_only = _token(db, url, None)
     _event(db, wanted, 1, EventType.STOCK_CHANGED)

@@ -13,11 +13,13 @@ from playwright.sync_api import expect
 from redis import Redis
 from sqlalchemy.orm import Session
 from support.browser import Platform
+from support.sealed import store_payload
 
 from billhive.config import Settings
 from billhive.db import utcnow
 from billhive.platform.admin.accounts import create_admin
 from billhive.tenants.audit import record
+from billhive.tenants.contact import seal_contact_email
 from billhive.tenants.models import Tenant, TenantCredentials, TenantStatus
 from billhive.tenants.vault import Vault
 from billhive.workers import stats
@@ -35,7 +37,6 @@ OPERATIONS = ("orders.get", "products.get", "products.update_stock", "customers.
 def _tenant(session: Session, vault: Vault, n: int, status: TenantStatus) -> Tenant:
     tenant = Tenant(
         display_name=f"Shop {n:02d}",
-        contact_email=f"owner{n:02d}@shop{n:02d}.example",
         username_index=vault.blind_index(f"api{n}@shop.example"),
         status=status,
         invoice_creation_allowed=n % 3 == 0,
@@ -44,31 +45,37 @@ def _tenant(session: Session, vault: Vault, n: int, status: TenantStatus) -> Ten
     session.add(tenant)
     session.flush()
     sealed = vault.seal(tenant.id, f"api{n}@shop.example", "Secret#Pass-2026")
-    session.add(TenantCredentials(tenant_id=tenant.id, **sealed._asdict()))
+    credentials = TenantCredentials(tenant_id=tenant.id, **sealed._asdict())
+    session.add(credentials)
+    seal_contact_email(vault, tenant, credentials, f"owner{n:02d}@shop{n:02d}.example")
     record(session, tenant.id, actor="merchant", action="signed_up", to_status=status)
     return tenant
 
 
-def _calls(session: Session, tenant: Tenant, rng: random.Random) -> None:
+def _calls(session: Session, vault: Vault, tenant: Tenant, rng: random.Random) -> None:
     now = utcnow()
     for k in range(12):
         status = rng.choice([CallStatus.SUCCEEDED] * 8 + [CallStatus.FAILED])
         enqueued = now - timedelta(minutes=rng.randint(1, 600), seconds=k)
-        session.add(
-            Call(
-                tenant_id=tenant.id,
-                operation=rng.choice(OPERATIONS),
-                params={"id": rng.randint(1000, 9999)},
-                status=status,
-                attempts=1 if status == CallStatus.SUCCEEDED else 3,
-                http_status=200 if status == CallStatus.SUCCEEDED else 500,
-                error=None if status == CallStatus.SUCCEEDED else FAILURE,
-                error_name=None if status == CallStatus.SUCCEEDED else "ServerError",
-                result={"Data": {"Id": 1}} if status == CallStatus.SUCCEEDED else None,
-                enqueued_at=enqueued,
-                started_at=enqueued + timedelta(milliseconds=rng.randint(20, 900)),
-                finished_at=enqueued + timedelta(seconds=1),
-            )
+        call = Call(
+            tenant_id=tenant.id,
+            operation=rng.choice(OPERATIONS),
+            status=status,
+            attempts=1 if status == CallStatus.SUCCEEDED else 3,
+            http_status=200 if status == CallStatus.SUCCEEDED else 500,
+            error=None if status == CallStatus.SUCCEEDED else FAILURE,
+            error_name=None if status == CallStatus.SUCCEEDED else "ServerError",
+            enqueued_at=enqueued,
+            started_at=enqueued + timedelta(milliseconds=rng.randint(20, 900)),
+            finished_at=enqueued + timedelta(seconds=1),
+        )
+        session.add(call)
+        store_payload(
+            session,
+            vault,
+            call,
+            params={"id": rng.randint(1000, 9999)},
+            result={"Data": {"Id": 1}} if status == CallStatus.SUCCEEDED else None,
         )
     today = now.date()
     for day in range(30):
@@ -94,11 +101,10 @@ def seeded(session: Session, settings_factory: Any, redis_client: Redis) -> dict
     tenants = [_tenant(session, vault, n, statuses[n % len(statuses)]) for n in range(SHOPS)]
     tenants[0].status = TenantStatus.ACTIVE
     for tenant in tenants[:6]:
-        _calls(session, tenant, rng)
+        _calls(session, vault, tenant, rng)
     failed = Call(
         tenant_id=tenants[0].id,
         operation="orders.get",
-        params={"id": 4711},
         status=CallStatus.FAILED,
         attempts=3,
         http_status=500,
@@ -109,6 +115,7 @@ def seeded(session: Session, settings_factory: Any, redis_client: Redis) -> dict
         finished_at=utcnow() - timedelta(minutes=5) + timedelta(milliseconds=2900),
     )
     session.add(failed)
+    store_payload(session, vault, failed, params={"id": 4711})
     session.commit()
     now = utcnow().timestamp()
     for minute in range(60):
@@ -188,7 +195,7 @@ def test_an_admin_pages_and_searches_through_tenants(
     page.click("a[rel=next]")
     assert page.locator("#tenants tbody tr").count() == SHOPS - 50
     assert page.locator("text=Page 2 of 2").is_visible()
-    page.fill("#q", "owner07@")
+    page.fill("#q", "Owner07@Shop07.example")  # a whole e-mail: they are sealed
     page.click("button:has-text('Search')")
     assert page.locator("#tenants tbody tr").count() == 1
     assert page.locator("#tenants >> text=Shop 07").is_visible()

@@ -6,13 +6,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from support.factories import add_tenant
 from support.feeds import FEED_API_KEY, FEED_PASSWORD, feed_username
 
 from billhive.config import Settings
 from billhive.db import Database
 from billhive.sandbox import create_sandbox_app
-from billhive.tenants.models import Tenant, TenantStatus
+from billhive.tenants.models import TenantStatus
 from billhive.tenants.service import SignupRequest, sign_up
+from billhive.tenants.vault import Vault
 from billhive.tenants.verify import make_verifier
 from billhive.workers.outcomes import RetryPolicy
 from billhive.workers.runtime import Runtime, set_runtime
@@ -72,17 +74,12 @@ def feed_tenant(feed_runtime: Runtime) -> Callable[[int], int]:
 
 
 @pytest.fixture
-def bare_tenant(db: Database) -> Callable[[], int]:
-    """A tenant row without credentials (for tests that never call Billbee)."""
-    counter = iter(range(1, 1_000_000))
+def bare_tenant(db: Database, vault: Vault) -> Callable[[], int]:
+    """A tenant row with placeholder credentials (for tests that never call Billbee)."""
 
     def make() -> int:
-        n = next(counter)
         with db.session() as session:
-            tenant = Tenant(
-                display_name=f"Bare {n}", contact_email=f"b{n}@example.com", status="active"
-            )
-            session.add(tenant)
+            tenant = add_tenant(session, vault)
             session.commit()
             return tenant.id
 

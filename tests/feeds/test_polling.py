@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import select
 from support.feeds import work_all
+from support.sealed import payload_of
 
 from billhive.feeds.fetch import CONSUMER
 from billhive.feeds.models import Feed, FeedEvent, Resource
@@ -23,7 +25,7 @@ ORDER = {
 
 def _poll(rt: Runtime) -> list[int]:
     with rt.database.session() as session:
-        started = poll_due(session, rt.redis, rt.settings, limit=100)
+        started = poll_due(session, rt.redis, rt.vault, rt.settings, limit=100)
     work_all(rt)
     return started
 
@@ -38,16 +40,18 @@ def _events(rt: Runtime, tenant_id: int) -> list[tuple[str, list[str] | None]]:
         ]
 
 
-def _call(rt: Runtime, tenant_id: int, operation: str, **kwargs: object) -> Call:
+def _call(rt: Runtime, tenant_id: int, operation: str, **kwargs: object) -> Any:
+    """Run one call to its end; returns its (opened) result."""
     with rt.database.session() as session:
-        call = enqueue_call(tenant_id, operation, session=session, redis=rt.redis, **kwargs)  # type: ignore[arg-type]
+        call = enqueue_call(
+            tenant_id, operation, session=session, redis=rt.redis, vault=rt.vault, **kwargs
+        )  # type: ignore[arg-type]
         call_id = call.id
     work_all(rt)
     with rt.database.session() as session:
         done = session.get(Call, call_id)
         assert done is not None and done.status is CallStatus.SUCCEEDED, done and done.error
-        session.expunge(done)
-        return done
+        return payload_of(session, rt.vault, done).result
 
 
 def test_a_new_and_a_changed_order_become_events_through_background_calls(
@@ -58,7 +62,7 @@ def test_a_new_and_a_changed_order_become_events_through_background_calls(
     with rt.database.session() as session:
         switch_on(session, tenant, [Resource.ORDERS])
     created = _call(rt, tenant, "orders.create", body=ORDER)
-    order_id = created.result["BillBeeOrderId"]
+    order_id = created["BillBeeOrderId"]
 
     started = _poll(rt)
     assert len(started) == 1
@@ -68,7 +72,8 @@ def test_a_new_and_a_changed_order_become_events_through_background_calls(
         assert fetch.lane is Lane.BACKGROUND and fetch.consumer == CONSUMER
         assert fetch.operation == "orders.list"
         # The page itself (end customers' addresses) is not kept on the call.
-        assert fetch.status is CallStatus.SUCCEEDED and fetch.result["events"] == 1
+        assert fetch.status is CallStatus.SUCCEEDED
+        assert payload_of(session, rt.vault, fetch).result["events"] == 1
     assert _events(rt, tenant) == [("order.created", None)]
 
     _call(rt, tenant, "orders.update_state", params={"id": order_id}, body={"NewStateId": 3})
@@ -89,9 +94,9 @@ def test_a_feed_is_not_fetched_again_while_its_fetch_is_in_flight(
     tenant = feed_tenant(2)
     with rt.database.session() as session:
         switch_on(session, tenant, [Resource.ORDERS])
-        first = poll_due(session, rt.redis, rt.settings, limit=10)
+        first = poll_due(session, rt.redis, rt.vault, rt.settings, limit=10)
         poll_now(session, tenant)
-        second = poll_due(session, rt.redis, rt.settings, limit=10)
+        second = poll_due(session, rt.redis, rt.vault, rt.settings, limit=10)
     assert len(first) == 1 and second == []
     work_all(rt)
     with rt.database.session() as session:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 from support.hostile import CSRF_FIELD, Target
+from support.sealed import store_payload
 
 from billhive.billbee.errors import CredentialsRejected
 from billhive.config import Settings
@@ -18,6 +19,7 @@ from billhive.platform import create_app
 from billhive.platform.admin.accounts import create_admin
 from billhive.platform.api.tokens import create_token, revoke_token
 from billhive.platform.extensions import set_verifier
+from billhive.tenants.contact import seal_contact_email
 from billhive.tenants.links import make_leave_url, make_reconnect_url
 from billhive.tenants.models import Tenant, TenantCredentials, TenantStatus
 from billhive.tenants.vault import Vault
@@ -57,23 +59,24 @@ def target(settings: Settings, session: Session) -> Target:
     create_admin(session, ADMIN_EMAIL, ADMIN_PASSWORD)
     tenant = Tenant(
         display_name="Seeded Shop",
-        contact_email="owner@seeded.example",
         username_index=vault.blind_index(TENANT_USERNAME),
         status=TenantStatus.ACTIVE,
     )
     session.add(tenant)
     session.flush()
     sealed = vault.seal(tenant.id, TENANT_USERNAME, TENANT_PASSWORD)
-    session.add(TenantCredentials(tenant_id=tenant.id, **sealed._asdict()))
+    credentials = TenantCredentials(tenant_id=tenant.id, **sealed._asdict())
+    session.add(credentials)
+    seal_contact_email(vault, tenant, credentials, "owner@seeded.example")
     call = Call(
         tenant_id=tenant.id,
         operation="orders.get",
-        params={"id": 7},
         status=CallStatus.FAILED,
         attempts=1,
         enqueued_at=utcnow(),
     )
     session.add(call)
+    store_payload(session, vault, call, params={"id": 7})
     session.commit()
     token = create_token(session, "hostile-suite").plaintext
     revoked = create_token(session, "revoked").plaintext

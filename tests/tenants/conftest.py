@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import pytest
 from sqlalchemy.orm import Session
+from support.factories import add_tenant
 
 from billhive.config import Settings
-from billhive.db import utcnow
-from billhive.tenants.models import Tenant, TenantCredentials, TenantStatus
+from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.vault import Vault
 
 #: A password that satisfies every Billbee rule (test data, not a real secret).
@@ -41,7 +41,6 @@ TenantFactory = Callable[..., Tenant]
 @pytest.fixture
 def make_tenant(session: Session) -> TenantFactory:
     """Store a tenant with sealed credentials directly (no Billbee call)."""
-    counter = iter(range(1, 1_000_000))
 
     def make(
         vault: Vault,
@@ -49,21 +48,15 @@ def make_tenant(session: Session) -> TenantFactory:
         password: str = GOOD_PASSWORD,
         status: TenantStatus = TenantStatus.ACTIVE,
     ) -> Tenant:
-        n = next(counter)
-        username = username or f"merchant{n}@shop.example"
-        tenant = Tenant(
-            display_name=f"Shop {n}",
-            contact_email=f"owner{n}@shop.example",
-            username_index=vault.blind_index(username),
+        tenant = add_tenant(
+            session,
+            vault,
             status=status,
+            username=username,
+            password=password,
+            claim_username=True,
             invoice_creation_allowed=False,
-            created_at=utcnow(),
-            updated_at=utcnow(),
         )
-        session.add(tenant)
-        session.flush()
-        sealed = vault.seal(tenant.id, username, password)
-        session.add(TenantCredentials(tenant_id=tenant.id, **sealed._asdict()))
         session.commit()
         return tenant
 

@@ -1,4 +1,5 @@
-"""After a batch of signups, no table and no Redis key holds a plaintext credential."""
+"""After a batch of signups, no table and no Redis key holds a plaintext credential; after
+real calls for a tenant that then left, none of its end customers' data is left either."""
 
 from __future__ import annotations
 
@@ -62,6 +63,12 @@ def _variants(raw: bytes) -> Iterator[bytes]:
         yield zlib.decompress(raw)
     except zlib.error:
         return
+
+
+def _forms(secret: str) -> list[bytes]:
+    """A value as it could sit in a dump: plain, base64 and hex (either case)."""
+    raw = secret.encode()
+    return [raw, base64.b64encode(raw), raw.hex().encode(), raw.hex().upper().encode()]
 
 
 def _dump_tables(database: Database) -> list[bytes]:
@@ -151,8 +158,10 @@ def batch_signed_up(
     SimpleWorker([queue], connection=redis_client).work(burst=True)
 
 
-def _leaks(dump: list[bytes]) -> list[str]:
-    return [s for s in _secrets() if any(s.encode() in v for b in dump for v in _variants(b))]
+def _leaks(dump: list[bytes], secrets: list[str] | None = None) -> list[str]:
+    wanted = _secrets() if secrets is None else secrets
+    variants = [v for b in dump for v in _variants(b)]
+    return [s for s in wanted if any(form in v for form in _forms(s) for v in variants)]
 
 
 def test_the_redis_dump_would_find_a_password_inside_a_compressed_job(
@@ -177,3 +186,88 @@ def test_no_redis_key_holds_a_plaintext_username_or_password(redis_client: Redis
     dump = _dump_redis(redis_client)
     assert any(b"rq:job:" in key for key in dump), "the batch enqueued no job"
     assert _leaks(dump) == []
+
+
+# -- end customers' data after a tenant made real calls and left ------------------------
+
+#: What the merchant sent about an end customer (a tag naming her).
+SENT_CUSTOMER = "Walburga Kundenfrau"
+SENT_EMAIL = "walburga.kundenfrau@kundin.example"
+
+
+@pytest.fixture
+def customer_data_then_left(
+    session: Session,
+    settings_factory: Callable[..., Settings],
+    redis_client: Redis,
+    sandbox_url: str,
+    job_env: None,
+) -> list[str]:
+    """A merchant signs up, makes real calls through the sandbox that send and receive end
+    customers' names and e-mails, then is deleted; returns that end-customer data."""
+    from support.sealed import payload_of
+
+    from billhive.workers.calls import enqueue_call
+    from billhive.workers.control import purge_tenant
+    from billhive.workers.models import Call
+    from billhive.workers.runtime import Runtime, set_runtime
+    from billhive.workers.scheduling.worker import SimpleTenantWorker
+
+    settings = settings_factory(billbee_api_key=API_KEY, billbee_base_url=sandbox_url)
+    vault = Vault.from_settings(settings)
+    username, password = MERCHANTS[2]
+    request = SignupRequest("Shop Dump", "dump-contact@example.test", username, password)
+    tenant = sign_up(session, vault, request, verify=make_verifier(settings))
+    listed = enqueue_call(
+        tenant.id,
+        "customers.list",
+        {"page": 1, "pageSize": 5},
+        session=session,
+        redis=redis_client,
+        vault=vault,
+    )
+    enqueue_call(
+        tenant.id,
+        "orders.add_tags",
+        {"id": 1},
+        body={"Tags": [SENT_CUSTOMER, SENT_EMAIL]},
+        session=session,
+        redis=redis_client,
+        vault=vault,
+    )
+    runtime = Runtime.from_settings(settings)
+    set_runtime(runtime)
+    try:
+        queue = Queue(SYSTEM_QUEUE, connection=redis_client)
+        SimpleTenantWorker([queue], connection=redis_client).work(
+            burst=True, logging_level="WARNING"
+        )
+    finally:
+        set_runtime(None)
+        runtime.close()
+    session.expire_all()
+    call = session.get(Call, listed.id)
+    assert call is not None
+    customers = payload_of(session, vault, call).result
+    assert isinstance(customers, list) and customers, "the sandbox returned no customers"
+    received = [c["Email"] for c in customers] + [c["Name"] for c in customers]
+    delete_tenant(session, tenant.id, actor="merchant", reason="leaving")
+    purge_tenant(session, redis_client, tenant.id)
+    return [SENT_CUSTOMER, SENT_EMAIL, "dump-contact@example.test", *received]
+
+
+def test_no_table_holds_end_customer_data_of_a_tenant_that_left(
+    db: Database, customer_data_then_left: list[str]
+) -> None:
+    assert _leaks(_dump_tables(db), customer_data_then_left) == []
+
+
+def test_no_redis_key_holds_end_customer_data_of_a_tenant_that_left(
+    redis_client: Redis, customer_data_then_left: list[str]
+) -> None:
+    assert _leaks(_dump_redis(redis_client), customer_data_then_left) == []
+
+
+def test_the_dump_would_find_end_customer_data_stored_as_hex(redis_client: Redis) -> None:
+    redis_client.set("planted", SENT_EMAIL.encode().hex())
+    assert _leaks(_dump_redis(redis_client), [SENT_EMAIL]) == [SENT_EMAIL]

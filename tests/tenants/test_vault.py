@@ -189,3 +189,40 @@ def test_sealed_credentials_are_plain_bytes_for_the_database(plain_vault: Vault)
     sealed = plain_vault.seal(7, USERNAME, GOOD_PASSWORD)
     assert isinstance(sealed, SealedCredentials)
     assert all(isinstance(v, bytes) for v in sealed[1:])
+
+
+# -- arbitrary bytes with a tenant's data key (call payloads) ---------------------------
+
+
+def test_bytes_sealed_with_a_tenants_key_open_with_it_and_hide_the_plaintext(
+    plain_vault: Vault,
+) -> None:
+    sealed = plain_vault.seal(7, "user@shop.test", "Pass!word#2026")
+    key = plain_vault.tenant_key(7, sealed.kek_id, sealed.wrapped_key)
+    box = key.seal("call:1:result", b'{"Name":"Erika Mustermann"}')
+    assert b"Erika" not in box
+    assert key.open("call:1:result", box) == b'{"Name":"Erika Mustermann"}'
+
+
+@pytest.mark.parametrize("context", ["call:2:result", "call:1:params"])
+def test_bytes_moved_to_another_call_or_field_do_not_open(plain_vault: Vault, context: str) -> None:
+    sealed = plain_vault.seal(7, "user@shop.test", "Pass!word#2026")
+    box = plain_vault.seal_bytes(
+        7, sealed.kek_id, sealed.wrapped_key, "call:1:result", b"Erika Mustermann"
+    )
+    with pytest.raises(VaultError) as caught:
+        plain_vault.open_bytes(7, sealed.kek_id, sealed.wrapped_key, context, box)
+    assert "Erika" not in str(caught.value)
+
+
+def test_bytes_of_one_tenant_do_not_open_with_another_tenants_key(plain_vault: Vault) -> None:
+    mine = plain_vault.seal(7, "a@shop.test", "Pass!word#2026")
+    theirs = plain_vault.seal(8, "b@shop.test", "Pass!word#2026")
+    box = plain_vault.tenant_key(7, mine.kek_id, mine.wrapped_key).seal("call:1:body", b"x")
+    with pytest.raises(VaultError):
+        plain_vault.tenant_key(8, theirs.kek_id, theirs.wrapped_key).open("call:1:body", box)
+
+
+def test_the_contact_email_index_differs_from_the_username_index(plain_vault: Vault) -> None:
+    assert plain_vault.email_index(" Owner@Shop.test") == plain_vault.email_index("owner@shop.test")
+    assert plain_vault.email_index("owner@shop.test") != plain_vault.blind_index("owner@shop.test")

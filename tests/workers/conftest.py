@@ -7,34 +7,27 @@ from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
+from support.factories import add_tenant
 from support.workers import ACCOUNTS, API_KEY, PASSWORD, account_username
 
 from billhive.config import Settings
 from billhive.db import Database
 from billhive.sandbox import create_sandbox_app
-from billhive.tenants.models import Tenant, TenantStatus
+from billhive.tenants.models import TenantStatus
 from billhive.tenants.service import SignupRequest, sign_up
+from billhive.tenants.vault import Vault
 from billhive.tenants.verify import make_verifier
 from billhive.workers.outcomes import RetryPolicy
 from billhive.workers.runtime import Runtime, set_runtime
 
 
 @pytest.fixture
-def make_tenant(db: Database) -> Callable[..., int]:
-    """Create a tenant row (no credentials) and return its id."""
-    counter = iter(range(1, 1_000_000))
+def make_tenant(db: Database, vault: Vault) -> Callable[..., int]:
+    """Create a tenant row with a data key (placeholder credentials); returns its id."""
 
     def make(status: TenantStatus = TenantStatus.ACTIVE, name: str | None = None) -> int:
-        n = next(counter)
         with db.session() as session:
-            tenant = Tenant(
-                display_name=name or f"Shop {n}",
-                contact_email=f"owner{n}@example.com",
-                status=status,
-            )
-            session.add(tenant)
-            session.flush()
-            return tenant.id
+            return add_tenant(session, vault, display_name=name, status=status).id
 
     return make
 

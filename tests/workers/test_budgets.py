@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from billhive.db import utcnow
 from billhive.tenants.models import AuditEvent, Tenant
+from billhive.tenants.vault import Vault
 from billhive.workers.budgets import BudgetError, budget_status, set_budget
 from billhive.workers.calls import (
     BudgetExhausted,
@@ -70,44 +71,49 @@ def test_the_status_counts_the_months_calls_against_the_budget(
 
 
 def test_a_soft_budget_over_its_limit_still_queues_calls(
-    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], vault: Vault
 ) -> None:
     tenant = _tenant(db_session, make_tenant())
     set_budget(db_session, tenant, 100, hard=False, actor="admin:1", reason="")
     _used(db_session, tenant.id, 500)
-    assert enqueue_call(tenant.id, "orders.list", session=db_session, redis=redis_client).id
+    assert enqueue_call(
+        tenant.id, "orders.list", session=db_session, redis=redis_client, vault=vault
+    ).id
     status = budget_status(db_session, tenant)
     assert status is not None and status.over
 
 
 def test_a_hard_budget_refuses_new_calls_once_used_up(
-    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], vault: Vault
 ) -> None:
     tenant = _tenant(db_session, make_tenant())
     set_budget(db_session, tenant, 100, hard=True, actor="admin:1", reason="")
     _used(db_session, tenant.id, 99)
-    assert enqueue_call(tenant.id, "orders.list", session=db_session, redis=redis_client).id
+    assert enqueue_call(
+        tenant.id, "orders.list", session=db_session, redis=redis_client, vault=vault
+    ).id
     _used_more = db_session.get(UsageDay, (tenant.id, utcnow().date()))
     assert _used_more is not None
     _used_more.calls = 100
     db_session.commit()
     with pytest.raises(BudgetExhausted, match="100 of its hard budget of 100"):
-        enqueue_call(tenant.id, "orders.list", session=db_session, redis=redis_client)
+        enqueue_call(tenant.id, "orders.list", session=db_session, redis=redis_client, vault=vault)
     with pytest.raises(BudgetExhausted):
         enqueue_calls(
             tenant.id,
             [CallRequest("orders.list"), CallRequest("orders.get", {"id": 1})],
             session=db_session,
             redis=redis_client,
+            vault=vault,
         )
     with pytest.raises(BudgetExhausted):
         enqueue_stock_updates(
-            tenant.id, [StockItem("S-1", 1)], session=db_session, redis=redis_client
+            tenant.id, [StockItem("S-1", 1)], session=db_session, redis=redis_client, vault=vault
         )
 
 
 def test_last_months_calls_do_not_count_against_this_months_budget(
-    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], vault: Vault
 ) -> None:
     from datetime import timedelta
 
@@ -116,15 +122,19 @@ def test_last_months_calls_do_not_count_against_this_months_budget(
     last_month = utcnow().date().replace(day=1) - timedelta(days=1)
     db_session.add(UsageDay(tenant_id=tenant.id, day=last_month, calls=5_000, throttled=0))
     db_session.commit()
-    assert enqueue_call(tenant.id, "orders.list", session=db_session, redis=redis_client).id
+    assert enqueue_call(
+        tenant.id, "orders.list", session=db_session, redis=redis_client, vault=vault
+    ).id
 
 
 def test_clearing_the_budget_lifts_the_refusal(
-    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], vault: Vault
 ) -> None:
     tenant = _tenant(db_session, make_tenant())
     set_budget(db_session, tenant, 10, hard=True, actor="admin:1", reason="")
     _used(db_session, tenant.id, 10)
     set_budget(db_session, tenant, None, hard=True, actor="admin:1", reason="lifted")
     assert tenant.budget_hard is False
-    assert enqueue_call(tenant.id, "orders.list", session=db_session, redis=redis_client).id
+    assert enqueue_call(
+        tenant.id, "orders.list", session=db_session, redis=redis_client, vault=vault
+    ).id

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billhive.tenants.models import AuditEvent, Tenant, TenantStatus
+from billhive.tenants.vault import Vault
 from billhive.workers.control import (
     TenantStateError,
     pause_tenant,
@@ -65,7 +66,7 @@ def test_no_worker_is_alive_when_none_runs(redis_client: Redis) -> None:
 
 
 def test_purging_a_deleted_tenant_cancels_its_queued_calls_and_empties_its_queue(
-    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], vault: Vault
 ) -> None:
     from billhive.workers.calls import enqueue_call
     from billhive.workers.control import purge_deleted_tenants
@@ -73,7 +74,7 @@ def test_purging_a_deleted_tenant_cancels_its_queued_calls_and_empties_its_queue
 
     tenant = make_tenant()
     calls = [
-        enqueue_call(tenant, "orders.list", session=db_session, redis=redis_client)
+        enqueue_call(tenant, "orders.list", session=db_session, redis=redis_client, vault=vault)
         for _ in range(3)
     ]
     db_session.get(Tenant, tenant).status = TenantStatus.DELETED  # type: ignore[union-attr]

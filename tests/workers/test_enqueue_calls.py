@@ -8,9 +8,11 @@ from redis import Redis
 from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from support.sealed import payload_of
 
 from billhive.db import Database
 from billhive.tenants.models import TenantStatus
+from billhive.tenants.vault import Vault
 from billhive.tokens.models import ApiToken
 from billhive.workers.calls import (
     CallRejected,
@@ -31,11 +33,13 @@ from billhive.workers.scheduling.dispatcher import Dispatcher
 
 
 def test_enqueue_records_a_queued_call_and_puts_its_job_on_the_tenants_queue(
-    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], vault: Vault
 ) -> None:
     tenant = make_tenant()
-    call = enqueue_call(tenant, "orders.get", {"id": 42}, session=db_session, redis=redis_client)
-    assert (call.status, call.operation, call.params) == (
+    call = enqueue_call(
+        tenant, "orders.get", {"id": 42}, session=db_session, redis=redis_client, vault=vault
+    )
+    assert (call.status, call.operation, payload_of(db_session, vault, call).params) == (
         CallStatus.QUEUED,
         "orders.get",
         {"id": 42},
@@ -47,12 +51,17 @@ def test_enqueue_records_a_queued_call_and_puts_its_job_on_the_tenants_queue(
 
 
 def test_python_style_parameter_names_are_stored_under_billbees_names(
-    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], vault: Vault
 ) -> None:
     call = enqueue_call(
-        make_tenant(), "orders.list", {"page_size": 10}, session=db_session, redis=redis_client
+        make_tenant(),
+        "orders.list",
+        {"page_size": 10},
+        session=db_session,
+        redis=redis_client,
+        vault=vault,
     )
-    assert call.params == {"pageSize": 10}
+    assert payload_of(db_session, vault, call).params == {"pageSize": 10}
 
 
 @pytest.mark.parametrize(
@@ -76,10 +85,19 @@ def test_bad_requests_are_refused_naming_the_field_and_store_nothing(
     params: dict | None,
     body: object,
     field: str,
+    vault: Vault,
 ) -> None:
     tenant = make_tenant()
     with pytest.raises(CallRejected) as caught:
-        enqueue_call(tenant, operation, params, body=body, session=db_session, redis=redis_client)
+        enqueue_call(
+            tenant,
+            operation,
+            params,
+            body=body,
+            session=db_session,
+            redis=redis_client,
+            vault=vault,
+        )
     assert caught.value.field == field
     assert db_session.scalars(select(Call)).all() == []
     assert queue_depth(redis_client, tenant) == 0
@@ -87,33 +105,39 @@ def test_bad_requests_are_refused_naming_the_field_and_store_nothing(
 
 @pytest.mark.parametrize("items", [1, 3])
 def test_an_unknown_tenant_is_refused_and_nothing_is_stored(
-    db_session: Session, redis_client: Redis, items: int
+    db_session: Session, redis_client: Redis, items: int, vault: Vault
 ) -> None:
     with pytest.raises(UnknownTenant, match="no tenant with id 999") as caught:
         if items == 1:
-            enqueue_call(999, "orders.list", session=db_session, redis=redis_client)
+            enqueue_call(999, "orders.list", session=db_session, redis=redis_client, vault=vault)
         else:
             stock = [StockItem(sku=f"S{i}", quantity=i) for i in range(items)]
-            enqueue_stock_updates(999, stock, session=db_session, redis=redis_client)
+            enqueue_stock_updates(999, stock, session=db_session, redis=redis_client, vault=vault)
     assert caught.value.field == "tenant_id"
     assert db_session.scalars(select(Call)).all() == []
 
 
 def test_the_asking_api_token_is_recorded_on_the_call(
-    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], vault: Vault
 ) -> None:
     token = ApiToken(public_id="bh_test", secret_hash="0" * 64, name="erp", all_tenants=True)
     db_session.add(token)
     db_session.commit()
     tenant = make_tenant()
     single = enqueue_call(
-        tenant, "orders.list", session=db_session, redis=redis_client, origin_token_id=token.id
+        tenant,
+        "orders.list",
+        session=db_session,
+        redis=redis_client,
+        vault=vault,
+        origin_token_id=token.id,
     )
     batch = enqueue_stock_updates(
         tenant,
         [StockItem(sku="A", quantity=1), StockItem(sku="B", quantity=2)],
         session=db_session,
         redis=redis_client,
+        vault=vault,
         origin_token_id=token.id,
     )
     db_session.expire_all()
@@ -124,19 +148,27 @@ def test_the_asking_api_token_is_recorded_on_the_call(
 
 @pytest.mark.parametrize("status", [TenantStatus.DELETED, TenantStatus.DISABLED])
 def test_a_deleted_or_disabled_tenant_takes_no_calls(
-    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], status: TenantStatus
+    db_session: Session,
+    redis_client: Redis,
+    make_tenant: Callable[..., int],
+    status: TenantStatus,
+    vault: Vault,
 ) -> None:
     with pytest.raises(CallRejected, match=status.value):
         enqueue_call(
-            make_tenant(status=status), "orders.list", session=db_session, redis=redis_client
+            make_tenant(status=status),
+            "orders.list",
+            session=db_session,
+            redis=redis_client,
+            vault=vault,
         )
 
 
 def test_a_paused_tenant_still_collects_calls_in_its_queue(
-    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], vault: Vault
 ) -> None:
     tenant = make_tenant(status=TenantStatus.PAUSED)
-    enqueue_call(tenant, "orders.list", session=db_session, redis=redis_client)
+    enqueue_call(tenant, "orders.list", session=db_session, redis=redis_client, vault=vault)
     assert queue_depth(redis_client, tenant) == 1
 
 
@@ -156,24 +188,29 @@ def test_bad_stock_items_are_refused_naming_the_field(
     make_tenant: Callable[..., int],
     item: StockItem,
     field: str,
+    vault: Vault,
 ) -> None:
     with pytest.raises(CallRejected) as caught:
-        enqueue_stock_updates(make_tenant(), [item], session=db_session, redis=redis_client)
+        enqueue_stock_updates(
+            make_tenant(), [item], session=db_session, redis=redis_client, vault=vault
+        )
     assert caught.value.field == field
 
 
 def test_a_bad_item_in_a_batch_names_its_position_and_stores_none_of_the_batch(
-    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], vault: Vault
 ) -> None:
     items = [StockItem(sku="A", quantity=1), StockItem(sku="", quantity=2)]
     with pytest.raises(CallRejected) as caught:
-        enqueue_stock_updates(make_tenant(), items, session=db_session, redis=redis_client)
+        enqueue_stock_updates(
+            make_tenant(), items, session=db_session, redis=redis_client, vault=vault
+        )
     assert caught.value.field == "items[1].sku"
     assert db_session.scalars(select(Call)).all() == []
 
 
 def test_update_stock_through_enqueue_call_takes_the_stock_path(
-    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], vault: Vault
 ) -> None:
     call = enqueue_call(
         make_tenant(),
@@ -181,17 +218,18 @@ def test_update_stock_through_enqueue_call_takes_the_stock_path(
         body={"Sku": "A-1", "NewQuantity": 5},
         session=db_session,
         redis=redis_client,
+        vault=vault,
     )
     job = Job.fetch(call.job_id, connection=redis_client)
     assert job.func_name == "billhive.workers.jobs.run_stock_update"
-    assert call.body == {"Sku": "A-1", "NewQuantity": 5}
+    assert payload_of(db_session, vault, call).body == {"Sku": "A-1", "NewQuantity": 5}
 
 
 def test_a_queued_call_can_be_cancelled_and_leaves_the_queue(
-    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], vault: Vault
 ) -> None:
     tenant = make_tenant()
-    call = enqueue_call(tenant, "orders.list", session=db_session, redis=redis_client)
+    call = enqueue_call(tenant, "orders.list", session=db_session, redis=redis_client, vault=vault)
     assert cancel_call(call.id, session=db_session, redis=redis_client) is True
     db_session.refresh(call)
     assert call.status is CallStatus.CANCELLED and call.finished_at is not None
@@ -199,24 +237,31 @@ def test_a_queued_call_can_be_cancelled_and_leaves_the_queue(
 
 
 def test_a_finished_call_cannot_be_cancelled(
-    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], vault: Vault
 ) -> None:
-    call = enqueue_call(make_tenant(), "orders.list", session=db_session, redis=redis_client)
+    call = enqueue_call(
+        make_tenant(), "orders.list", session=db_session, redis=redis_client, vault=vault
+    )
     call.status = CallStatus.SUCCEEDED
     db_session.commit()
     assert cancel_call(call.id, session=db_session, redis=redis_client) is False
 
 
 def test_failed_calls_are_requeued_at_the_tail_with_fresh_attempts(
-    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], vault: Vault
 ) -> None:
     tenant = make_tenant()
-    failed = enqueue_call(tenant, "orders.list", session=db_session, redis=redis_client)
+    failed = enqueue_call(
+        tenant, "orders.list", session=db_session, redis=redis_client, vault=vault
+    )
     failed.status, failed.attempts, failed.error = CallStatus.FAILED, 5, "ServerError"
     db_session.commit()
     redis_client.delete(f"rq:queue:billhive:t:{tenant}")
-    later = enqueue_call(tenant, "orders.list", session=db_session, redis=redis_client)
-    assert requeue_calls([failed.id, later.id], session=db_session, redis=redis_client) == 1
+    later = enqueue_call(tenant, "orders.list", session=db_session, redis=redis_client, vault=vault)
+    assert (
+        requeue_calls([failed.id, later.id], session=db_session, redis=redis_client, vault=vault)
+        == 1
+    )
     db_session.refresh(failed)
     assert (failed.status, failed.attempts, failed.error) == (CallStatus.QUEUED, 0, None)
     queued = [j.decode() for j in redis_client.lrange(f"rq:queue:billhive:t:{tenant}", 0, -1)]
@@ -224,24 +269,24 @@ def test_failed_calls_are_requeued_at_the_tail_with_fresh_attempts(
 
 
 def test_a_batch_is_recorded_and_queued_in_order(
-    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], vault: Vault
 ) -> None:
     tenant = make_tenant()
     requests = [CallRequest("orders.get", {"id": n}) for n in (3, 1, 2)]
-    calls = enqueue_calls(tenant, requests, session=db_session, redis=redis_client)
-    assert [c.params["id"] for c in calls] == [3, 1, 2]
+    calls = enqueue_calls(tenant, requests, session=db_session, redis=redis_client, vault=vault)
+    assert [payload_of(db_session, vault, c).params["id"] for c in calls] == [3, 1, 2]
     assert TenantQueue.for_tenant(str(tenant), redis_client).get_job_ids() == [
         c.job_id for c in calls
     ]
 
 
 def test_a_bad_request_in_a_batch_names_its_position_and_stores_none_of_the_batch(
-    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], vault: Vault
 ) -> None:
     tenant = make_tenant()
     requests = [CallRequest("orders.get", {"id": 1}), CallRequest("orders.get", {})]
     with pytest.raises(CallRejected) as caught:
-        enqueue_calls(tenant, requests, session=db_session, redis=redis_client)
+        enqueue_calls(tenant, requests, session=db_session, redis=redis_client, vault=vault)
     assert caught.value.field == "calls[1].params.id"
     assert db_session.scalars(select(Call)).all() == []
     assert queue_depth(redis_client, tenant) == 0
@@ -249,42 +294,58 @@ def test_a_bad_request_in_a_batch_names_its_position_and_stores_none_of_the_batc
 
 @pytest.mark.parametrize("count", [1, 3])
 def test_calls_whose_jobs_redis_refuses_stay_queued_and_the_reconciler_pushes_them(
-    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], count: int
+    db_session: Session,
+    redis_client: Redis,
+    make_tenant: Callable[..., int],
+    count: int,
+    vault: Vault,
 ) -> None:
     tenant = make_tenant()
     down = Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
     requests = [CallRequest("orders.get", {"id": n}) for n in range(count)]
-    calls = enqueue_calls(tenant, requests, session=db_session, redis=down)
+    calls = enqueue_calls(tenant, requests, session=db_session, redis=down, vault=vault)
     db_session.expire_all()
     assert {c.status for c in db_session.scalars(select(Call)).all()} == {CallStatus.QUEUED}
     assert queue_depth(redis_client, tenant) == 0
-    reconcile(db_session, redis_client, Dispatcher(redis_client), grace=timedelta(0))
+    reconcile(db_session, redis_client, Dispatcher(redis_client), vault=vault, grace=timedelta(0))
     queued = redis_client.lrange(f"rq:queue:billhive:t:{tenant}", 0, -1)
     assert queued == [job_id_for(c.id).encode() for c in calls]
 
 
 def test_a_call_is_queued_after_redis_lost_its_script_cache(
-    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], vault: Vault
 ) -> None:
     tenant = make_tenant()
-    enqueue_call(tenant, "orders.get", {"id": 1}, session=db_session, redis=redis_client)
+    enqueue_call(
+        tenant, "orders.get", {"id": 1}, session=db_session, redis=redis_client, vault=vault
+    )
     redis_client.script_flush()  # as after a Redis restart
-    call = enqueue_call(tenant, "orders.get", {"id": 2}, session=db_session, redis=redis_client)
+    call = enqueue_call(
+        tenant, "orders.get", {"id": 2}, session=db_session, redis=redis_client, vault=vault
+    )
     assert TenantQueue.for_tenant(str(tenant), redis_client).job_ids[-1] == call.job_id
 
 
 def test_a_call_enqueued_by_a_fresh_session_is_committed_for_every_reader(
-    db: Database, db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+    db: Database,
+    db_session: Session,
+    redis_client: Redis,
+    make_tenant: Callable[..., int],
+    vault: Vault,
 ) -> None:
     call = enqueue_call(
-        make_tenant(), "orders.get", {"id": 1}, session=db_session, redis=redis_client
+        make_tenant(), "orders.get", {"id": 1}, session=db_session, redis=redis_client, vault=vault
     )
     with db.session() as other:
         assert other.get(Call, call.id) is not None
 
 
 def test_a_call_enqueued_inside_an_open_transaction_commits_it_too(
-    db: Database, db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+    db: Database,
+    db_session: Session,
+    redis_client: Redis,
+    make_tenant: Callable[..., int],
+    vault: Vault,
 ) -> None:
     tenant = make_tenant()
     token = ApiToken(public_id="bh_open", secret_hash="0" * 64, name="erp", all_tenants=True)
@@ -296,6 +357,7 @@ def test_a_call_enqueued_inside_an_open_transaction_commits_it_too(
         {"id": 1},
         session=db_session,
         redis=redis_client,
+        vault=vault,
         origin_token_id=token.id,
     )
     with db.session() as other:

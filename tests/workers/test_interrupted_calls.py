@@ -58,7 +58,14 @@ def test_a_call_whose_earlier_attempt_may_still_run_waits_and_is_not_sent(
 ) -> None:
     tenant = signed_up(1)
     with runtime.database.session() as session:
-        call = enqueue_call(tenant, "orders.get", {"id": 1}, session=session, redis=runtime.redis)
+        call = enqueue_call(
+            tenant,
+            "orders.get",
+            {"id": 1},
+            session=session,
+            redis=runtime.redis,
+            vault=runtime.vault,
+        )
     _interrupted(runtime, call.id, seconds_ago=1)
     before = _accepted(sandbox)
     with pytest.raises(CallDeferred, match="may still be running"):
@@ -74,7 +81,12 @@ def test_an_idempotent_call_whose_attempt_lease_ended_is_sent_again(
     tenant = signed_up(1)
     with runtime.database.session() as session:
         call = enqueue_call(
-            tenant, "orders.list", {"page": 1}, session=session, redis=runtime.redis
+            tenant,
+            "orders.list",
+            {"page": 1},
+            session=session,
+            redis=runtime.redis,
+            vault=runtime.vault,
         )
     _interrupted(runtime, call.id, seconds_ago=runtime.settings.call_lease_seconds + 1)
     jobs.run_call(call.id)
@@ -94,6 +106,7 @@ def test_a_non_idempotent_call_whose_attempt_was_interrupted_is_never_sent_again
             body={"Name": "Once", "Email": email},
             session=session,
             redis=runtime.redis,
+            vault=runtime.vault,
         )
     _interrupted(runtime, call.id, seconds_ago=runtime.settings.call_lease_seconds + 1)
     assert jobs.run_call(call.id) == {"call_id": call.id, "status": "skipped"}
@@ -108,7 +121,14 @@ def test_two_workers_cannot_both_claim_one_queued_call(
 ) -> None:
     tenant = signed_up(1)
     with runtime.database.session() as session:
-        call = enqueue_call(tenant, "orders.get", {"id": 1}, session=session, redis=runtime.redis)
+        call = enqueue_call(
+            tenant,
+            "orders.get",
+            {"id": 1},
+            session=session,
+            redis=runtime.redis,
+            vault=runtime.vault,
+        )
     first: Session = runtime.database.sessionmaker()
     second: Session = runtime.database.sessionmaker()
     try:
@@ -127,7 +147,14 @@ def test_a_call_cancelled_while_its_job_starts_is_not_claimed(
 ) -> None:
     tenant = signed_up(1)
     with runtime.database.session() as session:
-        call = enqueue_call(tenant, "orders.get", {"id": 1}, session=session, redis=runtime.redis)
+        call = enqueue_call(
+            tenant,
+            "orders.get",
+            {"id": 1},
+            session=session,
+            redis=runtime.redis,
+            vault=runtime.vault,
+        )
     worker: Session = runtime.database.sessionmaker()
     try:
         assert start_call(runtime, worker, call.id) is not None

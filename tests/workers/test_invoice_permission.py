@@ -14,6 +14,7 @@ from support.workers import API_KEY, PASSWORD, account_username, work
 
 from billhive.db import Database
 from billhive.tenants.models import AuditEvent, Tenant
+from billhive.tenants.vault import Vault
 from billhive.workers.calls import (
     CallRequest,
     InvoicePermissionMissing,
@@ -41,39 +42,53 @@ def test_an_invoice_call_of_a_tenant_without_the_permission_is_refused_at_enqueu
     redis_client: Redis,
     make_tenant: Callable[..., int],
     operation: str,
+    vault: Vault,
 ) -> None:
     tenant_id = make_tenant()
     with pytest.raises(InvoicePermissionMissing) as caught:
-        enqueue_call(tenant_id, operation, {"id": 7}, session=db_session, redis=redis_client)
+        enqueue_call(
+            tenant_id, operation, {"id": 7}, session=db_session, redis=redis_client, vault=vault
+        )
     assert caught.value.field == "operation"
     assert "Rechnungserstellung" in caught.value.message
     assert db_session.scalars(select(Call)).first() is None
 
 
 def test_an_invoice_call_of_a_tenant_with_the_permission_is_queued(
-    db: Database, db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+    db: Database,
+    db_session: Session,
+    redis_client: Redis,
+    make_tenant: Callable[..., int],
+    vault: Vault,
 ) -> None:
     tenant_id = make_tenant()
     _allow(db, tenant_id, True)
     call = enqueue_call(
-        tenant_id, "orders.create_invoice", {"id": 7}, session=db_session, redis=redis_client
+        tenant_id,
+        "orders.create_invoice",
+        {"id": 7},
+        session=db_session,
+        redis=redis_client,
+        vault=vault,
     )
     assert call.status is CallStatus.QUEUED
 
 
 def test_other_calls_of_a_tenant_without_the_permission_are_queued(
-    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], vault: Vault
 ) -> None:
     tenant_id = make_tenant()
-    call = enqueue_call(tenant_id, "orders.get", {"id": 7}, session=db_session, redis=redis_client)
+    call = enqueue_call(
+        tenant_id, "orders.get", {"id": 7}, session=db_session, redis=redis_client, vault=vault
+    )
     stock = enqueue_stock_updates(
-        tenant_id, [StockItem("S-1", 3)], session=db_session, redis=redis_client
+        tenant_id, [StockItem("S-1", 3)], session=db_session, redis=redis_client, vault=vault
     )
     assert call.id and stock[0].id
 
 
 def test_a_batch_holding_one_invoice_call_is_refused_whole(
-    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int]
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], vault: Vault
 ) -> None:
     tenant_id = make_tenant()
     requests = [
@@ -81,7 +96,7 @@ def test_a_batch_holding_one_invoice_call_is_refused_whole(
         CallRequest("orders.create_invoice", {"id": 1}),
     ]
     with pytest.raises(InvoicePermissionMissing):
-        enqueue_calls(tenant_id, requests, session=db_session, redis=redis_client)
+        enqueue_calls(tenant_id, requests, session=db_session, redis=redis_client, vault=vault)
     assert db_session.scalars(select(Call)).first() is None
 
 
@@ -103,6 +118,7 @@ def test_billbee_refusing_an_invoice_records_the_permission_as_off(
             {"id": order_id},
             session=session,
             redis=runtime.redis,
+            vault=runtime.vault,
         ).id
     work(runtime)
     with runtime.database.session() as session:
@@ -124,4 +140,5 @@ def test_billbee_refusing_an_invoice_records_the_permission_as_off(
                 {"id": order_id},
                 session=session,
                 redis=runtime.redis,
+                vault=runtime.vault,
             )

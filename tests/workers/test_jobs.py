@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import event, select
+from support.sealed import payload_of
 from support.workers import API_KEY, PASSWORD, account_username, work
 
 from billhive.tenants.models import Tenant, TenantStatus
@@ -34,7 +35,13 @@ def _enqueue(
 ) -> int:
     with runtime.database.session() as session:
         return enqueue_call(
-            tenant_id, operation, params, body=body, session=session, redis=runtime.redis
+            tenant_id,
+            operation,
+            params,
+            body=body,
+            session=session,
+            redis=runtime.redis,
+            vault=runtime.vault,
         ).id
 
 
@@ -47,7 +54,9 @@ def test_a_call_runs_with_the_tenants_credentials_and_records_its_result(
     call = _call(runtime, call_id)
     assert call.status is CallStatus.SUCCEEDED
     assert (call.http_status, call.attempts) == (200, 1)
-    assert isinstance(call.result, list) and len(call.result) == 2
+    with runtime.database.session() as session:
+        result = payload_of(session, runtime.vault, call).result
+    assert isinstance(result, list) and len(result) == 2
     assert call.started_at is not None and call.finished_at is not None
 
 

@@ -31,7 +31,12 @@ def test_concurrent_workers_keep_every_tenant_within_billbees_limits(
         for _ in range(CALLS_PER_TENANT):
             for tenant in tenants:  # every call on one endpoint: 2/s per tenant
                 enqueue_call(
-                    tenant, "orders.list", {"page": 1}, session=session, redis=runtime.redis
+                    tenant,
+                    "orders.list",
+                    {"page": 1},
+                    session=session,
+                    redis=runtime.redis,
+                    vault=runtime.vault,
                 )
     # The allowance for send-to-arrival delay is widened from the default 35 ms: on a test
     # machine shared with other test processes a thread may be scheduled ~100 ms late (one

@@ -15,10 +15,10 @@ from billhive.workers.models import Call
 
 database = Database(sys.argv[1])
 with database.session() as session:
-    tenant = Tenant(display_name="Lone", contact_email="a@lone.test", status=TenantStatus.ACTIVE)
+    tenant = Tenant(display_name="Lone", status=TenantStatus.ACTIVE)
     session.add(tenant)
     session.flush()
-    session.add(Call(tenant_id=tenant.id, operation="orders.list", params={}))
+    session.add(Call(tenant_id=tenant.id, operation="orders.list"))
 database.dispose()
 assert "billhive.tokens.models" not in sys.modules
 assert not [m for m in sys.modules if m.startswith("billhive.platform")]

@@ -39,12 +39,20 @@ def test_jobs_and_redis_hold_no_credentials_before_and_after_work(
     tenant = signed_up(1)
     with runtime.database.session() as session:
         calls = [
-            enqueue_call(tenant, "orders.list", {"page": 1}, session=session, redis=runtime.redis),
+            enqueue_call(
+                tenant,
+                "orders.list",
+                {"page": 1},
+                session=session,
+                redis=runtime.redis,
+                vault=runtime.vault,
+            ),
             *enqueue_stock_updates(
                 tenant,
                 [StockItem(sku="BH-001-001", quantity=4)],
                 session=session,
                 redis=runtime.redis,
+                vault=runtime.vault,
             ),
         ]
     for call in calls:

@@ -1,9 +1,11 @@
 """Stock coalescing: many absolute values, few updatestockmultiple calls, one outcome each."""
 
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 from sqlalchemy import select
+from support.sealed import payload_of
 from support.workers import API_KEY, PASSWORD, account_username, work
 
 from billhive.workers.calls import StockItem, enqueue_call, enqueue_stock_updates
@@ -40,7 +42,10 @@ def test_a_burst_of_stock_values_goes_out_in_few_calls_and_the_latest_value_wins
     items = [StockItem(sku=SKUS[n % len(SKUS)], quantity=float(n)) for n in range(250)]
     with runtime.database.session() as session:
         ids = [
-            c.id for c in enqueue_stock_updates(tenant, items, session=session, redis=runtime.redis)
+            c.id
+            for c in enqueue_stock_updates(
+                tenant, items, session=session, redis=runtime.redis, vault=runtime.vault
+            )
         ]
     work(runtime)
     calls = _calls(runtime, ids)
@@ -53,6 +58,11 @@ def test_a_burst_of_stock_values_goes_out_in_few_calls_and_the_latest_value_wins
         assert _stock_of(runtime, sku) == float(latest)
 
 
+def _result(runtime: Runtime, call: Call) -> Any:
+    with runtime.database.session() as session:
+        return payload_of(session, runtime.vault, call).result
+
+
 def test_each_update_keeps_its_own_outcome(
     runtime: Runtime, signed_up: Callable[[int], int]
 ) -> None:
@@ -60,11 +70,14 @@ def test_each_update_keeps_its_own_outcome(
     items = [StockItem(sku=SKUS[0], quantity=3), StockItem(sku="NO-SUCH-SKU", quantity=1)]
     with runtime.database.session() as session:
         ids = [
-            c.id for c in enqueue_stock_updates(tenant, items, session=session, redis=runtime.redis)
+            c.id
+            for c in enqueue_stock_updates(
+                tenant, items, session=session, redis=runtime.redis, vault=runtime.vault
+            )
         ]
     work(runtime)
     good, bad = _calls(runtime, ids)
-    assert good.status is CallStatus.SUCCEEDED and good.result["CurrentStock"] == 3
+    assert good.status is CallStatus.SUCCEEDED and _result(runtime, good)["CurrentStock"] == 3
     assert bad.status is CallStatus.FAILED and bad.error
     assert good.batch_job_id == bad.batch_job_id is not None
 
@@ -75,7 +88,11 @@ def test_stock_updates_never_overtake_an_earlier_write_of_another_kind(
     tenant = signed_up(1)
     with runtime.database.session() as session:
         first = enqueue_stock_updates(
-            tenant, [StockItem(sku=SKUS[1], quantity=1)], session=session, redis=runtime.redis
+            tenant,
+            [StockItem(sku=SKUS[1], quantity=1)],
+            session=session,
+            redis=runtime.redis,
+            vault=runtime.vault,
         )[0].id
         middle = enqueue_call(
             tenant,
@@ -83,9 +100,14 @@ def test_stock_updates_never_overtake_an_earlier_write_of_another_kind(
             body={"Name": "Between", "Email": "between@example.com"},
             session=session,
             redis=runtime.redis,
+            vault=runtime.vault,
         ).id
         last = enqueue_stock_updates(
-            tenant, [StockItem(sku=SKUS[1], quantity=2)], session=session, redis=runtime.redis
+            tenant,
+            [StockItem(sku=SKUS[1], quantity=2)],
+            session=session,
+            redis=runtime.redis,
+            vault=runtime.vault,
         )[0].id
     work(runtime)
     a, b, c = _calls(runtime, [first, middle, last])
@@ -101,10 +123,19 @@ def test_a_read_queued_after_a_stock_update_starts_after_it_finished(
     tenant = signed_up(1)
     with runtime.database.session() as session:
         stock = enqueue_stock_updates(
-            tenant, [StockItem(sku=SKUS[1], quantity=7)], session=session, redis=runtime.redis
+            tenant,
+            [StockItem(sku=SKUS[1], quantity=7)],
+            session=session,
+            redis=runtime.redis,
+            vault=runtime.vault,
         )[0].id
         read = enqueue_call(
-            tenant, "orders.list", {"page": 1}, session=session, redis=runtime.redis
+            tenant,
+            "orders.list",
+            {"page": 1},
+            session=session,
+            redis=runtime.redis,
+            vault=runtime.vault,
         ).id
     work(runtime)
     written, after = _calls(runtime, [stock, read])

@@ -27,7 +27,12 @@ def _calls(runtime: Runtime, tenant_id: int, count: int) -> None:
     with runtime.database.session() as session:
         for page in range(1, count + 1):
             enqueue_call(
-                tenant_id, "orders.list", {"page": page}, session=session, redis=runtime.redis
+                tenant_id,
+                "orders.list",
+                {"page": page},
+                session=session,
+                redis=runtime.redis,
+                vault=runtime.vault,
             )
     work(runtime)
 

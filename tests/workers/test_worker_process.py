@@ -47,13 +47,23 @@ def test_a_running_worker_serves_a_tenant_that_signed_up_after_it_started(
     tenant = signed_up(1)  # after the worker started
     with runtime.database.session() as session:
         call_id = enqueue_call(
-            tenant, "orders.list", {"page": 1}, session=session, redis=runtime.redis
+            tenant,
+            "orders.list",
+            {"page": 1},
+            session=session,
+            redis=runtime.redis,
+            vault=runtime.vault,
         ).id
     assert _wait_for(runtime, call_id).status is CallStatus.SUCCEEDED
     later = signed_up(2)
     with runtime.database.session() as session:
         second = enqueue_call(
-            later, "orders.list", {"page": 1}, session=session, redis=runtime.redis
+            later,
+            "orders.list",
+            {"page": 1},
+            session=session,
+            redis=runtime.redis,
+            vault=runtime.vault,
         ).id
     assert _wait_for(runtime, second).status is CallStatus.SUCCEEDED
 

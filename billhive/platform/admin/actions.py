@@ -15,11 +15,12 @@ from billhive.platform.admin.auth import current_admin
 from billhive.platform.admin.blueprint import bp
 from billhive.platform.admin.forms import ActionForm, BudgetForm, DeleteForm
 from billhive.platform.admin.views_tenants import tenant_or_404
-from billhive.platform.extensions import db_session, redis, settings
+from billhive.platform.extensions import db_session, redis, settings, vault
 from billhive.tenants.audit import record, set_status
+from billhive.tenants.contact import contact_email
 from billhive.tenants.errors import TenantStateError
 from billhive.tenants.lifecycle import may_reconnect, may_reverify
-from billhive.tenants.links import make_reconnect_url
+from billhive.tenants.links import make_leave_url, make_reconnect_url
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.service import delete_tenant
 from billhive.workers import control
@@ -132,7 +133,13 @@ def reconnect_link(tenant_id: int) -> ResponseReturnValue:
     db_session().commit()
     # Shown on this response only: the link is a bearer token, so it is not put in the
     # (signed, not encrypted) session cookie as a flash message would be.
-    return render_template("admin/reconnect_link.html", tenant=tenant, url=url)
+    return render_template(
+        "admin/reconnect_link.html",
+        tenant=tenant,
+        url=url,
+        leave_url=make_leave_url(settings(), tenant_id),
+        contact_email=contact_email(db_session(), vault(), tenant),
+    )
 
 
 @bp.route("/tenants/<int:tenant_id>/disable", methods=["POST"])
@@ -189,7 +196,7 @@ def requeue_failed(tenant_id: int) -> ResponseReturnValue:
         .order_by(Call.id)
         .limit(REQUEUE_BATCH)
     ).all()
-    count = requeue_calls(ids, session=session, redis=redis()) if ids else 0
+    count = requeue_calls(ids, session=session, redis=redis(), vault=vault()) if ids else 0
     record(
         session,
         tenant_id,

@@ -88,7 +88,7 @@ Index("ix_usage_days_day", UsageDay.day)
 # The audit log page filters by action or actor, newest first.
 Index("ix_audit_events_action_id", AuditEvent.action, AuditEvent.id)
 Index("ix_audit_events_actor_id", AuditEvent.actor, AuditEvent.id)
-# Case-insensitive prefix search and sort on name and e-mail (see migration 0004).
+# Case-insensitive prefix search and sort on name (see migration 0004; the e-mail is
+# sealed and found by its blind index since 0012).
 # Migration 0004 adds COLLATE "C" on PostgreSQL (Alembic does not compare collations).
 Index("ix_tenants_display_name_key", func.lower(Tenant.display_name))
-Index("ix_tenants_contact_email_key", func.lower(Tenant.contact_email))

@@ -65,7 +65,8 @@ def like_prefix(text: str) -> str:
     return escaped + "%"
 
 
-SORTS = ("newest", "oldest", "name", "email")
+# No sort by e-mail: contact e-mails are sealed (tenants/contact.py).
+SORTS = ("newest", "oldest", "name")
 
 
 @dataclass(frozen=True)
@@ -83,25 +84,25 @@ def _order(session: Session, sort: str, entity: Any = Tenant) -> list[ColumnElem
         return [entity.id.asc()]
     if sort == "name":
         return [_sort_key(session, entity.display_name).asc(), entity.id.asc()]
-    if sort == "email":
-        return [_sort_key(session, entity.contact_email).asc(), entity.id.asc()]
     return [entity.id.desc()]
 
 
 def _search_branches(session: Session, vault: Vault, q: str) -> list[ColumnElement[bool]]:
     """One index-friendly condition per way a tenant can match ``q``.
 
-    Text with an "@" is looked for among contact e-mails, other text among display names;
-    both are also tried as an exact Billbee username, digits also as the tenant's number.
+    Text with an "@" is looked for as an exact contact e-mail (through its blind index: the
+    e-mails are sealed), other text as the start of display names; both are also tried
+    as an exact Billbee username, digits also as the tenant's number.
     """
     # The pattern is rendered into the SQL text (safely quoted) rather than sent as a
     # parameter: PostgreSQL turns ``LIKE 'abc%'`` into an index range only for a constant,
     # and psycopg's prepared statements would otherwise get a generic plan (a full scan).
     pattern: BindParameter[str] = bindparam("pattern", like_prefix(q.lower()), literal_execute=True)
-    column = Tenant.contact_email if "@" in q else Tenant.display_name
     index = vault.blind_index(q)
     branches: list[ColumnElement[bool]] = [
-        _sort_key(session, column).like(pattern, escape="\\"),
+        Tenant.contact_email_index == vault.email_index(q)
+        if "@" in q
+        else _sort_key(session, Tenant.display_name).like(pattern, escape="\\"),
         Tenant.username_index == index,
         # Signups still waiting for Billbee hold the username without claiming it.
         Tenant.pending_username_index == index,

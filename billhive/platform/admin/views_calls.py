@@ -14,8 +14,9 @@ from billhive.platform.admin.blueprint import bp
 from billhive.platform.admin.forms import ActionForm
 from billhive.platform.admin.queries import CallQuery, search_calls, tenant_names
 from billhive.platform.admin.redact import redacted
-from billhive.platform.extensions import db_session, redis
+from billhive.platform.extensions import db_session, redis, vault
 from billhive.tenants.audit import record
+from billhive.workers import payloads
 from billhive.workers.calls import cancel_call, requeue_calls
 from billhive.workers.models import MAX_CALL_ID, Call, CallStatus
 
@@ -78,6 +79,7 @@ def _pretty(value: Any) -> str:
 def call(call_id: int) -> ResponseReturnValue:
     """One call: timings, attempts, the request's parameters and body, the outcome."""
     found = _call_or_404(call_id)
+    payload = payloads.read_call(db_session(), vault(), found)
     waited = ran = None
     if found.started_at is not None:
         waited = (found.started_at - found.enqueued_at).total_seconds()
@@ -87,9 +89,10 @@ def call(call_id: int) -> ResponseReturnValue:
         "admin/call.html",
         call=found,
         tenant_name=tenant_names(db_session(), [found.tenant_id]).get(found.tenant_id, "?"),
-        params=_pretty(found.params),
-        body=None if found.body is None else _pretty(found.body),
-        result=None if found.result is None else _pretty(found.result),
+        payload=payload,
+        params=_pretty(payload.params),
+        body=None if payload.body is None else _pretty(payload.body),
+        result=None if payload.result is None else _pretty(payload.result),
         waited=waited,
         ran=ran,
         form=ActionForm(),
@@ -110,7 +113,7 @@ def requeue_call(call_id: int) -> ResponseReturnValue:
     found, form = _call_action(call_id)
     session, admin = db_session(), current_admin()
     tenant_id = found.tenant_id
-    if requeue_calls([call_id], session=session, redis=redis()):
+    if requeue_calls([call_id], session=session, redis=redis(), vault=vault()):
         record(
             session,
             tenant_id,

@@ -21,6 +21,7 @@ from billhive.platform.admin.queries import (
     search_tenants,
 )
 from billhive.platform.extensions import db_session, redis, settings, vault
+from billhive.tenants.contact import contact_email, contact_emails
 from billhive.tenants.models import MAX_TENANT_ID, AuditEvent, Tenant, TenantStatus
 from billhive.workers import control
 from billhive.workers.models import Call, UsageDay
@@ -66,6 +67,7 @@ def tenants() -> ResponseReturnValue:
         found=found,
         query=query,
         depths=depths,
+        emails=contact_emails(db_session(), vault(), found.items),
         statuses=list(TenantStatus),
         sorts=SORTS,
     )
@@ -115,6 +117,7 @@ def tenant(tenant_id: int) -> ResponseReturnValue:
     return render_template(
         "admin/tenant.html",
         tenant=found,
+        contact_email=contact_email(db_session(), vault(), found),
         history=list(history),
         calls=list(calls),
         depth=control.queue_depth(redis(), tenant_id),

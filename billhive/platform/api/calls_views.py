@@ -26,7 +26,7 @@ from billhive.platform.api.parsing import (
     query_limit,
     query_time,
 )
-from billhive.platform.api.present import call_json
+from billhive.platform.api.present import calls_json
 from billhive.platform.api.schemas import EnqueueBatchRequest, EnqueueCallRequest, StockRequest
 from billhive.platform.api.tenants_views import check_reachable, load_tenant
 from billhive.workers.calls import (
@@ -98,6 +98,7 @@ def enqueue(tenant_id: int) -> ResponseReturnValue:
                 body=asked.body,
                 session=session,
                 redis=extensions.redis(),
+                vault=extensions.vault(),
                 origin_token_id=current_scope().token_id,
                 priority=asked.priority,
                 ordering_key=asked.ordering_key,
@@ -107,7 +108,7 @@ def enqueue(tenant_id: int) -> ResponseReturnValue:
         return [call]
 
     calls, replayed = _once(key, create)
-    return _answer(calls, replayed, call_json(calls[0]))
+    return _answer(calls, replayed, _shown(calls)[0])
 
 
 @bp.post("/tenants/<int:tenant_id>/calls/batch")
@@ -135,13 +136,14 @@ def enqueue_batch(tenant_id: int) -> ResponseReturnValue:
                 ],
                 session=session,
                 redis=extensions.redis(),
+                vault=extensions.vault(),
                 origin_token_id=current_scope().token_id,
             )
         except CallRejected as exc:
             raise _rejected(exc, tenant_id) from None
 
     calls, replayed = _once(key, create)
-    return _answer(calls, replayed, {"calls": [call_json(call) for call in calls]})
+    return _answer(calls, replayed, {"calls": _shown(calls)})
 
 
 @bp.post("/tenants/<int:tenant_id>/stock")
@@ -163,6 +165,7 @@ def stock(tenant_id: int) -> ResponseReturnValue:
                 items,
                 session=session,
                 redis=extensions.redis(),
+                vault=extensions.vault(),
                 origin_token_id=current_scope().token_id,
                 priority=asked.priority,
             )
@@ -172,9 +175,14 @@ def stock(tenant_id: int) -> ResponseReturnValue:
 
     calls, replayed = _once(key, create)
     handles = [
-        {"sku": item.sku, "call": call_json(call)} for item, call in zip(items, calls, strict=False)
+        {"sku": item.sku, "call": shown} for item, shown in zip(items, _shown(calls), strict=False)
     ]
     return _answer(calls, replayed, {"items": handles})
+
+
+def _shown(calls: list[Call]) -> list[dict[str, Any]]:
+    """The calls as the API shows them, payloads opened with their tenants' keys."""
+    return calls_json(extensions.db_session(), extensions.vault(), calls)
 
 
 def load_call(call_id: int) -> Call:
@@ -188,7 +196,7 @@ def load_call(call_id: int) -> Call:
 @bp.get("/calls/<int:call_id>")
 def get_call(call_id: int) -> ResponseReturnValue:
     """One call: status, attempts, timings, result or error."""
-    return jsonify(call_json(load_call(call_id)))
+    return jsonify(_shown([load_call(call_id)])[0])
 
 
 @bp.post("/calls/<int:call_id>/cancel")
@@ -205,7 +213,7 @@ def cancel(call_id: int) -> ResponseReturnValue:
             field="call_id",
         )
     session.refresh(call)
-    return jsonify(call_json(call))
+    return jsonify(_shown([call])[0])
 
 
 @bp.get("/tenants/<int:tenant_id>/calls")
@@ -236,7 +244,7 @@ def list_calls(tenant_id: int) -> ResponseReturnValue:
     rows = rows[:limit]
     return jsonify(
         {
-            "items": [call_json(c) for c in rows],
+            "items": _shown(rows),
             "next_after": rows[-1].id if more and rows else None,
         }
     )

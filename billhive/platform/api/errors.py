@@ -42,6 +42,7 @@ ERROR_CODES: dict[str, int] = {
     "idempotency_key_reused": 409,
     "call_not_cancellable": 409,
     "tenant_cannot_reconnect": 409,
+    "tenant_deleted": 409,
     "tenant_not_accepting_calls": 409,
     "invoice_creation_not_allowed": 422,
     "call_budget_exhausted": 429,

@@ -157,6 +157,22 @@ def _paths() -> dict[str, Any]:
                 ),
             }
         },
+        "/api/v1/tenants/{tenant_id}/leave-link": {
+            "post": {
+                "operationId": "createLeaveLink",
+                "summary": "Create a signed link where the merchant confirms leaving",
+                "description": "Leaving deletes the tenant's credentials, shreds its data key, "
+                "erases its contact data and purges the payloads of its calls. The link is "
+                "valid BILLHIVE_LEAVE_LINK_DAYS days and works once (after it, the tenant is "
+                "gone).",
+                "tags": ["tenants"],
+                "parameters": [_TENANT_ID],
+                "responses": _responses(
+                    {201: ("LeaveLinkOut", "The link.")},
+                    (403, 404, 409),
+                ),
+            }
+        },
         "/api/v1/tenants/{tenant_id}/costs": {
             "get": {
                 "operationId": "getTenantCosts",

@@ -165,8 +165,8 @@ class TenantOut(_Response):
     """A merchant (never a credential)."""
 
     id: int
-    display_name: str
-    contact_email: str
+    display_name: str = Field(description='"deleted tenant #<id>" once deleted.')
+    contact_email: str = Field(description="Empty once the tenant is deleted.")
     status: str
     invoice_creation_allowed: bool
     invoice_refused_at: datetime | None = Field(
@@ -194,6 +194,18 @@ class TenantPage(_Response):
 
 class ReconnectLinkOut(_Response):
     """A signed link where the merchant enters a new Billbee API password."""
+
+    tenant_id: int
+    url: str
+    expires_at: datetime
+    leave_url: str = Field(
+        description="A leave link to send with it (see createLeaveLink): the merchant can "
+        "leave at any time."
+    )
+
+
+class LeaveLinkOut(_Response):
+    """A signed, single-use link where the merchant confirms leaving billhive."""
 
     tenant_id: int
     url: str
@@ -382,6 +394,7 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     TenantOut,
     TenantPage,
     ReconnectLinkOut,
+    LeaveLinkOut,
     CallOut,
     CallPage,
     BatchOut,

@@ -15,8 +15,9 @@ from billhive.platform.api.blueprint import bp
 from billhive.platform.api.errors import ApiError
 from billhive.platform.api.parsing import MAX_ID, query_choice, query_int, query_limit
 from billhive.platform.api.present import tenant_json
+from billhive.tenants.contact import contact_email, contact_emails
 from billhive.tenants.lifecycle import may_reconnect
-from billhive.tenants.links import LinkPurpose, make_reconnect_url, max_age
+from billhive.tenants.links import LinkPurpose, make_leave_url, make_reconnect_url, max_age
 from billhive.tenants.models import Tenant, TenantStatus
 
 TENANT_STATUSES = frozenset(s.value for s in TenantStatus)
@@ -54,9 +55,10 @@ def list_tenants() -> ResponseReturnValue:
     rows = list(extensions.db_session().scalars(query))
     more = len(rows) > limit
     rows = rows[:limit]
+    emails = contact_emails(extensions.db_session(), extensions.vault(), rows)
     return jsonify(
         {
-            "items": [tenant_json(t) for t in rows],
+            "items": [tenant_json(t, emails[t.id]) for t in rows],
             "next_after": rows[-1].id if more and rows else None,
         }
     )
@@ -65,7 +67,9 @@ def list_tenants() -> ResponseReturnValue:
 @bp.get("/tenants/<int:tenant_id>")
 def get_tenant(tenant_id: int) -> ResponseReturnValue:
     """One tenant (never a credential)."""
-    return jsonify(tenant_json(load_tenant(tenant_id)))
+    tenant = load_tenant(tenant_id)
+    email = contact_email(extensions.db_session(), extensions.vault(), tenant)
+    return jsonify(tenant_json(tenant, email))
 
 
 @bp.post("/tenants/<int:tenant_id>/reconnect-link")
@@ -81,5 +85,30 @@ def reconnect_link(tenant_id: int) -> ResponseReturnValue:
         )
     url = make_reconnect_url(extensions.db_session(), extensions.settings(), tenant.id)
     expires_at = utcnow() + timedelta(seconds=max_age(extensions.settings(), LinkPurpose.RECONNECT))
-    body = {"tenant_id": tenant.id, "url": url, "expires_at": expires_at.isoformat()}
+    body = {
+        "tenant_id": tenant.id,
+        "url": url,
+        "expires_at": expires_at.isoformat(),
+        # Every reconnect link goes with a leave link: the consent text promises leaving.
+        "leave_url": make_leave_url(extensions.settings(), tenant.id),
+    }
+    return jsonify(body), 201
+
+
+@bp.post("/tenants/<int:tenant_id>/leave-link")
+def leave_link(tenant_id: int) -> ResponseReturnValue:
+    """A signed link, valid BILLHIVE_LEAVE_LINK_DAYS days and once, where the merchant
+    confirms leaving (everything billhive holds about them is then deleted)."""
+    tenant = load_tenant(tenant_id)
+    if tenant.status is TenantStatus.DELETED:
+        raise ApiError(
+            409, "tenant_deleted", f"Tenant {tenant_id} is deleted already.", field="tenant_id"
+        )
+    settings = extensions.settings()
+    expires_at = utcnow() + timedelta(seconds=max_age(settings, LinkPurpose.LEAVE))
+    body = {
+        "tenant_id": tenant.id,
+        "url": make_leave_url(settings, tenant.id),
+        "expires_at": expires_at.isoformat(),
+    }
     return jsonify(body), 201

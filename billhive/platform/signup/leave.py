@@ -1,4 +1,13 @@
-"""``/signup/leave/<token>``: a merchant confirms leaving; the credentials are crypto-shredded."""
+"""``/signup/leave/<token>``: a merchant confirms leaving, and billhive forgets them.
+
+Leaving deletes the credentials and the data key (crypto-shredding: the sealed contact
+e-mail and call payloads can no longer be opened anywhere, backups included), erases the
+display name and contact e-mail, purges the payloads of every call and cancels queued
+ones. The audit log records that the merchant left, with no personal data.
+
+A link works once: using it deletes the tenant (under a row lock, so two requests with
+one link erase once and audit once); afterwards the link shows the "you have left" page.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +20,7 @@ from billhive.platform.signup.forms import LeaveForm
 from billhive.platform.signup.reconnect import link_problem, tenant_of_link
 from billhive.tenants.audit import ACTOR_MERCHANT
 from billhive.tenants.links import LinkInvalid, LinkPurpose
-from billhive.tenants.models import TenantStatus
+from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.service import delete_tenant
 from billhive.workers.control import purge_tenant
 
@@ -29,7 +38,13 @@ def leave_page(token: str) -> ResponseReturnValue:
         return render_template("signup/left.html")
     form = LeaveForm()
     if form.validate_on_submit():
-        delete_tenant(db_session(), found.id, actor=ACTOR_MERCHANT, reason=LEAVE_REASON)
-        purge_tenant(db_session(), redis(), found.id)
+        session = db_session()
+        # Locked: of two requests with this link, the second finds the tenant deleted.
+        locked = session.get(Tenant, found.id, with_for_update=True, populate_existing=True)
+        if locked is None or locked.status == TenantStatus.DELETED:
+            session.rollback()
+            return render_template("signup/left.html")
+        delete_tenant(session, found.id, actor=ACTOR_MERCHANT, reason=LEAVE_REASON)
+        purge_tenant(session, redis(), found.id)
         return render_template("signup/left.html")
     return render_template("signup/leave.html", tenant=found, form=form)

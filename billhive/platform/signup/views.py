@@ -12,6 +12,7 @@ from billhive.logs import get_logger
 from billhive.platform.extensions import db_session, redis, resources
 from billhive.platform.signup.blueprint import FIELD_LIMITS, Page, bp
 from billhive.platform.signup.forms import SignupForm, add_rule_problems
+from billhive.tenants.contact import contact_email
 from billhive.tenants.errors import (
     ApiAccessNotEnabled,
     CredentialsRefused,
@@ -20,6 +21,7 @@ from billhive.tenants.errors import (
     TenantError,
     VaultError,
 )
+from billhive.tenants.links import make_leave_url
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.rules import password_problems, username_problems
 from billhive.tenants.service import SignupRequest, sign_up
@@ -134,4 +136,11 @@ def welcome() -> ResponseReturnValue:
     if tenant is None or tenant.status == TenantStatus.DELETED:
         return redirect(url_for("signup.form"), code=303)
     pending = tenant.status == TenantStatus.PENDING_VERIFICATION
-    return render_template("signup/welcome.html", tenant=tenant, pending=pending)
+    return render_template(
+        "signup/welcome.html",
+        tenant=tenant,
+        pending=pending,
+        contact_email=contact_email(db_session(), resources().vault, tenant),
+        leave_url=make_leave_url(resources().settings, tenant.id),
+        leave_days=resources().settings.leave_link_days,
+    )

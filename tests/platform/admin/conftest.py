@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from admin_support import ADMIN_EMAIL, ADMIN_PASSWORD, Made, log_in
 from sqlalchemy.orm import Session
+from support.admin import Made, log_in
+from support.factories import ADMIN_EMAIL, ADMIN_PASSWORD, add_admin
 
 from billhive.config import Settings
-from billhive.platform.admin.accounts import create_admin
 from billhive.platform.admin.models import AdminUser
 from billhive.tenants.vault import Vault
 
@@ -17,7 +17,7 @@ from billhive.tenants.vault import Vault
 @pytest.fixture
 def admin(session: Session) -> AdminUser:
     """A stored admin with a known password."""
-    return create_admin(session, ADMIN_EMAIL, ADMIN_PASSWORD)
+    return add_admin(session, ADMIN_EMAIL, ADMIN_PASSWORD)
 
 
 @pytest.fixture

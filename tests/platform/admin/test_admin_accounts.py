@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from admin_support import log_in
 from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from support.admin import log_in
 
 from billhive.cli import main
 from billhive.config import Settings

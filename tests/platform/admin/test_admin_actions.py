@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from admin_support import Made, csrf_token
 from flask import Flask
 from redis import Redis
 from rq import Queue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from support.admin import Made, csrf_token
 
 from billhive.platform.admin.models import AdminUser
 from billhive.tenants.models import AuditEvent, Tenant, TenantCredentials, TenantStatus

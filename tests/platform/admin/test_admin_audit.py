@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from admin_support import Made
 from sqlalchemy.orm import Session
+from support.admin import Made
 
 from billhive.tenants.audit import record
 

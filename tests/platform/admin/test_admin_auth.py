@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from admin_support import ADMIN_EMAIL, ADMIN_PASSWORD, csrf_token, log_in
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from support.admin import ADMIN_EMAIL, ADMIN_PASSWORD, csrf_token, log_in
 
 from billhive.platform.admin.auth import PUBLIC_ENDPOINTS
 from billhive.platform.admin.models import AdminUser

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from admin_support import Made, csrf_token
 from sqlalchemy.orm import Session
+from support.admin import Made, csrf_token
 
 from billhive.platform.admin.queries import CALLS_PER_PAGE
 from billhive.tenants.models import AuditEvent

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from admin_support import log_in
 from redis import Redis
+from support.admin import log_in
 
 from billhive.platform.admin.lockout import (
     ACCOUNT_MAX_FAILURES,

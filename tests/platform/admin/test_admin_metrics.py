@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from admin_support import Made
 from sqlalchemy.orm import Session
+from support.admin import Made
 
 from billhive.config import Settings
 from billhive.db import utcnow

@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from admin_support import Made
 from redis import Redis
 from sqlalchemy.orm import Session
+from support.admin import Made
 
 from billhive.db import utcnow
 from billhive.platform.admin.figures import estimated_bill
 from billhive.tenants.models import TenantStatus
+from billhive.tenants.vault import Vault
 from billhive.workers import stats
 from billhive.workers.models import CallStatus, ReconcilerState, UsageDay
 
@@ -73,7 +74,7 @@ def test_the_live_figures_sum_what_the_worker_processes_report(
 
 
 def test_the_live_figures_count_the_queued_calls_of_each_lane(
-    admin_client: Any, made: Made, session: Session, redis_client: Redis
+    admin_client: Any, made: Made, session: Session, redis_client: Redis, vault: Vault
 ) -> None:
     from billhive.workers.calls import CallRequest, enqueue_calls
 
@@ -83,12 +84,14 @@ def test_the_live_figures_count_the_queued_calls_of_each_lane(
         [CallRequest("orders.list", {"page": n}) for n in range(1, 13)],  # a bulk batch
         session=session,
         redis=redis_client,
+        vault=vault,
     )
     enqueue_calls(
         tenant.id,
         [CallRequest("orders.list", {"page": 1}, priority="background")],
         session=session,
         redis=redis_client,
+        vault=vault,
     )
     live = admin_client.get("/admin/live/overview").get_json()
     assert (live["queued_bulk"], live["queued_background"], live["jobs_queued"]) == (12, 1, 13)

@@ -12,10 +12,10 @@ from typing import Any
 
 import pyotp
 import pytest
-from admin_support import ADMIN_EMAIL, ADMIN_PASSWORD, csrf_token, log_in
 from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from support.admin import ADMIN_EMAIL, ADMIN_PASSWORD, csrf_token, log_in
 
 from billhive.config import Settings
 from billhive.db import Database

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from admin_support import TENANT_PASSWORD, Made
 from sqlalchemy.orm import Session
+from support.admin import TENANT_PASSWORD, Made
 
 from billhive.tenants.audit import set_status
 from billhive.tenants.models import TenantStatus
@@ -38,13 +38,21 @@ def test_search_finds_tenants_whose_name_starts_with_the_text_in_any_case(
     assert _names(page) == ["Acme Tools"]
 
 
-def test_search_finds_tenants_by_the_start_of_the_contact_email(
+def test_search_finds_a_tenant_by_its_whole_contact_email_in_any_case(
     admin_client: Any, made: Made
 ) -> None:
     made.tenant(name="Acme Tools", email="orders@acme.example")
     made.tenant(name="Bolt Supplies", email="info@bolt.example")
-    page = admin_client.get("/admin/tenants?q=info@bo").get_data(as_text=True)
+    page = admin_client.get("/admin/tenants?q=Info@Bolt.example").get_data(as_text=True)
     assert _names(page) == ["Bolt Supplies"]
+
+
+def test_search_by_the_start_of_a_sealed_contact_email_finds_nothing(
+    admin_client: Any, made: Made
+) -> None:
+    made.tenant(name="Bolt Supplies", email="info@bolt.example")
+    page = admin_client.get("/admin/tenants?q=info@bo").get_data(as_text=True)
+    assert _names(page) == []
 
 
 def test_search_treats_like_wildcards_as_plain_characters(admin_client: Any, made: Made) -> None:

@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 import pyotp
-from admin_support import csrf_token, log_in
 from sqlalchemy.orm import Session
+from support.admin import csrf_token, log_in
 
 from billhive.config import Settings
 from billhive.platform.admin import totp

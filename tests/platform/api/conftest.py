@@ -8,24 +8,18 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 from support.api import bearer
+from support.factories import add_tenant, add_token
 
-from billhive.platform.api.tokens import create_token
 from billhive.tenants.models import Tenant, TenantStatus
+from billhive.tenants.vault import Vault
 
 
 @pytest.fixture
-def make_tenant(session: Session) -> Callable[..., Tenant]:
-    """Create a tenant row (no credentials needed: the API never opens them)."""
-    counter = {"n": 0}
+def make_tenant(session: Session, vault: Vault) -> Callable[..., Tenant]:
+    """Create a tenant row with a data key (its calls' payloads are sealed with it)."""
 
     def build(status: TenantStatus = TenantStatus.ACTIVE, name: str | None = None) -> Tenant:
-        counter["n"] += 1
-        tenant = Tenant(
-            display_name=name or f"Shop {counter['n']}",
-            contact_email=f"owner{counter['n']}@shop.test",
-            status=status,
-        )
-        session.add(tenant)
+        tenant = add_tenant(session, vault, display_name=name, status=status)
         session.commit()
         return tenant
 
@@ -39,7 +33,7 @@ def make_token(session: Session) -> Callable[..., str]:
     def build(
         name: str = "test", *, read_only: bool = False, tenant_ids: Iterable[int] | None = None
     ) -> str:
-        return create_token(session, name, read_only=read_only, tenant_ids=tenant_ids).plaintext
+        return add_token(session, name, read_only=read_only, tenant_ids=tenant_ids)
 
     return build
 

@@ -19,6 +19,7 @@ from rq.job import Job
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from support.sealed import store_payload
 
 from billhive.config import Settings
 from billhive.db import Database, utcnow
@@ -40,6 +41,7 @@ from billhive.delivery.send import (
 )
 from billhive.platform.api.tokens import revoke_token
 from billhive.tenants.models import Tenant
+from billhive.tenants.vault import Vault
 from billhive.tokens.housekeeping import purge_idempotency_keys
 from billhive.workers.calls import requeue_calls
 from billhive.workers.models import UNANNOUNCED, Call, CallStatus
@@ -98,13 +100,16 @@ def _register(api: Callable[..., Any], url: str) -> str:
     return secret
 
 
-def _finished_call(api: Callable[..., Any], tenant: Tenant, session: Session, redis: Redis) -> int:
+def _finished_call(
+    api: Callable[..., Any], tenant: Tenant, session: Session, redis: Redis, vault: Vault
+) -> int:
     call_id: int = api(
         "POST", f"/api/v1/tenants/{tenant.id}/calls", json={"operation": "orders.list"}
     ).json["id"]
     call = session.get(Call, call_id)
     assert call is not None
-    call.status, call.attempts, call.result = CallStatus.SUCCEEDED, 1, {"Data": []}
+    call.status, call.attempts = CallStatus.SUCCEEDED, 1
+    store_payload(session, vault, call, result={"Data": []})
     call.finished_at = utcnow()
     session.commit()
     return call_id
@@ -162,10 +167,11 @@ def test_a_finished_call_is_posted_signed_to_the_callback(
     receiver: tuple[Receiver, str],
     settings: Settings,
     database: Database,
+    vault: Vault,
 ) -> None:
     hook, url = receiver
     secret = _register(api, url)
-    call_id = _finished_call(api, tenant, session, redis_client)
+    call_id = _finished_call(api, tenant, session, redis_client, vault)
 
     delivery_ids = collect_finished(session, redis_client)
     assert len(delivery_ids) == 1
@@ -188,10 +194,11 @@ def test_a_tampered_body_fails_the_reference_check(
     receiver: tuple[Receiver, str],
     settings: Settings,
     database: Database,
+    vault: Vault,
 ) -> None:
     hook, url = receiver
     secret = _register(api, url)
-    _finished_call(api, tenant, session, redis_client)
+    _finished_call(api, tenant, session, redis_client, vault)
     run_delivery(settings, database, collect_finished(session, redis_client)[0])
     headers, body = hook.received[0]
     tampered = body.replace(b'"succeeded"', b'"failed"')
@@ -209,10 +216,11 @@ def test_a_delivery_carries_no_credential_or_token(
     receiver: tuple[Receiver, str],
     settings: Settings,
     database: Database,
+    vault: Vault,
 ) -> None:
     hook, url = receiver
     secret = _register(api, url)
-    _finished_call(api, tenant, session, redis_client)
+    _finished_call(api, tenant, session, redis_client, vault)
     run_delivery(settings, database, collect_finished(session, redis_client)[0])
     headers, body = hook.received[0]
     everything = repr(headers) + body.decode()
@@ -223,10 +231,10 @@ def test_a_delivery_carries_no_credential_or_token(
 
 
 def test_collect_queues_one_delivery_job_on_the_system_queue(
-    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis
+    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis, vault: Vault
 ) -> None:
     _register(api, "https://erp.example/hook")
-    _finished_call(api, tenant, session, redis_client)
+    _finished_call(api, tenant, session, redis_client, vault)
     ids = collect_finished(session, redis_client)
     jobs = Queue(SYSTEM_QUEUE, connection=redis_client).jobs
     assert [job.args for job in jobs] == [(ids[0],)]
@@ -235,11 +243,11 @@ def test_collect_queues_one_delivery_job_on_the_system_queue(
 
 
 def test_finished_calls_a_run_could_not_record_while_the_database_failed_go_with_the_next(
-    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis
+    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis, vault: Vault
 ) -> None:
     _register(api, "https://erp.example/hook")
-    first = _finished_call(api, tenant, session, redis_client)
-    second = _finished_call(api, tenant, session, redis_client)
+    first = _finished_call(api, tenant, session, redis_client, vault)
+    second = _finished_call(api, tenant, session, redis_client, vault)
     unreachable = Database("postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
     with unreachable.session() as broken, pytest.raises(OperationalError):
         collect_finished(broken, redis_client)
@@ -250,11 +258,11 @@ def test_finished_calls_a_run_could_not_record_while_the_database_failed_go_with
 
 
 def test_a_pending_delivery_whose_job_was_lost_is_queued_again(
-    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis
+    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis, vault: Vault
 ) -> None:
     _register(api, "https://erp.example/hook")
-    _finished_call(api, tenant, session, redis_client)
-    _finished_call(api, tenant, session, redis_client)
+    _finished_call(api, tenant, session, redis_client, vault)
+    _finished_call(api, tenant, session, redis_client, vault)
     lost, kept = collect_finished(session, redis_client)
     Job.fetch(delivery_job_id(lost), connection=redis_client).delete()  # Redis lost it
     assert Job.exists(delivery_job_id(kept), connection=redis_client)
@@ -264,19 +272,19 @@ def test_a_pending_delivery_whose_job_was_lost_is_queued_again(
 
 
 def test_a_fresh_pending_delivery_is_not_taken_for_lost(
-    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis
+    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis, vault: Vault
 ) -> None:
     _register(api, "https://erp.example/hook")
-    _finished_call(api, tenant, session, redis_client)
+    _finished_call(api, tenant, session, redis_client, vault)
     (delivery,) = collect_finished(session, redis_client)
     Job.fetch(delivery_job_id(delivery), connection=redis_client).delete()
     assert requeue_lost_deliveries(session, redis_client) == []  # its job may be on its way
 
 
 def test_calls_of_tokens_without_a_callback_make_no_delivery(
-    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis
+    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis, vault: Vault
 ) -> None:
-    _finished_call(api, tenant, session, redis_client)
+    _finished_call(api, tenant, session, redis_client, vault)
     assert collect_finished(session, redis_client) == []
 
 
@@ -288,11 +296,12 @@ def test_a_refused_delivery_is_logged_and_raised_for_a_retry(
     receiver: tuple[Receiver, str],
     settings: Settings,
     database: Database,
+    vault: Vault,
 ) -> None:
     hook, url = receiver
     hook.status = 503
     _register(api, url)
-    _finished_call(api, tenant, session, redis_client)
+    _finished_call(api, tenant, session, redis_client, vault)
     delivery_id = collect_finished(session, redis_client)[0]
     with pytest.raises(CallbackFailed):
         run_delivery(settings, database, delivery_id)
@@ -309,9 +318,10 @@ def test_the_last_failed_attempt_marks_the_delivery_failed(
     redis_client: Redis,
     settings: Settings,
     database: Database,
+    vault: Vault,
 ) -> None:
     _register(api, "http://127.0.0.1:1/unreachable")
-    _finished_call(api, tenant, session, redis_client)
+    _finished_call(api, tenant, session, redis_client, vault)
     delivery_id = collect_finished(session, redis_client)[0]
     delivery = session.get(CallbackDelivery, delivery_id)
     assert delivery is not None
@@ -331,10 +341,11 @@ def test_a_revoked_tokens_pending_delivery_is_cancelled(
     receiver: tuple[Receiver, str],
     settings: Settings,
     database: Database,
+    vault: Vault,
 ) -> None:
     hook, url = receiver
     _register(api, url)
-    _finished_call(api, tenant, session, redis_client)
+    _finished_call(api, tenant, session, redis_client, vault)
     delivery_id = collect_finished(session, redis_client)[0]
     revoke_token(session, token.split("_")[1])
     assert run_delivery(settings, database, delivery_id) == "cancelled"
@@ -347,9 +358,10 @@ def test_the_delivery_log_lists_only_the_tokens_own_deliveries(
     make_token: Callable[..., str],
     session: Session,
     redis_client: Redis,
+    vault: Vault,
 ) -> None:
     _register(api, "https://erp.example/hook")
-    call_id = _finished_call(api, tenant, session, redis_client)
+    call_id = _finished_call(api, tenant, session, redis_client, vault)
     collect_finished(session, redis_client)
     mine = api("GET", "/api/v1/callback/deliveries").json["items"]
     assert [d["call_id"] for d in mine] == [call_id]
@@ -368,10 +380,11 @@ def test_the_rq_jobs_collect_and_deliver_through_a_worker_on_the_system_queue(
     receiver: tuple[Receiver, str],
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
+    vault: Vault,
 ) -> None:
     hook, url = receiver
     secret = _register(api, url)
-    call_id = _finished_call(api, tenant, session, redis_client)
+    call_id = _finished_call(api, tenant, session, redis_client, vault)
     for name, value in settings.model_dump().items():
         if value is not None:
             raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
@@ -417,10 +430,10 @@ def test_a_call_cancelled_through_the_api_is_announced(
 
 
 def test_a_finished_call_is_announced_once_however_often_the_collector_runs(
-    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis
+    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis, vault: Vault
 ) -> None:
     _register(api, "https://erp.example/hook")
-    call_id = _finished_call(api, tenant, session, redis_client)
+    call_id = _finished_call(api, tenant, session, redis_client, vault)
     assert len(collect_finished(session, redis_client)) == 1
     assert collect_finished(session, redis_client) == []
     deliveries = session.scalars(select(CallbackDelivery)).all()
@@ -428,16 +441,16 @@ def test_a_finished_call_is_announced_once_however_often_the_collector_runs(
 
 
 def test_a_requeued_call_is_announced_again_under_a_new_delivery_id(
-    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis
+    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis, vault: Vault
 ) -> None:
     _register(api, "https://erp.example/hook")
-    call_id = _finished_call(api, tenant, session, redis_client)
+    call_id = _finished_call(api, tenant, session, redis_client, vault)
     (first,) = collect_finished(session, redis_client)
     call = session.get(Call, call_id)
     assert call is not None
     call.status = CallStatus.FAILED
     session.commit()
-    assert requeue_calls([call_id], session=session, redis=redis_client) == 1
+    assert requeue_calls([call_id], session=session, redis=redis_client, vault=vault) == 1
     call = session.get(Call, call_id)
     assert call is not None
     call.status, call.finished_at = CallStatus.SUCCEEDED, utcnow()
@@ -452,16 +465,15 @@ def test_a_requeued_call_is_announced_again_under_a_new_delivery_id(
 
 
 def test_every_unannounced_call_is_collected_however_many_there_are(
-    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis
+    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis, vault: Vault
 ) -> None:
     _register(api, "https://erp.example/hook")
-    call_id = _finished_call(api, tenant, session, redis_client)
+    call_id = _finished_call(api, tenant, session, redis_client, vault)
     token_id = session.get(Call, call_id).origin_token_id  # type: ignore[union-attr]
     session.add_all(
         Call(
             tenant_id=tenant.id,
             operation="orders.list",
-            params={},
             status=CallStatus.SUCCEEDED,
             finished_at=utcnow(),
             origin_token_id=token_id,

@@ -12,9 +12,11 @@ from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from support.api import bearer
+from support.sealed import payload_of, store_payload
 
 from billhive.db import utcnow
 from billhive.tenants.models import Tenant, TenantStatus
+from billhive.tenants.vault import Vault
 from billhive.workers.models import Call, CallStatus
 
 
@@ -41,7 +43,7 @@ def test_enqueue_puts_a_job_on_the_tenants_queue(
 
 
 def test_enqueue_keeps_the_body_for_operations_that_take_one(
-    api: Callable[..., Any], tenant: Tenant, session: Session
+    api: Callable[..., Any], tenant: Tenant, session: Session, vault: Vault
 ) -> None:
     body = {"Text": "hello", "Tags": ["a"]}
     response = _enqueue(
@@ -49,7 +51,7 @@ def test_enqueue_keeps_the_body_for_operations_that_take_one(
     )
     assert response.status_code == 202
     call = session.get(Call, response.json["id"])
-    assert call is not None and call.body == body
+    assert call is not None and payload_of(session, vault, call).body == body
 
 
 @pytest.mark.parametrize(
@@ -114,7 +116,7 @@ def test_enqueue_with_unreadable_json_is_400_invalid_json(
 
 
 def test_enqueue_stores_deep_and_odd_json_bodies_without_a_server_error(
-    api: Callable[..., Any], tenant: Tenant, session: Session
+    api: Callable[..., Any], tenant: Tenant, session: Session, vault: Vault
 ) -> None:
     deep: Any = "leaf"
     for _ in range(200):
@@ -125,7 +127,7 @@ def test_enqueue_stores_deep_and_odd_json_bodies_without_a_server_error(
     )
     assert response.status_code == 202, response.json
     call = session.get(Call, response.json["id"])
-    assert call is not None and call.body["big"] == 10**30
+    assert call is not None and payload_of(session, vault, call).body["big"] == 10**30
 
 
 def test_enqueue_for_a_missing_tenant_is_404(api: Callable[..., Any], db: Any) -> None:
@@ -159,12 +161,13 @@ def test_a_token_for_tenant_a_cannot_enqueue_for_tenant_b(
 
 
 def test_get_shows_status_attempts_timings_and_result(
-    api: Callable[..., Any], tenant: Tenant, session: Session
+    api: Callable[..., Any], tenant: Tenant, session: Session, vault: Vault
 ) -> None:
     call_id = _enqueue(api, tenant.id, {"operation": "orders.list"}).json["id"]
     call = session.get(Call, call_id)
     assert call is not None
-    call.status, call.attempts, call.result = CallStatus.SUCCEEDED, 1, {"Data": [1]}
+    call.status, call.attempts = CallStatus.SUCCEEDED, 1
+    store_payload(session, vault, call, result={"Data": [1]})
     call.started_at = call.finished_at = utcnow()
     session.commit()
     response = api("GET", f"/api/v1/calls/{call_id}")

@@ -11,9 +11,11 @@ from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from support.api import bearer
+from support.sealed import payload_of
 
 from billhive.platform.api.schemas import BATCH_CALLS_MAX
 from billhive.tenants.models import Tenant, TenantStatus
+from billhive.tenants.vault import Vault
 from billhive.workers.calls import STOCK_JOB
 from billhive.workers.control import queue_depth
 from billhive.workers.models import Call
@@ -31,7 +33,7 @@ SHIP_THREE = [
 
 
 def test_a_batch_queues_every_call_in_the_order_given(
-    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis
+    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis, vault: Vault
 ) -> None:
     response = _batch(api, tenant.id, SHIP_THREE)
     assert response.status_code == 202, response.json
@@ -41,7 +43,7 @@ def test_a_batch_queues_every_call_in_the_order_given(
     queued = TenantQueue.for_tenant(str(tenant.id), redis_client).get_job_ids()
     assert queued == [f"call-{c['id']}" for c in calls]
     stored = session.scalars(select(Call).order_by(Call.id)).all()
-    assert [c.body for c in stored] == [{"NewStateId": 4}] * 3
+    assert [payload_of(session, vault, c).body for c in stored] == [{"NewStateId": 4}] * 3
 
 
 def test_a_stock_update_in_a_batch_takes_the_coalescing_stock_path(

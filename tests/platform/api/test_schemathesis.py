@@ -38,9 +38,7 @@ def seeded(make_tenant: Callable[..., Tenant], session: Session) -> None:
     """Tenants 1.. and a few calls, so generated ids sometimes hit real rows."""
     tenants = [make_tenant(), make_tenant(TenantStatus.PAUSED), make_tenant(TenantStatus.DELETED)]
     for status in (CallStatus.QUEUED, CallStatus.SUCCEEDED, CallStatus.FAILED):
-        session.add(
-            Call(tenant_id=tenants[0].id, operation="orders.list", params={}, status=status)
-        )
+        session.add(Call(tenant_id=tenants[0].id, operation="orders.list", status=status))
     session.commit()
 
 

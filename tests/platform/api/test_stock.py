@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from support.api import bearer
+from support.sealed import payload_of
 
 from billhive.tenants.models import Tenant, TenantStatus
+from billhive.tenants.vault import Vault
 from billhive.workers.models import Call
 
 
@@ -19,7 +21,7 @@ def _stock(api: Callable[..., Any], tenant_id: int, payload: Any, **kw: Any) -> 
 
 
 def test_each_item_gets_its_own_call_and_handle_in_order(
-    api: Callable[..., Any], tenant: Tenant, session: Session
+    api: Callable[..., Any], tenant: Tenant, session: Session, vault: Vault
 ) -> None:
     items = [
         {"sku": "A-1", "quantity": 5},
@@ -34,7 +36,8 @@ def test_each_item_gets_its_own_call_and_handle_in_order(
     assert all(h["call"]["operation"] == "products.update_stock" for h in handles)
     calls = {c.id: c for c in session.scalars(select(Call))}
     second = calls[handles[1]["call"]["id"]]
-    assert second.body == {"Sku": "B-2", "NewQuantity": 0, "StockId": 3, "Reason": "count"}
+    body = payload_of(session, vault, second).body
+    assert body == {"Sku": "B-2", "NewQuantity": 0, "StockId": 3, "Reason": "count"}
 
 
 def test_each_handle_can_be_followed_as_a_call(api: Callable[..., Any], tenant: Tenant) -> None:

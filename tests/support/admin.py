@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from billhive.db import utcnow
-from billhive.tenants.models import Tenant, TenantCredentials, TenantStatus
+from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.vault import Vault
 from billhive.workers.models import Call, CallStatus
+from support.factories import ADMIN_EMAIL, ADMIN_PASSWORD, add_tenant
+from support.sealed import store_payload
 
-ADMIN_EMAIL = "ops@example.com"
-ADMIN_PASSWORD = "correct horse battery staple"
 #: The API password every test tenant gets; no page may ever show it.
 TENANT_PASSWORD = "Sup3r-Secret-Pa55!"
 
@@ -53,17 +53,17 @@ class Made:
         status: TenantStatus = TenantStatus.ACTIVE,
     ) -> Tenant:
         username = username or f"user-{name.lower().replace(' ', '-')}@shop.example"
-        tenant = Tenant(
+        tenant = add_tenant(
+            self.session,
+            self.vault,
+            status=status,
             display_name=name,
             contact_email=email,
-            username_index=self.vault.blind_index(username),
-            status=status,
+            username=username,
+            password=TENANT_PASSWORD,
+            claim_username=True,
             invoice_creation_allowed=False,
         )
-        self.session.add(tenant)
-        self.session.flush()
-        sealed = self.vault.seal(tenant.id, username, TENANT_PASSWORD)
-        self.session.add(TenantCredentials(tenant_id=tenant.id, **sealed._asdict()))
         self.session.commit()
         return tenant
 
@@ -81,16 +81,21 @@ class Made:
         call = Call(
             tenant_id=tenant.id,
             operation=operation,
-            params=params if params is not None else {"id": 7},
             status=status,
             attempts=1 if done else 0,
             http_status=200 if status == CallStatus.SUCCEEDED else (500 if done else None),
             error=error,
-            result={"Data": {"Id": 7}} if status == CallStatus.SUCCEEDED else None,
             enqueued_at=now - timedelta(seconds=3),
             started_at=now - timedelta(seconds=2) if done else None,
             finished_at=now - timedelta(seconds=1) if done else None,
         )
         self.session.add(call)
+        store_payload(
+            self.session,
+            self.vault,
+            call,
+            params=params if params is not None else {"id": 7},
+            result={"Data": {"Id": 7}} if status == CallStatus.SUCCEEDED else None,
+        )
         self.session.commit()
         return call
