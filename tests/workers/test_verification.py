@@ -281,6 +281,7 @@ def test_a_waiting_reconnect_password_replaces_the_stored_one_once_accepted(
     assert run_verification(settings, connected.id, verify=billbee) == "active"
     assert billbee.passwords == [NEW_PASSWORD]
     vault = Vault.from_settings(settings)
+    session.expire_all()  # the verification wrote through its own session
     assert open_credentials(session, vault, connected.id).password == NEW_PASSWORD
     session.expire_all()
     assert session.get(TenantCredentials, connected.id).pending_password_sealed is None  # type: ignore[union-attr]
@@ -293,6 +294,7 @@ def test_a_waiting_reconnect_password_refused_later_leaves_the_stored_one(
     refused = FakeBillbee(CredentialsRejected("401", status_code=401))
     assert run_verification(settings, connected.id, verify=refused) == "active"
     vault = Vault.from_settings(settings)
+    session.expire_all()  # the verification wrote through its own session
     assert open_credentials(session, vault, connected.id).password == PASSWORD
     session.expire_all()
     assert session.get(TenantCredentials, connected.id).pending_password_sealed is None  # type: ignore[union-attr]
@@ -310,6 +312,7 @@ def test_a_paused_tenants_waiting_password_is_verified_and_the_pause_kept(
     _reconnect_while_down(session, settings, connected)
     assert run_verification(settings, connected.id, verify=FakeBillbee()) == "paused"
     vault = Vault.from_settings(settings)
+    session.expire_all()  # the verification wrote through its own session
     assert open_credentials(session, vault, connected.id).password == NEW_PASSWORD
 
 
