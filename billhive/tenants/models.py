@@ -22,6 +22,8 @@ from sqlalchemy import (
     String,
     Text,
     false,
+    func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -48,7 +50,12 @@ class Tenant(Base):
     """One merchant's Billbee account. Holds no plaintext credential."""
 
     __tablename__ = "tenants"
-    __table_args__ = (Index("ix_tenants_status", "status"),)
+    __table_args__ = (
+        Index("ix_tenants_status", "status"),
+        # The dashboard's case-insensitive prefix search and sort on the name; migration
+        # 0004 adds COLLATE "C" on PostgreSQL (Alembic does not compare collations).
+        Index("ix_tenants_display_name_key", func.lower(text("display_name"))),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     #: Replaced by "deleted tenant #<id>" when the tenant is deleted.
@@ -132,7 +139,12 @@ class AuditEvent(Base):
     """
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_tenant_id_created_at", "tenant_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_audit_events_tenant_id_created_at", "tenant_id", "created_at"),
+        # The audit log page filters by action or actor, newest first.
+        Index("ix_audit_events_action_id", "action", "id"),
+        Index("ix_audit_events_actor_id", "actor", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

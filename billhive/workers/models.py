@@ -93,6 +93,10 @@ class Call(Base):
         Index("ix_calls_tenant_id_id", "tenant_id", "id"),
         Index("ix_calls_status_id", "status", "id"),
         Index("ix_calls_operation_id", "operation", "id"),
+        # The dashboard's "last 24 h" figure and /metrics' running totals read calls by
+        # when they finished or started.
+        Index("ix_calls_finished_at", "finished_at"),
+        Index("ix_calls_started_at", "started_at"),
         # The retention purge's work list (workers/retention.py): finished calls whose
         # payloads are still there, oldest first; purged rows leave the index.
         Index(
@@ -180,6 +184,8 @@ class UsageDay(Base):
     """Billbee HTTP calls made for one tenant on one (UTC) day."""
 
     __tablename__ = "usage_days"
+    # The month's bill sums usage by day over all tenants.
+    __table_args__ = (Index("ix_usage_days_day", "day"),)
 
     tenant_id: Mapped[int] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True

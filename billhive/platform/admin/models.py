@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, Integer, LargeBinary, String, func
+from sqlalchemy import Boolean, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billhive.db import Base, UTCDateTime, utcnow
-from billhive.tenants.models import AuditEvent, Tenant
-from billhive.workers.models import Call, UsageDay
 
 #: Prefix of an admin's id in the login session: a session whose user id lacks it is
 #: never loaded as an admin, whatever else may one day put ids into the session.
@@ -78,17 +76,3 @@ class AdminUser(Base):
 
     def __repr__(self) -> str:
         return f"<AdminUser id={self.id}>"
-
-
-# The overview's "last 24 h" figure and /metrics' running totals read calls by when they
-# finished or started; the month's bill sums usage by day over all tenants.
-Index("ix_calls_finished_at", Call.finished_at)
-Index("ix_calls_started_at", Call.started_at)
-Index("ix_usage_days_day", UsageDay.day)
-# The audit log page filters by action or actor, newest first.
-Index("ix_audit_events_action_id", AuditEvent.action, AuditEvent.id)
-Index("ix_audit_events_actor_id", AuditEvent.actor, AuditEvent.id)
-# Case-insensitive prefix search and sort on name (see migration 0004; the e-mail is
-# sealed and found by its blind index since 0012).
-# Migration 0004 adds COLLATE "C" on PostgreSQL (Alembic does not compare collations).
-Index("ix_tenants_display_name_key", func.lower(Tenant.display_name))

@@ -84,7 +84,9 @@ def test_no_leave_link_for_a_deleted_tenant(
 def test_a_tenant_is_shown_with_its_opened_contact_email_and_without_it_once_deleted(
     api: Callable[..., Any], tenant: Tenant, session: Session
 ) -> None:
-    assert api("GET", f"/api/v1/tenants/{tenant.id}").json["contact_email"].endswith("@shop.test")
+    assert (
+        api("GET", f"/api/v1/tenants/{tenant.id}").json["contact_email"].endswith("@shop.example")
+    )
     delete_tenant(session, tenant.id, actor="test", reason="test")
     shown = api("GET", f"/api/v1/tenants/{tenant.id}").json
     assert (shown["contact_email"], shown["display_name"]) == ("", f"deleted tenant #{tenant.id}")
