@@ -14,7 +14,7 @@ from sqlalchemy import select
 from billhive.platform.admin.auth import current_admin
 from billhive.platform.admin.blueprint import bp
 from billhive.platform.admin.forms import ActionForm, BudgetForm, DeleteForm
-from billhive.platform.admin.views_tenants import tenant_or_404
+from billhive.platform.admin.tenants_views import tenant_or_404
 from billhive.platform.extensions import db_session, redis, settings, vault
 from billhive.tenants.audit import record, set_status
 from billhive.tenants.contact import contact_email

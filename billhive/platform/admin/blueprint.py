@@ -35,11 +35,11 @@ def init_app(app: Flask) -> None:
     """Register the dashboard, its login handling and ``/metrics`` on ``app``."""
     # Imported for their routes on ``bp``.
     import billhive.platform.admin.actions
-    import billhive.platform.admin.views_audit
-    import billhive.platform.admin.views_auth
-    import billhive.platform.admin.views_calls
-    import billhive.platform.admin.views_overview
-    import billhive.platform.admin.views_tenants  # noqa: F401
+    import billhive.platform.admin.audit_views
+    import billhive.platform.admin.auth_views
+    import billhive.platform.admin.calls_views
+    import billhive.platform.admin.overview_views
+    import billhive.platform.admin.tenants_views  # noqa: F401
     from billhive.platform.admin.metrics import bp as metrics_bp
 
     init_login(app)
