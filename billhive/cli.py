@@ -266,5 +266,12 @@ from billhive.platform.api.cli import tokens as tokens_group  # noqa: E402
 main.add_command(tokens_group)
 
 
+# -- change feeds (billhive/feeds/cli.py) --------------------------------------------------
+
+from billhive.feeds.cli import feeds as feeds_group  # noqa: E402
+
+main.add_command(feeds_group)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from billhive.delivery.models import CallbackDelivery
 from billhive.delivery.payloads import call_json
 from billhive.delivery.subscriptions import events_of
-from billhive.platform.api.schemas import CallbackOut, DeliveryOut, TenantOut
+from billhive.feeds.models import Feed
+from billhive.platform.api.schemas import CallbackOut, DeliveryOut, FeedOut, TenantOut
 from billhive.tenants.models import Tenant
 from billhive.tokens.models import ApiToken
 
-__all__ = ["call_json", "callback_json", "delivery_json", "tenant_json"]
+__all__ = ["call_json", "callback_json", "delivery_json", "feed_json", "tenant_json"]
 
 
-def tenant_json(tenant: Tenant) -> dict[str, Any]:
-    """A tenant as the API shows it: no credential, no blind index."""
-    return TenantOut.model_validate(tenant).model_dump(mode="json")
+def feed_json(feed: Feed) -> dict[str, Any]:
+    """One change feed as the API shows it."""
+    return FeedOut.model_validate(feed).model_dump(mode="json")
+
+
+def tenant_json(tenant: Tenant, feeds: Sequence[Feed] = ()) -> dict[str, Any]:
+    """A tenant as the API shows it, with its feeds: no credential, no blind index."""
+    data = TenantOut.model_validate(tenant).model_dump(mode="json")
+    data["feeds"] = [feed_json(f) for f in feeds]
+    return data
 
 
 def callback_json(token: ApiToken, signing_secret: str | None = None) -> dict[str, Any]:
