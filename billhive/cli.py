@@ -20,10 +20,14 @@ def main(ctx: click.Context) -> None:
     ctx.ensure_object(CliContext)
     # Secrets outside the tenants' vault rows that `billhive vault` must rotate too; listed
     # here, where every part is known, since the tenants package may not import the admin.
+    from billhive.feeds.webhooks import SealedWebhookSecrets, remove_now
     from billhive.platform.admin.totp import SealedTotpSecrets
+    from billhive.tenants.cli import BEFORE_DELETE_META
     from billhive.tenants.rotation import EXTRA_SEALED_META
 
-    ctx.meta[EXTRA_SEALED_META] = (SealedTotpSecrets(),)
+    ctx.meta[EXTRA_SEALED_META] = (SealedTotpSecrets(), SealedWebhookSecrets())
+    # Before `tenants delete` shreds the credentials: remove the tenant's Billbee webhook.
+    ctx.meta[BEFORE_DELETE_META] = (remove_now,)
 
 
 # -- the processes -------------------------------------------------------------------
