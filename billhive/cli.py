@@ -20,10 +20,14 @@ def main(ctx: click.Context) -> None:
     ctx.ensure_object(CliContext)
     # Secrets outside the tenants' vault rows that `billhive vault` must rotate too; listed
     # here, where every part is known, since the tenants package may not import the admin.
+    from billhive.feeds.webhooks import SealedWebhookSecrets, remove_now
     from billhive.platform.admin.totp import SealedTotpSecrets
+    from billhive.tenants.cli import BEFORE_DELETE_META
     from billhive.tenants.rotation import EXTRA_SEALED_META
 
-    ctx.meta[EXTRA_SEALED_META] = (SealedTotpSecrets(),)
+    ctx.meta[EXTRA_SEALED_META] = (SealedTotpSecrets(), SealedWebhookSecrets())
+    # Before `tenants delete` shreds the credentials: remove the tenant's Billbee webhook.
+    ctx.meta[BEFORE_DELETE_META] = (remove_now,)
 
 
 # -- the processes -------------------------------------------------------------------
@@ -264,6 +268,13 @@ main.add_command(admin_group)
 from billhive.platform.api.cli import tokens as tokens_group  # noqa: E402
 
 main.add_command(tokens_group)
+
+
+# -- change feeds (billhive/feeds/cli.py) --------------------------------------------------
+
+from billhive.feeds.cli import feeds as feeds_group  # noqa: E402
+
+main.add_command(feeds_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

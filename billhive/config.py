@@ -146,6 +146,17 @@ class Settings(BaseSettings):
         description="Share of the key's 50 calls/s the feed poller may start: it queues at "
         "most this many fetches per second, the most overdue first.",
     )
+    feed_webhooks: bool = Field(
+        True,
+        description="Register a Billbee webhook for each active tenant with a feed on, so a "
+        "change is read within seconds instead of at the next poll (needs "
+        "BILLHIVE_PUBLIC_URL reachable from Billbee).",
+    )
+    feed_webhook_rate_limit: str = Field(
+        "120 per minute",
+        description="Posts one webhook URL may make (Flask-Limiter); more answer 429 (a "
+        "post only brings the next poll forward, so nothing is lost).",
+    )
     feed_event_retention_days: int = Field(
         30,
         ge=1,

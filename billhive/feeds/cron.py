@@ -9,8 +9,12 @@ from rq.cron import CronScheduler
 
 from billhive.feeds.poller import TICK_SECONDS, poll_feeds
 from billhive.feeds.service import purge_events
+from billhive.feeds.webhooks import sync_feed_webhooks
 from billhive.workers.process import SYSTEM_QUEUE
 from billhive.workers.runtime import get_runtime
+
+#: How often webhooks are registered for newly active tenants (and removed).
+WEBHOOK_SYNC_SECONDS = 5
 
 
 def purge_feed_events() -> int:
@@ -23,8 +27,16 @@ def purge_feed_events() -> int:
 
 
 def register_cron(scheduler: CronScheduler) -> None:
-    """Poll due feeds every tick; purge old events daily."""
+    """Poll due feeds every tick; register and remove webhooks every few seconds; purge
+    old events daily."""
     scheduler.register(
         poll_feeds, SYSTEM_QUEUE, interval=TICK_SECONDS, job_timeout=60, result_ttl=60
+    )
+    scheduler.register(
+        sync_feed_webhooks,
+        SYSTEM_QUEUE,
+        interval=WEBHOOK_SYNC_SECONDS,
+        job_timeout=60,
+        result_ttl=60,
     )
     scheduler.register(purge_feed_events, SYSTEM_QUEUE, cron="41 3 * * *", job_timeout=600)

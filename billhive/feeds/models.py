@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
     text,
@@ -157,3 +158,50 @@ class FeedEvent(Base):
             "changed": self.changed,
             "created_at": self.created_at.isoformat(),
         }
+
+
+class WebhookState(StrEnum):
+    """Where a tenant's Billbee webhook stands."""
+
+    #: The ``webhooks.create`` call is queued or running.
+    REGISTERING = "registering"
+    #: Billbee has it (``billbee_id``); its posts bring the tenant's next poll forward.
+    REGISTERED = "registered"
+    #: The ``webhooks.delete`` call is queued or running (the tenant's feeds are all off).
+    REMOVING = "removing"
+
+
+class FeedWebhook(Base):
+    """The webhook billhive registered in one tenant's Billbee as the feeds' trigger.
+
+    Its URL ends in a random token of which only the SHA-256 is kept (a copy of the
+    database does not tell where to post); its secret (32-64 characters, Billbee's rule)
+    is sealed by the vault (``Vault.seal_secret``, purpose ``feed-webhook``). A post is
+    only a signal: a valid one brings the tenant's next poll forward, its content is not
+    read.
+    """
+
+    __tablename__ = "feed_webhooks"
+
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: Hex SHA-256 of the URL's token: how a post finds its tenant.
+    url_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    kek_id: Mapped[str] = mapped_column(String(64))
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[WebhookState] = mapped_column(
+        string_enum(WebhookState, "feed_webhook_state", length=16)
+    )
+    #: Billbee's id of the webhook, once registered.
+    billbee_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: The create or delete call in flight.
+    call_id: Mapped[int | None] = mapped_column(_BigId, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: Valid posts received.
+    received: Mapped[int] = mapped_column(Integer, default=0)
+
+    def __repr__(self) -> str:
+        return f"<FeedWebhook tenant_id={self.tenant_id} {self.state}>"

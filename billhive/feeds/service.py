@@ -35,6 +35,12 @@ def switch_on(
 ) -> list[Feed]:
     """Switch the tenant's feeds of ``resources`` on (commits); a feed switched on again
     keeps its cursor, so the changes made while it was off are told."""
+    feeds = _switch_on(session, tenant_id, resources)
+    session.commit()
+    return feeds
+
+
+def _switch_on(session: Session, tenant_id: int, resources: Sequence[Resource]) -> list[Feed]:
     now = utcnow()
     feeds = []
     for resource in resources:
@@ -54,7 +60,7 @@ def switch_on(
             feed.enabled = True
             feed.next_poll_at = now
         feeds.append(feed)
-    session.commit()
+    session.flush()
     return feeds
 
 
@@ -62,13 +68,53 @@ def switch_off(
     session: Session, tenant_id: int, resources: Sequence[Resource] = ALL_RESOURCES
 ) -> int:
     """Switch the tenant's feeds of ``resources`` off (commits); returns how many."""
+    count = _switch_off(session, tenant_id, resources)
+    session.commit()
+    return count
+
+
+def _switch_off(session: Session, tenant_id: int, resources: Sequence[Resource]) -> int:
     result = session.execute(
         update(Feed)
         .where(Feed.tenant_id == tenant_id, Feed.resource.in_(list(resources)))
         .values(enabled=False)
+        .execution_options(synchronize_session="fetch")
     )
-    session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def change(
+    session: Session,
+    tenant_id: int,
+    *,
+    on: Sequence[Resource] = (),
+    off: Sequence[Resource] = (),
+) -> list[Feed]:
+    """Switch feeds of ``on`` on and of ``off`` off in one transaction (commits); returns
+    every feed of the tenant. :class:`FeedError` when a resource is named in both."""
+    both = sorted(set(on) & set(off))
+    if both:
+        raise FeedError(f"feed resource {both[0].value!r} cannot be switched both on and off")
+    _switch_on(session, tenant_id, on)
+    _switch_off(session, tenant_id, off)
+    session.commit()
+    return feeds_of(session, [tenant_id]).get(tenant_id, [])
+
+
+def feeds_of(session: Session, tenant_ids: Sequence[int]) -> dict[int, list[Feed]]:
+    """Each tenant's feeds (on or off, in resource order); tenants without any are absent."""
+    out: dict[int, list[Feed]] = {}
+    if not tenant_ids:
+        return out
+    rows = session.scalars(
+        select(Feed).where(Feed.tenant_id.in_(list(tenant_ids))).order_by(Feed.tenant_id)
+    )
+    order = {r: i for i, r in enumerate(Resource)}
+    for feed in rows:
+        out.setdefault(feed.tenant_id, []).append(feed)
+    for feeds in out.values():
+        feeds.sort(key=lambda f: order[f.resource])
+    return out
 
 
 def poll_now(session: Session, tenant_id: int, *, now: datetime | None = None) -> int:

@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from billhive import __version__
 from billhive.config import Settings, load_settings
 from billhive.db import Database
-from billhive.platform import extensions, headers, i18n, signup
+from billhive.platform import extensions, feedhooks, headers, i18n, signup
 from billhive.platform.admin import blueprint as admin
 from billhive.platform.api import blueprint as api_blueprint
 from billhive.platform.errors import register_error_handlers
@@ -50,6 +50,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     signup.init_app(app, settings, limiter)
     # The developer JSON API: token authenticated, so exempt from CSRF; limited per token.
     api_blueprint.init_app(app, limiter)
+    # Billbee's webhook posts: signed per tenant, so exempt from CSRF; limited per URL.
+    feedhooks.init_app(app, settings, limiter)
     app.register_blueprint(home_bp)
     app.register_blueprint(health_bp)
     admin.init_app(app)

@@ -28,6 +28,7 @@ from billhive.billbee.limits import (
 )
 from billhive.billbee.operations import OPERATIONS, Operation
 from billhive.sandbox.accounts import Account, AccountRegistry, coerce_accounts, load_seed_file
+from billhive.sandbox.changes import note_state_change
 from billhive.sandbox.control import register_control
 from billhive.sandbox.envelope import ErrorCode, SandboxError, failure
 from billhive.sandbox.faults import Fault, LatencySpec
@@ -263,6 +264,10 @@ def _view(runtime: SandboxRuntime, operation: Operation, handler: Handler | None
             bulk_caps=runtime.bulk_caps,
             usage=runtime.usage,
             key_label=key_label(api_key),
+            on_state_change=lambda order: note_state_change(
+                runtime.changes, runtime.webhooks, state, order, "api"
+            ),
+            echo_check=runtime.webhooks.echo_check,
         )
         try:
             with state.lock:

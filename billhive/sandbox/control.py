@@ -1,4 +1,5 @@
-"""The control API under ``/api/v1/_sandbox/``: stats, accounts, faults, latency, throttle.
+"""The control API under ``/api/v1/_sandbox/``: stats, accounts, faults, latency, throttle,
+webhook delivery, the change generator and the change log.
 
 It is for tests, benchmarks and demos on a local machine and needs no credentials; it
 never shows a username or password. Documented in docs/sandbox.md.
@@ -12,6 +13,7 @@ from flask import Flask, Response, jsonify, request
 
 from billhive.sandbox.accounts import Account, SeedError
 from billhive.sandbox.faults import FaultSpec, KnobError, LatencySpec
+from billhive.sandbox.webhook_delivery import WebhookKnobs
 
 if TYPE_CHECKING:
     from billhive.sandbox.runtime import SandboxRuntime
@@ -84,6 +86,48 @@ def register_control(app: Flask, runtime: SandboxRuntime) -> None:
         runtime.send_retry_after = data.get("send_retry_after", runtime.send_retry_after)
         runtime.latency = latency or runtime.latency
         return get_settings()
+
+    @app.get(f"{PREFIX}/webhooks")
+    def get_webhooks() -> Response:
+        return jsonify(runtime.webhooks.stats())
+
+    @app.put(f"{PREFIX}/webhooks")
+    def put_webhooks() -> Response:
+        data = _json_object()
+        if data is None:
+            return _problem("send a JSON object")
+        try:
+            runtime.webhooks.knobs = WebhookKnobs.from_dict(data, runtime.webhooks.knobs)
+        except KnobError as exc:
+            return _problem(str(exc))
+        return get_webhooks()
+
+    @app.get(f"{PREFIX}/changes/generator")
+    def get_generator() -> Response:
+        return jsonify(runtime.generator.settings())
+
+    @app.put(f"{PREFIX}/changes/generator")
+    def put_generator() -> Response:
+        data = _json_object()
+        if data is None:
+            return _problem("send a JSON object")
+        try:
+            runtime.generator.configure(data)
+        except KnobError as exc:
+            return _problem(str(exc))
+        return get_generator()
+
+    @app.get(f"{PREFIX}/changes")
+    def list_changes() -> Response:
+        try:
+            after = int(request.args.get("after", 0))
+            limit = int(request.args.get("limit", 10_000))
+        except ValueError:
+            return _problem("after and limit must be whole numbers")
+        if after < 0 or not 1 <= limit <= 100_000:
+            return _problem("after must be >= 0, limit between 1 and 100000")
+        rows = runtime.changes.after(after, limit)
+        return jsonify({"items": rows, "next_after": rows[-1]["seq"] if rows else after})
 
     @app.post(f"{PREFIX}/api-keys")
     def add_api_key() -> Response:

@@ -8,12 +8,17 @@ from dataclasses import dataclass, field
 
 from billhive.billbee.limits import BULK_MAX_ITEMS, STOCK_BATCH_OPERATION
 from billhive.sandbox.accounts import AccountRegistry
+from billhive.sandbox.changes import ChangeGenerator, ChangeLog
 from billhive.sandbox.faults import FaultInjector, LatencySpec
 from billhive.sandbox.seed import seed_account
 from billhive.sandbox.state import StateStore
 from billhive.sandbox.stats import CallStats
 from billhive.sandbox.throttle import SlidingWindowThrottle
 from billhive.sandbox.usage import UsageLedger
+from billhive.sandbox.webhook_delivery import WebhookSender
+
+#: The generator's changes are written to the state file at most this often.
+SAVE_EVERY_SECONDS = 5.0
 
 
 @dataclass
@@ -33,9 +38,23 @@ class SandboxRuntime:
     stats: CallStats = field(default_factory=CallStats)
     faults: FaultInjector = field(default_factory=FaultInjector)
     usage: UsageLedger = field(default_factory=UsageLedger)
+    webhooks: WebhookSender = field(default_factory=WebhookSender)
+    changes: ChangeLog = field(default_factory=ChangeLog)
+    generator: ChangeGenerator = field(init=False)
 
     def __post_init__(self) -> None:
         self.throttle = SlidingWindowThrottle(self.clock)
+        self._saved_at = 0.0
+        self.generator = ChangeGenerator(
+            self.store.all_states, self.changes, self.webhooks, on_change=self._save_now_and_then
+        )
+
+    def _save_now_and_then(self) -> None:
+        # Writing every account to the state file is slow: the generator's changes are
+        # kept at most every few seconds (a change made through the API is saved at once).
+        if time.monotonic() - self._saved_at >= SAVE_EVERY_SECONDS:
+            self._saved_at = time.monotonic()
+            self.store.save()
 
     @property
     def max_stock_batch(self) -> int:

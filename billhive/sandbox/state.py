@@ -176,6 +176,11 @@ class StateStore:
                 self._states[account.id] = state
             return state
 
+    def all_states(self) -> list[AccountState]:
+        """Every account state that exists so far."""
+        with self._lock:
+            return list(self._states.values())
+
     def save(self) -> None:
         """Write every state to the state file (atomically), if one is configured."""
         if self._file is None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from billhive.clicontext import CliContext, pass_cli
-from billhive.config import new_key_b64
+from billhive.config import Settings, new_key_b64
 from billhive.tenants.audit import ACTOR_CLI
 from billhive.tenants.contact import contact_emails
 from billhive.tenants.errors import TenantError
@@ -24,6 +26,13 @@ from billhive.tenants.rotation import (
     rotate,
 )
 from billhive.tenants.service import delete_tenant
+from billhive.tenants.vault import Vault
+
+#: ``click`` context meta key: what to run before a tenant's credentials are shredded
+#: (``hook(session, settings, vault, tenant_id)``, e.g. removing its Billbee webhook),
+#: listed by the entry point since the tenants package may not import those parts.
+BEFORE_DELETE_META = "billhive.tenants.before_delete"
+BeforeDelete = Callable[[Session, Settings, Vault, int], object]
 
 # -- vault -------------------------------------------------------------------------
 
@@ -182,8 +191,12 @@ def tenants_delete(cli: CliContext, tenant_id: int, reason: str, yes: bool) -> N
         click.confirm(
             f"Destroy the credentials of tenant {tenant_id} for good?", abort=True, err=True
         )
+    hooks: tuple[BeforeDelete, ...] = click.get_current_context().meta.get(BEFORE_DELETE_META, ())
     with cli.session() as session:
         try:
+            if session.get(Tenant, tenant_id) is not None:
+                for hook in hooks:
+                    hook(session, cli.settings, cli.vault, tenant_id)
             delete_tenant(session, tenant_id, actor=ACTOR_CLI, reason=reason)
         except TenantError as exc:
             raise click.ClickException(str(exc)) from exc

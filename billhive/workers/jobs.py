@@ -325,7 +325,10 @@ def apply_decision(
         if call.consumer is not None:
             try:
                 params = payloads.open_params(key, call)
-                answer = consume(session, call, params, attempt.response)
+                # A savepoint: a consumer that fails undoes its own rows only, not the
+                # usage count and outcome already written for a call that reached Billbee.
+                with session.begin_nested():
+                    answer = consume(session, call, params, attempt.response)
             except Exception as exc:
                 if is_unavailable(exc):
                     raise  # record_durably tries again with the database back
@@ -366,9 +369,9 @@ def apply_decision(
 
 
 def _consumer_failed(session: Session, call: Call, exc: Exception) -> dict[str, Any]:
-    """The consumer could not take the answer: nothing it wrote stays, and the call fails
-    (its owner, e.g. the feed poller, decides when to ask again)."""
-    session.rollback()
+    """The consumer could not take the answer: nothing it wrote stays (its savepoint was
+    rolled back), and the call fails (its owner, e.g. the feed poller, decides when to ask
+    again); the call still counts as made."""
     log.error("call_consumer_failed", call_id=call.id, error=type(exc).__name__)
     error = f"the answer could not be processed ({type(exc).__name__})"
     finish_call(session, call, CallStatus.FAILED, error=error)

@@ -57,6 +57,11 @@ class Route:
         """True for the token-authenticated JSON API (``/api/v1``)."""
         return self.endpoint.startswith("api.")
 
+    @property
+    def is_webhook(self) -> bool:
+        """True for Billbee's webhook receiver: signed per tenant (HMAC), not by a cookie."""
+        return self.endpoint.startswith("feedhooks.")
+
     def url(self, values: dict[str, str]) -> str:
         """The rule's path with each argument replaced by ``values[name]`` (raw text, so
         hostile values reach the router as they are)."""

@@ -62,7 +62,10 @@ def test_status_counts_wrapped_keys_per_key_id(run: Run, make_tenant, vault: Vau
         make_tenant(vault)
     result = run("vault", "status")
     assert result.exit_code == 0
-    assert "dev1: 3 wrapped data keys, 0 admin TOTP secrets  (active)" in result.stdout
+    assert (
+        "dev1: 3 wrapped data keys, 0 admin TOTP secrets, 0 feed webhook secrets  (active)"
+        in result.stdout
+    )
     assert "to rotate: 0" in result.stdout
 
 
@@ -110,8 +113,8 @@ def test_status_flags_a_key_id_missing_from_the_keyring(
     other = "k9:" + base64.b64encode(os.urandom(32)).decode()
     result = run("vault", "status", env={"BILLHIVE_VAULT_KEYS": other})
     assert (
-        "dev1: 1 wrapped data keys, 0 admin TOTP secrets  (MISSING from BILLHIVE_VAULT_KEYS)"
-        in (result.stdout)
+        "dev1: 1 wrapped data keys, 0 admin TOTP secrets, 0 feed webhook secrets  "
+        "(MISSING from BILLHIVE_VAULT_KEYS)" in (result.stdout)
     )
 
 

@@ -11,6 +11,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from billhive.feeds.webhooks import remove_now as remove_feed_webhook
 from billhive.platform.admin.auth import current_admin
 from billhive.platform.admin.blueprint import bp
 from billhive.platform.admin.forms import ActionForm, BudgetForm, DeleteForm
@@ -150,6 +151,8 @@ def disable(tenant_id: int) -> ResponseReturnValue:
     if tenant.status == TenantStatus.DELETED:
         flash("A deleted tenant cannot be disabled.", "error")
         return _back(tenant_id)
+    # A disabled tenant takes no calls, so its webhook is removed now or never.
+    remove_feed_webhook(session, settings(), vault(), tenant_id)
     set_status(
         session,
         tenant,
@@ -175,6 +178,8 @@ def delete(tenant_id: int) -> ResponseReturnValue:
         form.confirm.errors = [f"Type {tenant_id} to confirm."]
         return render_template("admin/delete.html", tenant=tenant, form=form), 400
     admin = current_admin()
+    # Before the credentials are shredded: afterwards nothing can ask Billbee.
+    remove_feed_webhook(db_session(), settings(), vault(), tenant_id)
     delete_tenant(db_session(), tenant_id, actor=admin.actor, reason=_reason(form, "deleted"))
     # Also run by the reconciliation job; doing it now stops the calls at once.
     cancelled = control.purge_tenant(db_session(), redis(), tenant_id)

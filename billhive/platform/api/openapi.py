@@ -139,6 +139,24 @@ def _paths() -> dict[str, Any]:
                 "responses": _responses({200: ("TenantOut", "The tenant.")}, (404,)),
             }
         },
+        "/api/v1/tenants/{tenant_id}/feeds": {
+            "put": {
+                "operationId": "putTenantFeeds",
+                "summary": "Switch the tenant's change feeds on or off",
+                "description": "`on` and `off` name resources (`orders`, `shipments`, "
+                "`stock`); feeds not named stay as they are. A feed switched on again goes on "
+                "from its cursor, so changes made while it was off are told. The feeds are "
+                "also shown in `GET /api/v1/tenants/{tenant_id}`; their events come through "
+                "the callback and `GET /api/v1/events`.",
+                "tags": ["events"],
+                "parameters": [_TENANT_ID],
+                "requestBody": _body("FeedsRequest"),
+                "responses": _responses(
+                    {200: ("TenantFeedsOut", "Every feed of the tenant, on or off.")},
+                    (400, 403, 404, 409, 422),
+                ),
+            }
+        },
         "/api/v1/tenants/{tenant_id}/reconnect-link": {
             "post": {
                 "operationId": "createReconnectLink",

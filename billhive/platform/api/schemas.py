@@ -38,6 +38,9 @@ EventName = Literal[
     "call.finished", "order.created", "order.changed", "shipment.created", "stock.changed"
 ]
 
+#: A resource a change feed follows (billhive.feeds.models.Resource).
+FeedResource = Literal["orders", "shipments", "stock"]
+
 #: A string without control characters (PostgreSQL rejects NUL in text columns).
 Text = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
 
@@ -158,7 +161,32 @@ class BudgetRequest(_Request):
     )
 
 
+class FeedsRequest(_Request):
+    """Change feeds of a tenant to switch on and off (others stay as they are)."""
+
+    on: list[FeedResource] = Field(
+        default_factory=list,
+        max_length=3,
+        description="Resources whose feeds to switch on (a feed switched on again goes on "
+        "from where it stopped, so changes made while it was off are told).",
+    )
+    off: list[FeedResource] = Field(
+        default_factory=list, max_length=3, description="Resources whose feeds to switch off."
+    )
+
+
 # -- responses -------------------------------------------------------------------------
+
+
+class FeedOut(_Response):
+    """One change feed of a tenant."""
+
+    resource: str = Field(description="`orders`, `shipments` or `stock`.")
+    enabled: bool
+    started_at: datetime = Field(description="When the feed was first switched on.")
+    last_polled_at: datetime | None = Field(description="When it last read Billbee.")
+    last_change_at: datetime | None = Field(description="When it last made an event.")
+    next_poll_at: datetime = Field(description="When it reads Billbee next (at the latest).")
 
 
 class TenantOut(_Response):
@@ -183,6 +211,17 @@ class TenantOut(_Response):
     last_error: str | None
     created_at: datetime
     updated_at: datetime
+    feeds: list[FeedOut] = Field(
+        default_factory=list,
+        description="The tenant's change feeds (switched on with `PUT .../feeds`).",
+    )
+
+
+class TenantFeedsOut(_Response):
+    """A tenant's change feeds."""
+
+    tenant_id: int
+    feeds: list[FeedOut]
 
 
 class TenantPage(_Response):
@@ -389,6 +428,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     StockRequest,
     CallbackRequest,
     BudgetRequest,
+    FeedsRequest,
 )
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     TenantOut,
@@ -405,5 +445,6 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     KeyCostsOut,
     TenantCostsOut,
     BudgetOut,
+    TenantFeedsOut,
     ErrorOut,
 )

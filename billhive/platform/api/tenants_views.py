@@ -1,4 +1,4 @@
-"""``/api/v1/tenants``: list, get one, create a reconnect link."""
+"""``/api/v1/tenants``: list, get one, create a reconnect link, switch change feeds."""
 
 from __future__ import annotations
 
@@ -9,12 +9,20 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from billhive.db import utcnow
+from billhive.feeds import service as feeds
 from billhive.platform import extensions
 from billhive.platform.api.auth import check_tenant, current_scope, tenant_not_found
 from billhive.platform.api.blueprint import bp
 from billhive.platform.api.errors import ApiError
-from billhive.platform.api.parsing import MAX_ID, query_choice, query_int, query_limit
-from billhive.platform.api.present import tenant_json
+from billhive.platform.api.parsing import (
+    MAX_ID,
+    parse_body,
+    query_choice,
+    query_int,
+    query_limit,
+)
+from billhive.platform.api.present import feed_json, tenant_json
+from billhive.platform.api.schemas import FeedsRequest, TenantFeedsOut
 from billhive.tenants.contact import contact_email, contact_emails
 from billhive.tenants.lifecycle import may_reconnect
 from billhive.tenants.links import LinkPurpose, make_leave_url, make_reconnect_url, max_age
@@ -56,9 +64,10 @@ def list_tenants() -> ResponseReturnValue:
     more = len(rows) > limit
     rows = rows[:limit]
     emails = contact_emails(extensions.db_session(), extensions.vault(), rows)
+    feeds_by_tenant = feeds.feeds_of(extensions.db_session(), [t.id for t in rows])
     return jsonify(
         {
-            "items": [tenant_json(t, emails[t.id]) for t in rows],
+            "items": [tenant_json(t, emails[t.id], feeds_by_tenant.get(t.id, [])) for t in rows],
             "next_after": rows[-1].id if more and rows else None,
         }
     )
@@ -66,10 +75,37 @@ def list_tenants() -> ResponseReturnValue:
 
 @bp.get("/tenants/<int:tenant_id>")
 def get_tenant(tenant_id: int) -> ResponseReturnValue:
-    """One tenant (never a credential)."""
+    """One tenant (never a credential), with its change feeds."""
     tenant = load_tenant(tenant_id)
     email = contact_email(extensions.db_session(), extensions.vault(), tenant)
-    return jsonify(tenant_json(tenant, email))
+    found = feeds.feeds_of(extensions.db_session(), [tenant.id]).get(tenant.id, [])
+    return jsonify(tenant_json(tenant, email, found))
+
+
+@bp.put("/tenants/<int:tenant_id>/feeds")
+def put_feeds(tenant_id: int) -> ResponseReturnValue:
+    """Switch the tenant's change feeds named in ``on`` on and those in ``off`` off."""
+    tenant = load_tenant(tenant_id)
+    if tenant.status is TenantStatus.DELETED:
+        raise ApiError(
+            409, "conflict", f"Tenant {tenant_id} is deleted; it has no feeds.", field="tenant_id"
+        )
+    asked = parse_body(FeedsRequest)
+    if not asked.on and not asked.off:
+        raise ApiError(
+            422, "validation_failed", "Name at least one resource in on or off.", field="on"
+        )
+    try:
+        changed = feeds.change(
+            extensions.db_session(),
+            tenant.id,
+            on=feeds.parse_resources(asked.on),
+            off=feeds.parse_resources(asked.off),
+        )
+    except feeds.FeedError as exc:
+        raise ApiError(422, "validation_failed", str(exc), field="off") from None
+    body = {"tenant_id": tenant.id, "feeds": [feed_json(f) for f in changed]}
+    return jsonify(TenantFeedsOut.model_validate(body).model_dump(mode="json"))
 
 
 @bp.post("/tenants/<int:tenant_id>/reconnect-link")

@@ -14,7 +14,8 @@ from __future__ import annotations
 from flask import render_template
 from flask.typing import ResponseReturnValue
 
-from billhive.platform.extensions import db_session, redis
+from billhive.feeds.webhooks import remove_now as remove_feed_webhook
+from billhive.platform.extensions import db_session, redis, settings, vault
 from billhive.platform.signup.blueprint import bp, protect_link_post
 from billhive.platform.signup.forms import LeaveForm
 from billhive.platform.signup.reconnect import link_problem, tenant_of_link
@@ -44,6 +45,8 @@ def leave_page(token: str) -> ResponseReturnValue:
         if locked is None or locked.status == TenantStatus.DELETED:
             session.rollback()
             return render_template("signup/left.html")
+        # Before the credentials are shredded: afterwards nothing can ask Billbee.
+        remove_feed_webhook(session, settings(), vault(), found.id)
         delete_tenant(session, found.id, actor=ACTOR_MERCHANT, reason=LEAVE_REASON)
         purge_tenant(session, redis(), found.id)
         return render_template("signup/left.html")

@@ -34,6 +34,10 @@ class Call:
     usage: UsageLedger = field(default_factory=UsageLedger)
     #: The fingerprint of the caller's API key (never the key).
     key_label: str = ""
+    #: Told of every order state change (the change log, webhook delivery).
+    on_state_change: Callable[[JSON], None] = field(default=lambda _order: None)
+    #: ASP.NET WebHooks' echo check of a new webhook URL (True: passed or not asked).
+    echo_check: Callable[[str], bool] = field(default=lambda _uri: True)
 
     def body(self) -> Any:
         """The JSON body, or InvalidData when it is missing or not JSON."""

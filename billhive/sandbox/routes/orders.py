@@ -154,6 +154,7 @@ def update_state(call: Call) -> Response:
     )
     touch(order, call.now)
     call.state.add_event(EVENT_STATE_CHANGED, "Status geändert", call.now, order["BillBeeOrderId"])
+    call.on_state_change(order)
     return empty()
 
 

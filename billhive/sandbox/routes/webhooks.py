@@ -67,8 +67,10 @@ def get_webhook(call: Call) -> Response:
 
 
 def create_webhook(call: Call) -> Response:
-    """POST /webhooks."""
+    """POST /webhooks (its URL must pass the echo check when delivery is on)."""
     webhook = _validated(call.body_object(), uuid.uuid4().hex)
+    if not call.echo_check(webhook["WebHookUri"]):
+        raise invalid("WebHookUri did not answer the echo check (GET ?echo=<value>).")
     call.state.webhooks[webhook["Id"]] = webhook
     return jsonify(webhook)
 

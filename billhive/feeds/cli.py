@@ -1,0 +1,95 @@
+"""``billhive feeds on/off/list``: switch tenants' change feeds from the command line."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+from sqlalchemy import select
+
+from billhive.clicontext import CliContext, pass_cli
+from billhive.feeds import service
+from billhive.feeds.models import Feed, Resource
+from billhive.tenants.models import Tenant, TenantStatus
+
+_RESOURCES = click.Choice([r.value for r in Resource])
+
+
+@click.group()
+def feeds() -> None:
+    """Change feeds: switch a tenant's feeds on or off, list them."""
+
+
+def _tenant(session_tenant: Tenant | None, tenant_id: int) -> Tenant:
+    if session_tenant is None:
+        raise click.ClickException(f"no tenant {tenant_id}")
+    if session_tenant.status is TenantStatus.DELETED:
+        raise click.ClickException(f"tenant {tenant_id} is deleted; it has no feeds")
+    return session_tenant
+
+
+def _resources(names: tuple[str, ...]) -> list[Resource]:
+    return service.parse_resources(names) if names else list(service.ALL_RESOURCES)
+
+
+@feeds.command("on")
+@click.argument("tenant_id", type=click.IntRange(1))
+@click.option(
+    "--resource",
+    "names",
+    type=_RESOURCES,
+    multiple=True,
+    help="A resource to follow (repeat for several; default: all).",
+)
+@pass_cli
+def feeds_on(cli: CliContext, tenant_id: int, names: tuple[str, ...]) -> None:
+    """Switch TENANT_ID's feeds on (all resources unless --resource names some)."""
+    with cli.session() as session:
+        tenant = _tenant(session.get(Tenant, tenant_id), tenant_id)
+        found = service.change(session, tenant.id, on=_resources(names))
+        on = ", ".join(f.resource.value for f in found if f.enabled)
+    click.echo(f"Tenant {tenant_id}: feeds on: {on or 'none'}")
+
+
+@feeds.command("off")
+@click.argument("tenant_id", type=click.IntRange(1))
+@click.option(
+    "--resource",
+    "names",
+    type=_RESOURCES,
+    multiple=True,
+    help="A resource to stop following (repeat for several; default: all).",
+)
+@pass_cli
+def feeds_off(cli: CliContext, tenant_id: int, names: tuple[str, ...]) -> None:
+    """Switch TENANT_ID's feeds off (all resources unless --resource names some)."""
+    with cli.session() as session:
+        tenant = _tenant(session.get(Tenant, tenant_id), tenant_id)
+        found = service.change(session, tenant.id, off=_resources(names))
+        on = ", ".join(f.resource.value for f in found if f.enabled)
+    click.echo(f"Tenant {tenant_id}: feeds on: {on or 'none'}")
+
+
+@feeds.command("list")
+@click.option("--tenant", "tenant_id", type=click.IntRange(1), default=None, help="Only this one.")
+@pass_cli
+def feeds_list(cli: CliContext, tenant_id: int | None) -> None:
+    """List feeds: tenant, resource, on/off, last poll, last change, next poll."""
+    with cli.session() as session:
+        query = select(Feed).order_by(Feed.tenant_id, Feed.id)
+        if tenant_id is not None:
+            query = query.where(Feed.tenant_id == tenant_id)
+        rows = list(session.scalars(query))
+        for feed in rows:
+            state = "on" if feed.enabled else "off"
+            click.echo(
+                f"{feed.tenant_id}\t{feed.resource.value}\t{state}\t"
+                f"polled {_when(feed.last_polled_at)}\tchanged {_when(feed.last_change_at)}\t"
+                f"next {_when(feed.next_poll_at)}"
+            )
+    if not rows:
+        click.echo("No feeds.", err=True)
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S}" if moment else "never"

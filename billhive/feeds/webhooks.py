@@ -1,0 +1,387 @@
+"""Billbee webhooks as the feeds' trigger: registration, the check of a post, removal.
+
+Polling alone finds a change within the poll interval; a webhook brings it down to
+seconds. When a tenant is active and has a feed on, :func:`sync_webhooks` (a cron job)
+registers a webhook in the merchant's Billbee with a ``webhooks.create`` call in the
+background lane: a per-tenant URL under ``BILLHIVE_PUBLIC_URL`` ending in a random token
+and a per-tenant secret (48 characters; Billbee takes 32-64) sealed by the vault. A post
+to that URL signed with the secret (``ms-signature: sha256=<hex HMAC-SHA256 of the body>``,
+ASP.NET WebHooks' sender) only brings the tenant's next poll forward
+(:func:`billhive.feeds.service.poll_now`): what changed is read from Billbee, never from
+the post. A lost post costs latency, never a change (polling is the safety net).
+
+Removal: a tenant whose feeds are all off gets a ``webhooks.delete`` call; a tenant that
+is deleted or disabled cannot take calls any more (its credentials are shredded, or its
+calls are refused), so :func:`remove_now` asks Billbee directly before that happens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from redis import Redis
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.orm import Session
+
+from billhive.billbee.client import BillbeeClient
+from billhive.billbee.envelope import BillbeeResponse
+from billhive.config import Settings
+from billhive.db import utcnow
+from billhive.feeds.models import Feed, FeedWebhook, WebhookState
+from billhive.logs import get_logger
+from billhive.tenants.links import public_base_url
+from billhive.tenants.models import Tenant, TenantStatus
+from billhive.tenants.service import open_credentials
+from billhive.tenants.vault import Vault
+from billhive.workers import payloads
+from billhive.workers.calls import CallRejected, enqueue_call
+from billhive.workers.models import Call, CallStatus, Lane
+from billhive.workers.runtime import get_runtime
+
+log = get_logger(__name__)
+
+#: The vault purpose of the webhook secrets (part of the sealed value's associated data).
+SECRET_PURPOSE = "feed-webhook"  # noqa: S105 - a label, not a secret
+#: Where the receiver listens; the URL token follows.
+RECEIVER_PATH = "/hooks/billbee/"
+#: The header ASP.NET WebHooks signs with, and the prefix of its value.
+SIGNATURE_HEADER = "ms-signature"
+SIGNATURE_PREFIX = "sha256="
+#: 48 URL-safe characters: within Billbee's 32-64.
+SECRET_BYTES = 36
+TOKEN_BYTES = 32
+#: The filters asked for: every event (the post is only a signal to read the feeds).
+FILTERS = ["*"]
+CREATE_CONSUMER = "billhive.feeds.webhooks:consume_created"
+DELETE_CONSUMER = "billhive.feeds.webhooks:consume_deleted"
+#: What a create call's body shows once it ran (the URL and secret are not kept there).
+WITHHELD = "(withheld)"
+#: Registrations or removals one tick may queue.
+SYNC_BATCH = 50
+#: A direct removal (before a tenant is deleted or disabled) waits at most this long.
+REMOVE_TIMEOUT = 5.0
+_ENDED = (CallStatus.FAILED, CallStatus.CANCELLED, CallStatus.UNKNOWN_OUTCOME)
+
+
+class WebhookRefused(Exception):
+    """A post or echo check is not accepted; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def url_digest(token: str) -> str:
+    """The hex SHA-256 of a URL token (what the database keeps)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def receiver_url(settings: Settings, token: str) -> str:
+    """The public URL of the receiver for ``token``."""
+    return f"{public_base_url(settings)}{RECEIVER_PATH}{token}"
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The ``ms-signature`` value of ``body`` under ``secret`` (as Billbee's sender makes it)."""
+    return SIGNATURE_PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+# -- receiving --------------------------------------------------------------------------
+
+
+def find(session: Session, token: str) -> FeedWebhook:
+    """The webhook of a URL token; :class:`WebhookRefused` 404 for an unknown one."""
+    if not token or len(token) > 128:
+        raise WebhookRefused(404, "unknown webhook")
+    found = session.scalars(
+        select(FeedWebhook).where(FeedWebhook.url_digest == url_digest(token))
+    ).one_or_none()
+    if found is None:
+        raise WebhookRefused(404, "unknown webhook")
+    return found
+
+
+def check_signature(vault: Vault, webhook: FeedWebhook, body: bytes, header: str | None) -> None:
+    """Raise :class:`WebhookRefused` (401 missing, 403 wrong) unless ``header`` signs ``body``."""
+    if not header:
+        raise WebhookRefused(401, f"{SIGNATURE_HEADER} header missing")
+    # ASP.NET WebHooks accepts several comma-separated signatures; one must match.
+    offered = [part.strip() for part in header.split(",") if part.strip()]
+    secret = vault.open_secret(
+        SECRET_PURPOSE, webhook.tenant_id, webhook.kek_id, webhook.secret_sealed
+    )
+    expected = sign(secret, body).encode()
+    del secret
+    ok = False
+    for value in offered[:4]:
+        # Every candidate is compared in full: the time taken tells nothing.
+        ok |= hmac.compare_digest(value.lower().encode(), expected)
+    if not ok:
+        raise WebhookRefused(403, "signature does not match")
+
+
+def note_post(session: Session, webhook: FeedWebhook) -> int:
+    """A valid post arrived: bring the tenant's next poll forward (commits); returns how
+    many feeds will read now."""
+    from billhive.feeds.service import poll_now
+
+    webhook.last_received_at = utcnow()
+    webhook.received += 1
+    return poll_now(session, webhook.tenant_id)
+
+
+# -- registering and removing -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What one :func:`sync_webhooks` run did."""
+
+    registering: int = 0
+    removing: int = 0
+    dropped: int = 0
+
+
+def _has_feed_on(tenant_column: Any) -> Any:
+    return exists().where(Feed.tenant_id == tenant_column, Feed.enabled.is_(True))
+
+
+def settle(session: Session) -> int:
+    """Forget webhooks whose create or delete call ended without success (commits): a
+    failed registration is made anew next time, a failed removal is given up (a webhook
+    left in Billbee posts to a URL that answers 404). Returns how many."""
+    rows = session.execute(
+        select(FeedWebhook, Call)
+        .join(Call, Call.id == FeedWebhook.call_id)
+        .where(Call.status.in_([*_ENDED, CallStatus.SUCCEEDED]))
+    ).all()
+    for webhook, call in rows:
+        # A registration that succeeded cleared call_id in its consumer, and a removal
+        # that succeeded deleted the row: what is left here ended otherwise.
+        log.info("feed_webhook_call_ended", tenant_id=webhook.tenant_id, status=call.status)
+        _withhold(session, call)
+        session.delete(webhook)
+    session.commit()
+    return len(rows)
+
+
+def sync_webhooks(
+    session: Session, redis: Redis, settings: Settings, vault: Vault, *, limit: int = SYNC_BATCH
+) -> SyncResult:
+    """Register webhooks of active tenants with a feed on, remove those of tenants whose
+    feeds are all off, forget those of deleted or disabled tenants (commits)."""
+    settle(session)
+    dropped = session.execute(
+        delete(FeedWebhook).where(
+            FeedWebhook.tenant_id.in_(
+                select(Tenant.id).where(
+                    Tenant.status.in_([TenantStatus.DELETED, TenantStatus.DISABLED])
+                )
+            )
+        )
+    )
+    session.commit()
+    registering = removing = 0
+    if settings.feed_webhooks:
+        wanted = session.scalars(
+            select(Tenant.id)
+            .where(Tenant.status == TenantStatus.ACTIVE, _has_feed_on(Tenant.id))
+            .where(~exists().where(FeedWebhook.tenant_id == Tenant.id))
+            .order_by(Tenant.id)
+            .limit(limit)
+        ).all()
+        for tenant_id in wanted:
+            registering += _register(session, redis, settings, vault, tenant_id)
+    unwanted = session.scalars(
+        select(FeedWebhook)
+        .join(Tenant, Tenant.id == FeedWebhook.tenant_id)
+        .where(
+            FeedWebhook.state == WebhookState.REGISTERED,
+            Tenant.status == TenantStatus.ACTIVE,
+            ~_has_feed_on(FeedWebhook.tenant_id),
+        )
+        .limit(limit)
+    ).all()
+    for webhook in unwanted:
+        removing += _unregister(session, redis, vault, webhook)
+    return SyncResult(registering, removing, int(dropped.rowcount or 0))  # type: ignore[attr-defined]
+
+
+def _register(
+    session: Session, redis: Redis, settings: Settings, vault: Vault, tenant_id: int
+) -> int:
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    secret = secrets.token_urlsafe(SECRET_BYTES)
+    kek_id, sealed = vault.seal_secret(SECRET_PURPOSE, tenant_id, secret)
+    webhook = FeedWebhook(
+        tenant_id=tenant_id,
+        url_digest=url_digest(token),
+        kek_id=kek_id,
+        secret_sealed=sealed,
+        state=WebhookState.REGISTERING,
+    )
+    session.add(webhook)
+    session.flush()
+    body = {
+        "WebHookUri": receiver_url(settings, token),
+        "Secret": secret,
+        "Description": "billhive change feeds",
+        "Filters": FILTERS,
+        "IsPaused": False,
+    }
+    try:
+        # Commits the row with the call: the receiver answers the echo check at once.
+        call = enqueue_call(
+            tenant_id,
+            "webhooks.create",
+            body=body,
+            session=session,
+            redis=redis,
+            vault=vault,
+            priority=Lane.BACKGROUND.value,
+            consumer=CREATE_CONSUMER,
+        )
+    except CallRejected as exc:
+        session.rollback()
+        log.info("feed_webhook_not_registered", tenant_id=tenant_id, reason=str(exc))
+        return 0
+    webhook.call_id = call.id
+    session.commit()
+    log.info("feed_webhook_registering", tenant_id=tenant_id, call_id=call.id)
+    return 1
+
+
+def _unregister(session: Session, redis: Redis, vault: Vault, webhook: FeedWebhook) -> int:
+    tenant_id, billbee_id = webhook.tenant_id, webhook.billbee_id
+    webhook.state = WebhookState.REMOVING
+    session.flush()
+    try:
+        call = enqueue_call(
+            tenant_id,
+            "webhooks.delete",
+            {"id": billbee_id},
+            session=session,
+            redis=redis,
+            vault=vault,
+            priority=Lane.BACKGROUND.value,
+            consumer=DELETE_CONSUMER,
+        )
+    except CallRejected as exc:
+        session.rollback()
+        log.info("feed_webhook_not_removed", tenant_id=tenant_id, reason=str(exc))
+        return 0
+    webhook.call_id = call.id
+    session.commit()
+    return 1
+
+
+def _withhold(session: Session, call: Call) -> None:
+    """Drop the URL and secret from a create call's stored (sealed) body: they were sent,
+    and the dashboard's call page shows bodies."""
+    if call.operation != "webhooks.create":
+        return
+    key = payloads.key_for(session, get_runtime().vault, call.tenant_id)
+    if key is None:
+        return  # the tenant's key is gone: so is the body
+    stored = payloads.open_call(key, call)
+    if isinstance(stored.body, Mapping):
+        body = {**stored.body, "WebHookUri": WITHHELD, "Secret": WITHHELD}
+        payloads.seal_request(key, call, stored.params, body)
+
+
+def consume_created(
+    session: Session, call: Call, params: Mapping[str, Any], response: BillbeeResponse
+) -> dict[str, Any]:
+    """Consumer of a ``webhooks.create`` call: keep Billbee's id, never the echoed secret."""
+    _withhold(session, call)
+    webhook = session.get(FeedWebhook, call.tenant_id)
+    if webhook is None or webhook.call_id != call.id:
+        return {"webhook": None, "ignored": "stale registration"}
+    data = response.data if isinstance(response.data, Mapping) else {}
+    webhook.billbee_id = str(data.get("Id") or "")[:64] or None
+    webhook.state = WebhookState.REGISTERED
+    webhook.registered_at = utcnow()
+    webhook.call_id = None
+    return {"webhook": "registered", "tenant_id": call.tenant_id}
+
+
+def consume_deleted(
+    session: Session, call: Call, params: Mapping[str, Any], response: BillbeeResponse
+) -> dict[str, Any]:
+    """Consumer of a ``webhooks.delete`` call: the webhook is gone, so is its row."""
+    webhook = session.get(FeedWebhook, call.tenant_id)
+    if webhook is not None and webhook.call_id == call.id:
+        session.delete(webhook)
+    return {"webhook": "removed", "tenant_id": call.tenant_id}
+
+
+def remove_now(session: Session, settings: Settings, vault: Vault, tenant_id: int) -> bool:
+    """Remove the tenant's webhook from its Billbee at once and forget it (commits).
+
+    For a tenant about to be deleted or disabled: neither can take a call afterwards.
+    Billbee not answering does not stop the deletion (the merchant wants out): the row
+    is dropped anyway, so a webhook left behind posts to a URL that answers 404. Returns
+    whether Billbee confirmed the removal.
+    """
+    webhook = session.get(FeedWebhook, tenant_id)
+    if webhook is None:
+        return False
+    billbee_id = webhook.billbee_id
+    session.delete(webhook)
+    session.commit()
+    if not billbee_id:
+        return False
+    try:
+        credentials = open_credentials(session, vault, tenant_id)
+        with BillbeeClient(
+            settings.require("billbee_api_key"),
+            credentials.username,
+            credentials.password,
+            base_url=settings.billbee_base_url,
+            timeout=min(settings.billbee_timeout, REMOVE_TIMEOUT),
+        ) as client:
+            del credentials
+            client.call("webhooks.delete", {"id": billbee_id})
+    except Exception as exc:  # noqa: BLE001 - any failure leaves a harmless webhook behind
+        log.warning("feed_webhook_remove_failed", tenant_id=tenant_id, error=type(exc).__name__)
+        return False
+    log.info("feed_webhook_removed", tenant_id=tenant_id)
+    return True
+
+
+def sync_feed_webhooks() -> int:
+    """Cron job: register and remove webhooks as tenants and feeds change."""
+    rt = get_runtime()
+    with rt.database.session() as session:
+        result = sync_webhooks(session, rt.redis, rt.settings, rt.vault)
+    return result.registering + result.removing
+
+
+class SealedWebhookSecrets:
+    """The webhook secrets as ``billhive vault status`` and ``rotate`` see them."""
+
+    label = "feed webhook secrets"
+
+    def key_counts(self, session: Session) -> Mapping[str, int]:
+        """How many secrets each vault key seals."""
+        rows = session.execute(
+            select(FeedWebhook.kek_id, func.count()).group_by(FeedWebhook.kek_id)
+        )
+        return {str(kek_id): count for kek_id, count in rows}
+
+    def rotate(self, session: Session, vault: Vault) -> int:
+        """Re-seal every secret not under the active key; returns how many (commits)."""
+        stale = session.scalars(
+            select(FeedWebhook).where(FeedWebhook.kek_id != vault.keyring.active_id)
+        ).all()
+        for webhook in stale:
+            webhook.kek_id, webhook.secret_sealed = vault.reseal_secret(
+                SECRET_PURPOSE, webhook.tenant_id, webhook.kek_id, webhook.secret_sealed
+            )
+        session.commit()
+        return len(stale)

@@ -1,0 +1,214 @@
+"""Feed webhooks: registered in the merchant's Billbee (the sandbox over HTTP) by a
+background-lane call once a tenant is active with a feed on, removed when its feeds go
+off or before it is deleted; the secret sealed, never left on the call."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+from support.feeds import FEED_API_KEY, FEED_PASSWORD, feed_username, work_all
+from support.sealed import payload_of
+
+from billhive.billbee.client import BillbeeClient
+from billhive.cli import main
+from billhive.feeds.models import FeedWebhook, Resource, WebhookState
+from billhive.feeds.service import switch_off, switch_on
+from billhive.feeds.webhooks import (
+    RECEIVER_PATH,
+    SECRET_PURPOSE,
+    WITHHELD,
+    remove_now,
+    sync_webhooks,
+    url_digest,
+)
+from billhive.tenants.models import Tenant, TenantStatus
+from billhive.workers.models import Call, CallStatus, Lane
+from billhive.workers.runtime import Runtime
+
+
+def _billbee_webhooks(rt: Runtime, n: int) -> list[dict[str, Any]]:
+    with BillbeeClient(
+        FEED_API_KEY, feed_username(n), FEED_PASSWORD, base_url=rt.settings.billbee_base_url
+    ) as client:
+        data = client.call("webhooks.list").data
+    assert isinstance(data, list)
+    return data
+
+
+def _sync(rt: Runtime) -> Any:
+    with rt.database.session() as session:
+        return sync_webhooks(session, rt.redis, rt.settings, rt.vault)
+
+
+def _webhook(rt: Runtime, tenant_id: int) -> FeedWebhook | None:
+    with rt.database.session() as session:
+        row = session.get(FeedWebhook, tenant_id)
+        if row is not None:
+            session.expunge(row)
+        return row
+
+
+def _register(rt: Runtime, tenant_id: int) -> FeedWebhook:
+    with rt.database.session() as session:
+        switch_on(session, tenant_id, [Resource.ORDERS])
+    assert _sync(rt).registering == 1
+    work_all(rt)
+    row = _webhook(rt, tenant_id)
+    assert row is not None and row.state is WebhookState.REGISTERED
+    return row
+
+
+def test_an_active_tenant_with_a_feed_on_gets_a_webhook_in_its_billbee(
+    feed_runtime: Runtime, feed_tenant: Callable[[int], int]
+) -> None:
+    rt = feed_runtime
+    tenant = feed_tenant(1)
+    with rt.database.session() as session:
+        switch_on(session, tenant, [Resource.ORDERS])
+    assert _sync(rt).registering == 1
+    pending = _webhook(rt, tenant)
+    assert pending is not None and pending.state is WebhookState.REGISTERING
+    assert _sync(rt).registering == 0  # one registration at a time
+    work_all(rt)
+
+    row = _webhook(rt, tenant)
+    assert row is not None and row.state is WebhookState.REGISTERED and row.call_id is None
+    [registered] = _billbee_webhooks(rt, 1)
+    assert row.billbee_id == registered["Id"]
+    uri = registered["WebHookUri"]
+    base = rt.settings.public_url or f"http://{rt.settings.web_host}:{rt.settings.web_port}"
+    assert uri.startswith(base.rstrip("/") + RECEIVER_PATH)
+    token = uri.rsplit("/", 1)[1]
+    assert row.url_digest == url_digest(token)
+    secret = registered["Secret"]
+    assert 32 <= len(secret) <= 64
+    assert rt.vault.open_secret(SECRET_PURPOSE, tenant, row.kek_id, row.secret_sealed) == secret
+
+    with rt.database.session() as session:
+        call = session.scalars(select(Call).where(Call.operation == "webhooks.create")).one()
+        assert call.lane is Lane.BACKGROUND and call.status is CallStatus.SUCCEEDED
+        # Neither the secret nor the URL stays on the call row.
+        opened = payload_of(session, rt.vault, call)
+        stored = json.dumps([opened.body, opened.result, opened.params])
+        assert secret not in stored and token not in stored
+        assert opened.body["Secret"] == WITHHELD
+
+
+def test_a_tenant_without_a_feed_on_or_not_active_gets_no_webhook(
+    feed_runtime: Runtime, feed_tenant: Callable[[int], int]
+) -> None:
+    rt = feed_runtime
+    quiet = feed_tenant(1)
+    paused = feed_tenant(2)
+    with rt.database.session() as session:
+        switch_on(session, paused, [Resource.ORDERS])
+        tenant = session.get(Tenant, paused)
+        assert tenant is not None
+        tenant.status = TenantStatus.PAUSED
+        session.commit()
+    assert _sync(rt).registering == 0
+    assert _webhook(rt, quiet) is None and _webhook(rt, paused) is None
+
+
+def test_webhooks_switched_off_by_setting_are_not_registered(
+    feed_runtime: Runtime, feed_tenant: Callable[[int], int]
+) -> None:
+    rt = feed_runtime
+    tenant = feed_tenant(1)
+    with rt.database.session() as session:
+        switch_on(session, tenant, [Resource.ORDERS])
+        result = sync_webhooks(
+            session, rt.redis, rt.settings.model_copy(update={"feed_webhooks": False}), rt.vault
+        )
+    assert result.registering == 0 and _webhook(rt, tenant) is None
+
+
+def test_a_tenant_whose_feeds_are_all_off_has_its_webhook_removed(
+    feed_runtime: Runtime, feed_tenant: Callable[[int], int]
+) -> None:
+    rt = feed_runtime
+    tenant = feed_tenant(1)
+    _register(rt, tenant)
+    with rt.database.session() as session:
+        switch_off(session, tenant)
+    assert _sync(rt).removing == 1
+    work_all(rt)
+    assert _webhook(rt, tenant) is None
+    assert _billbee_webhooks(rt, 1) == []
+
+
+def test_a_failed_registration_is_forgotten_and_made_anew(
+    feed_runtime: Runtime, feed_tenant: Callable[[int], int]
+) -> None:
+    rt = feed_runtime
+    tenant = feed_tenant(1)
+    with rt.database.session() as session:
+        switch_on(session, tenant, [Resource.ORDERS])
+    _sync(rt)
+    first = _webhook(rt, tenant)
+    assert first is not None and first.call_id is not None
+    with rt.database.session() as session:
+        call = session.get(Call, first.call_id)
+        assert call is not None
+        call.status = CallStatus.FAILED
+        session.commit()
+    assert _sync(rt).registering == 1
+    again = _webhook(rt, tenant)
+    assert again is not None and again.url_digest != first.url_digest
+    with rt.database.session() as session:
+        failed = session.get(Call, first.call_id)
+        assert failed is not None
+        assert payload_of(session, rt.vault, failed).body["Secret"] == WITHHELD
+
+
+def test_remove_now_deletes_the_webhook_in_billbee_before_the_tenant_is_deleted(
+    feed_runtime: Runtime, feed_tenant: Callable[[int], int]
+) -> None:
+    rt = feed_runtime
+    tenant = feed_tenant(1)
+    _register(rt, tenant)
+    assert len(_billbee_webhooks(rt, 1)) == 1
+    with rt.database.session() as session:
+        assert remove_now(session, rt.settings, rt.vault, tenant) is True
+    assert _billbee_webhooks(rt, 1) == []
+    assert _webhook(rt, tenant) is None
+
+
+def test_the_delete_command_removes_the_webhook_first(
+    feed_runtime: Runtime, feed_tenant: Callable[[int], int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = feed_runtime
+    tenant = feed_tenant(1)
+    _register(rt, tenant)
+    for name, value in rt.settings.model_dump().items():
+        if value is not None:
+            raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+            monkeypatch.setenv(f"BILLHIVE_{name.upper()}", str(raw))
+    result = CliRunner().invoke(
+        main, ["tenants", "delete", str(tenant), "--reason", "test", "--yes"]
+    )
+    assert result.exit_code == 0, result.output
+    assert _billbee_webhooks(rt, 1) == []
+    with rt.database.session() as session:
+        deleted = session.get(Tenant, tenant)
+        assert deleted is not None and deleted.status is TenantStatus.DELETED
+
+
+def test_a_deleted_tenants_webhook_row_is_dropped_by_the_sync(
+    feed_runtime: Runtime, feed_tenant: Callable[[int], int]
+) -> None:
+    rt = feed_runtime
+    tenant = feed_tenant(1)
+    _register(rt, tenant)
+    with rt.database.session() as session:
+        row = session.get(Tenant, tenant)
+        assert row is not None
+        row.status = TenantStatus.DISABLED
+        session.commit()
+    assert _sync(rt).dropped == 1
+    assert _webhook(rt, tenant) is None
