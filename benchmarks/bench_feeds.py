@@ -24,7 +24,7 @@ minus the change's time (two changes of one order between two reads are told by 
 event). Missed: no such event by the end of the drain. Prints one JSON document.
 
     .venv/bin/python benchmarks/bench_feeds.py [--tenants 200] [--seconds 180]
-        [--drain 120] [--rate 1.0] [--scenario all|webhooks|lossy|polling]
+        [--drain 180] [--rate 1.0] [--scenario all|webhooks|lossy|polling]
         [--database-url URL]
 """
 
@@ -425,7 +425,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--tenants", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=180.0)
-    parser.add_argument("--drain", type=float, default=120.0)
+    parser.add_argument("--drain", type=float, default=180.0)
     parser.add_argument("--rate", type=float, default=1.0, help="changes per account per minute")
     parser.add_argument("--scenario", choices=("all", *SCENARIOS), default="all")
     parser.add_argument(
