@@ -25,7 +25,7 @@ event). Missed: no such event by the end of the drain. Prints one JSON document.
 
     .venv/bin/python benchmarks/bench_feeds.py [--tenants 200] [--seconds 180]
         [--drain 180] [--rate 1.0] [--scenario all|webhooks|lossy|polling]
-        [--database-url URL]
+        [--feed-key-share 0.1] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -184,7 +184,14 @@ class Platform:
     """Database, Redis, sandbox, settings and environment of one scenario."""
 
     def __init__(
-        self, database_url: str, redis_url: str, sandbox_url: str, web_port: int, webhooks: bool
+        self,
+        database_url: str,
+        redis_url: str,
+        sandbox_url: str,
+        web_port: int,
+        *,
+        webhooks: bool,
+        key_share: float | None = None,
     ) -> None:
         secrets = {
             k.removeprefix("BILLHIVE_").lower(): v for k, v in generate_dev_secrets().items()
@@ -200,13 +207,18 @@ class Platform:
             "feed_webhooks": "true" if webhooks else "false",
             "log_level": "WARNING",
         }
+        if key_share is not None:
+            overrides["feed_key_share"] = str(key_share)
         self.env = {
             **os.environ,
             **{f"BILLHIVE_{k.upper()}": v for k, v in {**secrets, **overrides}.items()},
         }
         self.sandbox_url = sandbox_url
         self.web_port = web_port
-        settings = load_settings(**{**secrets, **overrides, "feed_webhooks": webhooks})
+        typed: dict[str, Any] = {"feed_webhooks": webhooks}
+        if key_share is not None:
+            typed["feed_key_share"] = key_share
+        settings = load_settings(**{**secrets, **overrides, **typed})
         self.runtime = Runtime.from_settings(settings)
 
     def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -344,7 +356,14 @@ def run_scenario(name: str, args: argparse.Namespace) -> dict[str, Any]:
         sandbox_server(args.tenants, workdir) as sandbox_url,
         CallbackReceiver() as receiver,
     ):
-        plat = Platform(database_url, redis.url, sandbox_url, free_port(), spec["webhooks"])
+        plat = Platform(
+            database_url,
+            redis.url,
+            sandbox_url,
+            free_port(),
+            webhooks=spec["webhooks"],
+            key_share=args.feed_key_share,
+        )
         try:
             return _measure(plat, receiver, spec, args)
         finally:
@@ -429,6 +448,12 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=1.0, help="changes per account per minute")
     parser.add_argument("--scenario", choices=("all", *SCENARIOS), default="all")
     parser.add_argument(
+        "--feed-key-share",
+        type=float,
+        default=None,
+        help="BILLHIVE_FEED_KEY_SHARE for the run (default: the setting's default, 0.10)",
+    )
+    parser.add_argument(
         "--database-url", default=os.environ.get("BILLHIVE_DATABASE_URL") or DEFAULT_DATABASE_URL
     )
     args = parser.parse_args()
@@ -440,6 +465,7 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "sandbox_latency": LATENCY,
         "worker_concurrency": WORKER_CONCURRENCY,
+        "feed_key_share": args.feed_key_share,
         "targets": {
             name: {"p95_s": s["p95_s"], "missed": 0, "key_share_max": s["key_share"]}
             for name, s in SCENARIOS.items()
