@@ -1,16 +1,20 @@
-"""Demo merchants for ``billhive dev``: the sandbox's demo accounts, signed up for real."""
+"""Demo merchants for ``billhive dev``: the sandbox's demo accounts, signed up for real,
+with their order feeds on and the sandbox changing their orders now and then."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
 from sqlalchemy import select
 
 from billhive.config import Settings
 from billhive.db import Database
+from billhive.feeds.models import Resource
+from billhive.feeds.service import switch_on
 from billhive.sandbox import demo_accounts
 from billhive.tenants.errors import DuplicateUsername
-from billhive.tenants.models import Tenant
+from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.service import SignupRequest, sign_up
 from billhive.tenants.vault import Vault
 from billhive.tenants.verify import make_verifier
@@ -24,6 +28,11 @@ class DemoMerchant:
     username: str
     password: str
     status: str
+
+
+#: The sandbox's change generator in the demo: each demo account's orders change about
+#: this often per minute, enough for the dashboard to show feed events arriving.
+DEMO_CHANGES_PER_ACCOUNT_PER_MINUTE = 2.0
 
 
 def sign_up_demo_merchants(settings: Settings) -> list[DemoMerchant]:
@@ -59,3 +68,36 @@ def sign_up_demo_merchants(settings: Settings) -> list[DemoMerchant]:
     finally:
         database.dispose()
     return merchants
+
+
+def switch_on_demo_feeds(settings: Settings) -> int:
+    """Switch the orders feed of each active demo merchant on; returns how many tenants."""
+    database = Database(settings.effective_database_url, pool=False)
+    vault = Vault.from_settings(settings)
+    indexes = [vault.blind_index(account.username) for account in demo_accounts()]
+    try:
+        with database.session() as session:
+            tenant_ids = session.scalars(
+                select(Tenant.id).where(
+                    Tenant.username_index.in_(indexes), Tenant.status == TenantStatus.ACTIVE
+                )
+            ).all()
+            for tenant_id in tenant_ids:
+                switch_on(session, tenant_id, [Resource.ORDERS])
+    finally:
+        database.dispose()
+    return len(tenant_ids)
+
+
+def start_demo_changes(
+    sandbox_api_url: str, per_account_per_minute: float = DEMO_CHANGES_PER_ACCOUNT_PER_MINUTE
+) -> None:
+    """Have the sandbox post webhooks and change the demo accounts' orders (its control
+    API under ``sandbox_api_url``, e.g. ``http://127.0.0.1:8001/api/v1``)."""
+    control = f"{sandbox_api_url.rstrip('/')}/_sandbox"
+    with httpx.Client(timeout=10) as client:
+        client.put(f"{control}/webhooks", json={"deliver": True}).raise_for_status()
+        client.put(
+            f"{control}/changes/generator",
+            json={"per_account_per_minute": per_account_per_minute},
+        ).raise_for_status()

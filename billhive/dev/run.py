@@ -6,6 +6,7 @@ import socket
 import sys
 from typing import Any
 
+import httpx
 from sqlalchemy.engine import make_url
 
 from billhive.config import ConfigError, Settings, ensure_dev_secrets, load_settings
@@ -83,6 +84,25 @@ def _demo_lines(settings: Settings) -> list[str]:
     return lines
 
 
+def _demo_feed_lines(settings: Settings, sandbox_api_url: str) -> list[str]:
+    from billhive.dev.demo import (
+        DEMO_CHANGES_PER_ACCOUNT_PER_MINUTE,
+        start_demo_changes,
+        switch_on_demo_feeds,
+    )
+
+    tenants = switch_on_demo_feeds(settings)
+    try:
+        start_demo_changes(sandbox_api_url)
+    except httpx.HTTPError as exc:
+        # The demo runs without changes rather than not at all.
+        return [f"  Change feeds:   orders of {tenants} demo merchants (no sandbox changes: {exc})"]
+    return [
+        f"  Change feeds:   orders of {tenants} demo merchants; the sandbox changes about "
+        f"{DEMO_CHANGES_PER_ACCOUNT_PER_MINUTE:g} orders per merchant and minute"
+    ]
+
+
 def _admin_lines(settings: Settings) -> list[str]:
     try:
         from billhive.platform.admin.accounts import ensure_dev_admin
@@ -142,6 +162,8 @@ def run_dev(*, stream: bool = True) -> int:
             billbee_base_url=env.get("BILLHIVE_BILLBEE_BASE_URL", settings.billbee_base_url),
         )
         extra = _demo_lines(app_settings) if use_sandbox else []
+        if use_sandbox and stream:
+            extra += _demo_feed_lines(app_settings, env["BILLHIVE_BILLBEE_BASE_URL"])
         extra += _admin_lines(app_settings)
         supervisor.start(Child("web", _billhive("web", "--workers", "1"), env))
         supervisor.start(

@@ -8,8 +8,10 @@ import click
 from sqlalchemy import select
 
 from billhive.clicontext import CliContext, pass_cli
+from billhive.db import utcnow
 from billhive.feeds import service
 from billhive.feeds.models import Feed, Resource
+from billhive.feeds.schedule import is_triggered
 from billhive.tenants.models import Tenant, TenantStatus
 
 _RESOURCES = click.Choice([r.value for r in Resource])
@@ -80,12 +82,13 @@ def feeds_list(cli: CliContext, tenant_id: int | None) -> None:
         if tenant_id is not None:
             query = query.where(Feed.tenant_id == tenant_id)
         rows = list(session.scalars(query))
+        now = utcnow()
         for feed in rows:
             state = "on" if feed.enabled else "off"
             click.echo(
                 f"{feed.tenant_id}\t{feed.resource.value}\t{state}\t"
                 f"polled {_when(feed.last_polled_at)}\tchanged {_when(feed.last_change_at)}\t"
-                f"next {_when(feed.next_poll_at)}"
+                f"next {'now (webhook)' if is_triggered(feed, now) else _when(feed.next_poll_at)}"
             )
     if not rows:
         click.echo("No feeds.", err=True)

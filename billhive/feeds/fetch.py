@@ -33,7 +33,7 @@ from billhive.db import utcnow
 from billhive.feeds import records
 from billhive.feeds.models import EventType, Feed, FeedEvent, FeedRecord
 from billhive.feeds.records import SPECS, ResourceSpec
-from billhive.feeds.schedule import next_poll_at, reconcile_due
+from billhive.feeds.schedule import is_triggered, next_poll_at, reconcile_due
 from billhive.logs import get_logger
 from billhive.workers.models import Call
 from billhive.workers.runtime import get_runtime
@@ -250,10 +250,13 @@ def consume_page(
     )
     if feed.call_id in (None, call.id):
         feed.call_id = None
-    if not outcome.pass_done:
-        feed.next_poll_at = utcnow()  # the next page at once
+    now = utcnow()
+    if is_triggered(feed, now):
+        pass  # a webhook came while this page was asked for: read again at once, first
+    elif not outcome.pass_done:
+        feed.next_poll_at = now  # the next page at once
     else:
-        feed.next_poll_at = next_poll_at(feed, settings, utcnow())
+        feed.next_poll_at = next_poll_at(feed, settings, now)
     log.info(
         "feed_page",
         feed_id=feed.id,

@@ -6,6 +6,15 @@ again after the floor, one quiet for a day after the ceiling. A webhook (or a ch
 vendor caused) brings the next poll forward to now. Failures back off, doubling up to
 the ceiling. The poller caps how many fetches it starts per second (the feed's share of
 the key), so many active tenants stretch the intervals instead of the key.
+
+A feed that has made no event yet is as quiet as it is old: one switched on a minute ago
+is asked again after the floor, not only at the ceiling (its tenant's first change would
+otherwise wait up to the ceiling whenever its webhook is lost or off).
+
+A webhook's read goes before every poll that is merely due: :func:`triggered_at` moves
+the feed's next poll a day into the past, and the poller takes the most overdue first.
+When the key's feed share is used up by due polls (many active tenants), a trigger does
+not wait behind them; the polls, being the safety net, wait instead.
 """
 
 from __future__ import annotations
@@ -15,6 +24,9 @@ from datetime import datetime, timedelta
 from billhive.config import Settings
 from billhive.feeds.models import Feed
 
+#: How far into the past a webhook's trigger moves a feed's next poll (see above).
+TRIGGER_LEAD = timedelta(days=1)
+
 
 def interval_seconds(feed: Feed, settings: Settings, now: datetime) -> float:
     """Seconds until the feed's next pass should start."""
@@ -22,9 +34,7 @@ def interval_seconds(feed: Feed, settings: Settings, now: datetime) -> float:
     ceiling = max(floor, ceiling)
     if feed.failures:
         return float(min(ceiling, floor * 2 ** min(feed.failures, 16)))
-    if feed.last_change_at is None:
-        return float(ceiling)
-    quiet = (now - feed.last_change_at).total_seconds()
+    quiet = (now - (feed.last_change_at or feed.started_at)).total_seconds()
     return float(min(ceiling, max(floor, quiet / 4)))
 
 
@@ -37,3 +47,14 @@ def reconcile_due(feed: Feed, settings: Settings, now: datetime) -> bool:
     """True when the feed's next pass should read back the whole reconcile window."""
     last = feed.last_reconciled_at or feed.started_at
     return (now - last).total_seconds() >= settings.feed_reconcile_seconds
+
+
+def triggered_at(now: datetime) -> datetime:
+    """The next poll a webhook's trigger sets: before every poll that is merely due."""
+    return now - TRIGGER_LEAD
+
+
+def is_triggered(feed: Feed, now: datetime) -> bool:
+    """True when a trigger came after the feed's fetch was queued (its mark is still
+    set): the next read should start at once, before the merely due ones."""
+    return feed.next_poll_at <= now - TRIGGER_LEAD / 2

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from billhive.db import utcnow
 from billhive.feeds.models import Feed, FeedEvent, Resource
+from billhive.feeds.schedule import triggered_at
 
 ALL_RESOURCES: tuple[Resource, ...] = tuple(Resource)
 
@@ -118,13 +119,14 @@ def feeds_of(session: Session, tenant_ids: Sequence[int]) -> dict[int, list[Feed
 
 
 def poll_now(session: Session, tenant_id: int, *, now: datetime | None = None) -> int:
-    """Bring the next poll of the tenant's switched-on feeds forward to now (commits);
-    a feed with a fetch in flight reads again right after it. Returns how many."""
-    moment = now or utcnow()
+    """Bring the next poll of the tenant's switched-on feeds forward, before every poll
+    that is merely due (commits); a feed with a fetch in flight reads again right after
+    it. Returns how many."""
+    mark = triggered_at(now or utcnow())
     result = session.execute(
         update(Feed)
-        .where(Feed.tenant_id == tenant_id, Feed.enabled.is_(True), Feed.next_poll_at > moment)
-        .values(next_poll_at=moment)
+        .where(Feed.tenant_id == tenant_id, Feed.enabled.is_(True), Feed.next_poll_at > mark)
+        .values(next_poll_at=mark)
     )
     session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

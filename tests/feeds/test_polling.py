@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from support.feeds import work_all
 from support.sealed import payload_of
 
+from billhive.db import utcnow
 from billhive.feeds.fetch import CONSUMER
 from billhive.feeds.models import Feed, FeedEvent, Resource
 from billhive.feeds.poller import poll_due
+from billhive.feeds.schedule import is_triggered
 from billhive.feeds.service import poll_now, switch_on
 from billhive.workers.calls import enqueue_call
 from billhive.workers.models import Call, CallStatus, Lane
@@ -120,3 +123,43 @@ def test_a_stock_change_becomes_a_stock_event(
     )
     _poll(rt)
     assert [t for t, _ in _events(rt, tenant)] == ["stock.changed"]
+
+
+def test_a_webhooks_trigger_goes_before_the_polls_that_are_merely_due(
+    feed_runtime: Runtime, feed_tenant: Callable[[int], int]
+) -> None:
+    rt = feed_runtime
+    due, triggered = feed_tenant(1), feed_tenant(2)
+    with rt.database.session() as session:
+        switch_on(session, due, [Resource.ORDERS])
+        switch_on(session, triggered, [Resource.ORDERS])
+        # Both long overdue (as when due polls fill the feeds' share of the key), the
+        # untriggered one longer.
+        for tenant, hours in ((due, 2), (triggered, 1)):
+            session.execute(
+                update(Feed)
+                .where(Feed.tenant_id == tenant)
+                .values(next_poll_at=utcnow() - timedelta(hours=hours))
+            )
+        session.commit()
+        poll_now(session, triggered)
+        started = poll_due(session, rt.redis, rt.vault, rt.settings, limit=1)
+        assert len(started) == 1
+        call = session.get(Call, started[0])
+        assert call is not None and call.tenant_id == triggered
+
+
+def test_a_trigger_that_comes_while_the_fetch_is_in_flight_reads_again_at_once(
+    feed_runtime: Runtime, feed_tenant: Callable[[int], int]
+) -> None:
+    rt = feed_runtime
+    tenant = feed_tenant(3)
+    with rt.database.session() as session:
+        switch_on(session, tenant, [Resource.ORDERS])
+        assert len(poll_due(session, rt.redis, rt.vault, rt.settings, limit=10)) == 1
+        poll_now(session, tenant)  # the change came after Billbee was asked
+    work_all(rt)  # the fetch's answer must not push the next poll to the interval
+    with rt.database.session() as session:
+        feed = session.scalars(select(Feed).where(Feed.tenant_id == tenant)).one()
+        assert feed.call_id is None and is_triggered(feed, utcnow())
+        assert len(poll_due(session, rt.redis, rt.vault, rt.settings, limit=10)) == 1

@@ -13,11 +13,13 @@ from billhive.feeds.schedule import interval_seconds, reconcile_due
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def _feed(last_change: timedelta | None, failures: int = 0) -> Feed:
+def _feed(
+    last_change: timedelta | None, failures: int = 0, age: timedelta = timedelta(days=1)
+) -> Feed:
     return Feed(
         tenant_id=1,
         resource=Resource.ORDERS,
-        started_at=NOW - timedelta(days=1),
+        started_at=NOW - age,
         cursor=NOW,
         last_change_at=None if last_change is None else NOW - last_change,
         failures=failures,
@@ -38,6 +40,14 @@ def test_a_quiet_tenant_is_polled_at_the_ceiling(
     assert interval_seconds(_feed(timedelta(days=2)), settings, NOW) == 300
     assert interval_seconds(_feed(None), settings, NOW) == 300
     assert interval_seconds(_feed(timedelta(minutes=8)), settings, NOW) == 120
+
+
+def test_a_feed_without_events_yet_is_as_quiet_as_it_is_old(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    settings = settings_factory(feed_poll_floor_seconds=15, feed_poll_ceiling_seconds=300)
+    assert interval_seconds(_feed(None, age=timedelta(minutes=1)), settings, NOW) == 15
+    assert interval_seconds(_feed(None, age=timedelta(minutes=8)), settings, NOW) == 120
 
 
 def test_failures_back_off_up_to_the_ceiling(settings_factory: Callable[..., Settings]) -> None:

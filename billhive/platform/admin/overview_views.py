@@ -6,7 +6,7 @@ from flask import jsonify, render_template
 from flask.typing import ResponseReturnValue
 
 from billhive.db import utcnow
-from billhive.platform.admin import costs, figures
+from billhive.platform.admin import costs, feed_figures, figures
 from billhive.platform.admin.blueprint import bp
 from billhive.platform.admin.charts import stacked_bars
 from billhive.platform.extensions import db_session, redis, settings
@@ -16,7 +16,8 @@ MINUTE_SERIES = ("succeeded", "failed", "throttled")
 
 @bp.route("/")
 def overview() -> ResponseReturnValue:
-    """Tenants per status, calls per minute, key budget, queues, workers, failures, bill."""
+    """Tenants per status, calls per minute, key budget, queues, workers, failures, bill,
+    the change feeds' share of the key and their newest events."""
     session = db_session()
     month_calls = figures.calls_in_month(session, utcnow().date())
     return render_template(
@@ -31,6 +32,8 @@ def overview() -> ResponseReturnValue:
         reconciler=figures.reconciler_state(session),
         reconcile_seconds=settings().reconcile_interval_seconds,
         costs=costs.overview(session, settings().usage_diff_threshold_percent),
+        feeds=feed_figures.feed_share(session, settings().feed_key_share),
+        feed_events=feed_figures.recent_events(session),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -11,11 +11,15 @@ from sqlalchemy.orm import Session
 from support.admin import Made
 
 from billhive.db import utcnow
+from billhive.feeds.fetch import CONSUMER as FEED_CONSUMER
+from billhive.feeds.models import EventType, FeedEvent, Resource
+from billhive.feeds.service import switch_on
+from billhive.platform.admin.feed_figures import feed_share
 from billhive.platform.admin.figures import estimated_bill
 from billhive.tenants.models import TenantStatus
 from billhive.tenants.vault import Vault
 from billhive.workers import stats
-from billhive.workers.models import CallStatus, ReconcilerState, UsageDay
+from billhive.workers.models import Call, CallStatus, Lane, ReconcilerState, UsageDay
 
 
 def test_the_bill_is_zero_within_the_free_calls() -> None:
@@ -170,3 +174,78 @@ def test_the_overview_lists_tenants_needing_a_look(
     assert "Counted Elsewhere" in differences and "difference +800" in differences
     assert "On A Budget</a>: 12 of 10 (soft)" in page.split('id="over-budget"')[1]
     assert "No Invoices" in page.split('id="invoice-refused"')[1]
+
+
+def _fetch_calls(session: Session, tenant_id: int, count: int, minutes_ago: float) -> None:
+    started = utcnow() - timedelta(minutes=minutes_ago)
+    session.add_all(
+        Call(
+            tenant_id=tenant_id,
+            operation="orders.list",
+            status=CallStatus.SUCCEEDED,
+            lane=Lane.BACKGROUND,
+            consumer=FEED_CONSUMER,
+            enqueued_at=started,
+            started_at=started,
+            finished_at=started,
+        )
+        for _ in range(count)
+    )
+    session.commit()
+
+
+def test_the_overview_shows_the_feed_fetches_share_of_the_key(
+    admin_client: Any, made: Made, session: Session
+) -> None:
+    tenant = made.tenant()
+    switch_on(session, tenant.id, [Resource.ORDERS, Resource.STOCK])
+    _fetch_calls(session, tenant.id, 150, minutes_ago=1)  # 150 in 5 min: 0.5/s, 1% of 50/s
+    _fetch_calls(session, tenant.id, 40, minutes_ago=6)  # before the window
+    made.call(tenant, operation="orders.list")  # the vendor's own call, not a feed's
+    page = admin_client.get("/admin/").get_data(as_text=True)
+    share = page.split('id="feed-share"', 1)[1].split("</article>", 1)[0]
+    assert "1.0 %" in share
+    assert "0.5 fetches/s over the last 5 min for 2 feeds on" in share
+    assert "capped at 10.0 %" in share
+
+
+def test_feed_share_counts_only_the_feed_fetches_of_the_window(
+    made: Made, session: Session
+) -> None:
+    tenant = made.tenant()
+    _fetch_calls(session, tenant.id, 30, minutes_ago=0.5)
+    _fetch_calls(session, tenant.id, 7, minutes_ago=2)
+    made.call(tenant, operation="orders.list")
+    share = feed_share(session, 0.3, minutes=1)
+    assert (share.fetches, share.per_second, share.percent) == (30, 0.5, 1.0)
+    assert share.cap_percent == 30.0
+
+
+def test_the_overview_lists_the_newest_feed_events_without_personal_data(
+    admin_client: Any, made: Made, session: Session
+) -> None:
+    tenant = made.tenant(name="Kaffee Shop", email="owner@kaffee.example")
+    for n in range(20):
+        session.add(
+            FeedEvent(
+                event_id=f"evt_overview_{n}",
+                tenant_id=tenant.id,
+                resource=Resource.ORDERS,
+                type=EventType.ORDER_CHANGED if n % 2 else EventType.ORDER_CREATED,
+                record_id=str(900_000 + n),
+                changed=["State"],
+            )
+        )
+    session.commit()
+    page = admin_client.get("/admin/").get_data(as_text=True)
+    panel = page.split('id="feed-events"', 1)[1].split("</section>", 1)[0]
+    assert panel.index("900019") < panel.index("900018")  # newest first
+    assert "900004" not in panel  # only the newest 15
+    assert "order.changed" in panel and "order.created" in panel
+    assert f'href="/admin/tenants/{tenant.id}">Kaffee Shop</a>' in panel
+    assert "owner@kaffee.example" not in panel
+
+
+def test_the_overview_says_when_no_feed_event_was_made_yet(admin_client: Any) -> None:
+    page = admin_client.get("/admin/").get_data(as_text=True)
+    assert "No feed events yet" in page
