@@ -8,6 +8,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist); the `exclusive` tests run one after another on one of them.
+TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadgroup
 
 .PHONY: run test test-fast coverage install install-dev lint typecheck pytest lock bench screenshots clean
 
@@ -18,11 +21,11 @@ test: install-dev lint typecheck pytest
 
 # The same run as `make test`'s with the per-file coverage table.
 coverage: install-dev
-	$(BIN)/pytest -q --cov=billhive --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
+	$(BIN)/pytest -q $(XDIST) --cov=billhive --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
 
 # The quick loop: no lint, no browser, no load tests, drills, schemathesis or wheel build.
 test-fast: install-dev
-	$(BIN)/pytest -q -m "not browser and not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -q $(XDIST) -m "not browser and not slow" $(PYTEST_ARGS)
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "billhive needs Python 3.11 or newer on PATH." >&2; exit 1; }
@@ -53,7 +56,7 @@ typecheck:
 # Branch coverage of billhive/ is measured on every run and fails under the floor
 # (pyproject.toml, [tool.coverage.report] fail_under).
 pytest:
-	$(BIN)/pytest --cov=billhive --cov-report= $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) --cov=billhive --cov-report= $(PYTEST_ARGS)
 
 # Re-pin every dependency (needs network); commit the changed requirements/*.txt.
 lock: install-dev

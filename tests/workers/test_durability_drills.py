@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.slow  # skipped by `make test-fast`
+# Slow (skipped by `make test-fast`); exclusive: one at a time under xdist (tests/conftest.py).
+pytestmark = [pytest.mark.slow, pytest.mark.exclusive]
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "drill_durability.py"

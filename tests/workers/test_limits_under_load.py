@@ -14,7 +14,8 @@ from billhive.workers.calls import enqueue_call
 from billhive.workers.models import Call, CallStatus
 from billhive.workers.runtime import Runtime
 
-pytestmark = pytest.mark.slow  # skipped by `make test-fast`
+# Slow (skipped by `make test-fast`); exclusive: one at a time under xdist (tests/conftest.py).
+pytestmark = [pytest.mark.slow, pytest.mark.exclusive]
 
 TENANTS = 4
 CALLS_PER_TENANT = 8

@@ -7,8 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "ordering_checker.py"
+
+pytestmark = pytest.mark.slow  # skipped by `make test-fast`
 
 
 def test_concurrent_workers_never_break_the_ordering_rule(redis_url: str) -> None:
