@@ -133,6 +133,18 @@ def test_orders_created_together_go_out_as_one_createmultiple_and_each_gets_its_
     assert stored["OrderNumber"] == "BATCH-2"
 
 
+def test_a_coalescable_call_alone_goes_out_as_its_bulk_operation(
+    runtime: Runtime, signed_up: Callable[[int], int]
+) -> None:
+    tenant = signed_up(1)
+    ids = _enqueue(runtime, tenant, [CallRequest("orders.create", body={"OrderNumber": "One"})])
+    work(runtime)
+    (call,) = _calls(runtime, ids)
+    assert call.status is CallStatus.SUCCEEDED and call.batch_job_id == call.job_id
+    assert call.http_status == 200  # createmultiple's answer; POST /orders answers 201
+    assert _results(runtime, ids)[0]["OrderNumber"] == "One"
+
+
 def test_an_order_with_a_shop_id_goes_alone_and_ends_the_run_of_orders_before_it(
     runtime: Runtime, signed_up: Callable[[int], int]
 ) -> None:
