@@ -160,6 +160,27 @@ def _run(plat: Platform, requests: list[CallRequest], timeout: float) -> dict[st
             .where(Call.id.between(first, last))
             .group_by(Call.status)
         ).all()
+        batches = session.execute(
+            select(
+                Call.batch_job_id,
+                func.count(),
+                func.min(Call.enqueued_at),
+                func.min(Call.started_at),
+                func.max(Call.finished_at),
+            )
+            .where(Call.id.between(first, last))
+            .group_by(Call.batch_job_id)
+            .order_by(func.min(Call.started_at))
+        ).all()
+    timeline = [
+        {
+            "calls": n,
+            "queued_s": round((begun - enqueued).total_seconds(), 2),
+            "ran_s": round((ended - begun).total_seconds(), 2),
+        }
+        for _, n, enqueued, begun, ended in batches
+        if begun is not None and ended is not None
+    ][:12]
     statuses = {status.value: count for status, count in rows}
     billbee_calls = _accepted(plat) - before
     return {
@@ -169,6 +190,7 @@ def _run(plat: Platform, requests: list[CallRequest], timeout: float) -> dict[st
         "seconds": round(elapsed, 2),
         "calls_per_second": round(len(requests) / elapsed, 1),
         "statuses": statuses,
+        "first_batches": timeline,
         "all_succeeded": statuses.get(CallStatus.SUCCEEDED.value) == len(requests),
     }
 
