@@ -74,6 +74,16 @@ BULK_MAX_ITEMS: dict[str, int] = {
     "shipments.create_multiple": 50,
     "shipments.ship_with_label_multiple": 20,
 }
+#: The bulk operation each single operation can travel inside: the workers coalesce queued
+#: calls of the single operation into calls of its bulk form (billhive/workers/coalesce.py).
+#: ``products.stock_multiple`` carries itself: reads of a few SKUs each become one read.
+BULK_FORMS: dict[str, str] = {
+    "products.update_stock": STOCK_BATCH_OPERATION,
+    "products.stock_multiple": "products.stock_multiple",
+    "orders.add_tags": "orders.add_tags_multiple",
+    "orders.create": "orders.create_multiple",
+    "shipments.create": "shipments.create_multiple",
+}
 #: The body member that holds the items of a bulk operation whose body is an object; the
 #: others take a JSON array of items.
 BULK_ITEMS_MEMBER: dict[str, str] = {

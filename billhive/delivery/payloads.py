@@ -55,6 +55,11 @@ class CallOut(_Response):
         description="The key the call is ordered by (given, or derived: `sku:<SKU>` for "
         "stock); null: the whole tenant."
     )
+    batch_job_id: str | None = Field(
+        description="The job whose bulk call carried this call (`call-<id>` of the first "
+        "call of the batch: updatestockmultiple, stockmultiple, orders/tags, createmultiple, "
+        "shipmentmultiple); null: it went out alone (or has not gone out)."
+    )
     enqueued_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -95,6 +100,7 @@ def call_json(call: Call, payload: Payload) -> dict[str, Any]:
         "attempts": call.attempts or 0,
         "priority": call.lane.value,
         "ordering_key": call.ordering_key,
+        "batch_job_id": call.batch_job_id,
         "enqueued_at": call.enqueued_at,
         "started_at": call.started_at,
         "finished_at": call.finished_at,

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 from billhive.billbee.errors import InvalidCall
-from billhive.billbee.limits import Bucket, buckets_for
+from billhive.billbee.limits import BULK_FORMS, Bucket, buckets_for
 from billhive.billbee.operations import Operation, UnknownOperation, get_operation
 from billhive.billbee.request import normalize_params
 from billhive.db import utcnow
@@ -34,16 +34,21 @@ from billhive.tenants.lifecycle import CLOSED, takes_calls
 from billhive.tenants.models import Tenant
 from billhive.tenants.vault import TenantKey, Vault
 from billhive.workers import gates, payloads
+from billhive.workers.coalescers import planned
 from billhive.workers.models import ORDERING_KEY_MAX, Call, CallStatus, Lane, job_id_for
 from billhive.workers.queues import enqueue_for_tenant
 from billhive.workers.scheduling.dispatcher import Dispatcher, Order
+from billhive.workers.stock import STOCK_OPERATION
 
 #: The key id in bucket keys: one Billbee API key serves the whole platform.
 KEY_ID = "billbee"
-STOCK_OPERATION = "products.update_stock"
 #: Stock updates are sent as updatestockmultiple, so they consume that endpoint's budget.
-STOCK_BATCH_OPERATION = "products.update_stock_multiple"
+STOCK_BATCH_OPERATION = BULK_FORMS[STOCK_OPERATION]
 CALL_JOB = "billhive.workers.jobs.run_call"
+#: The job of a coalescable call: it takes the calls queued behind it into one bulk call.
+BATCH_JOB = "billhive.workers.jobs.run_batch"
+#: The same job under the name stock updates had before other calls coalesced (kept, so
+#: their jobs look as they always did).
 STOCK_JOB = "billhive.workers.jobs.run_stock_update"
 #: RQ re-queues a deferred job (429, backoff, paused credentials) at the head of its tenant's
 #: queue through this many retries; the call's own attempt policy decides when to give up.
@@ -231,15 +236,22 @@ def job_options(call: Call) -> dict[str, Any]:
     }
 
 
-def job_plan(call: Call, params: Mapping[str, Any]) -> JobPlan:
-    """The job function, limit buckets and order of a recorded call's job (``params``: its
-    opened parameters, which some buckets are per resource of)."""
-    if call.operation == STOCK_OPERATION:
-        # Sent inside updatestockmultiple, so the job consumes that endpoint's budget; the
-        # batch takes the stock jobs queued behind it, so it runs alone in its lane.
-        op = get_operation(STOCK_BATCH_OPERATION)
+def job_plan(call: Call, params: Mapping[str, Any], body: Any = None) -> JobPlan:
+    """The job function, limit buckets and order of a recorded call's job (``params`` and
+    ``body``: its opened payloads; some buckets are per resource, and they say whether the
+    call can travel inside a bulk call)."""
+    entry = planned(call.operation, params, body, call.consumer)
+    if entry is not None:
+        # Sent inside the bulk operation, so the job consumes that endpoint's budget; the
+        # batch takes the jobs queued behind it, so it runs alone in its lane.
+        op = get_operation(entry.bulk_operation)
         buckets = call_buckets(op, {}, call.tenant_id)
-        return JobPlan(STOCK_JOB, buckets, Order(key=call.ordering_key or "*", exclusive=True))
+        if op.reads_only:
+            order = Order(write=False, key=call.ordering_key or "", exclusive=True)
+        else:
+            order = Order(key=call.ordering_key or "*", exclusive=True)
+        func = STOCK_JOB if call.operation == STOCK_OPERATION else BATCH_JOB
+        return JobPlan(func, buckets, order)
     op = get_operation(call.operation)
     buckets = call_buckets(op, params, call.tenant_id)
     if op.reads_only:
@@ -262,7 +274,7 @@ def _push(redis: Redis, pipe: Pipeline, call: Call, plan: JobPlan) -> Job:
     )
 
 
-def _push_all(redis: Redis, calls: Sequence[tuple[Call, Mapping[str, Any]]]) -> None:
+def _push_all(redis: Redis, calls: Sequence[tuple[Call, Mapping[str, Any], Any]]) -> None:
     """Push the committed calls' jobs in one MULTI/EXEC, in order.
 
     If Redis refuses, the calls stay queued and the reconciler pushes them once Redis
@@ -270,8 +282,8 @@ def _push_all(redis: Redis, calls: Sequence[tuple[Call, Mapping[str, Any]]]) -> 
     """
     try:
         with redis.pipeline() as pipe:
-            for call, params in calls:
-                _push(redis, pipe, call, job_plan(call, params))
+            for call, params, body in calls:
+                _push(redis, pipe, call, job_plan(call, params, body))
             pipe.execute()
     except RedisError as exc:
         log.warning("calls_push_deferred", calls=len(calls), error=type(exc).__name__)
@@ -397,7 +409,7 @@ def _enqueue(
     session: Session, redis: Redis, vault: Vault, pending: Sequence[PendingCall]
 ) -> list[Call]:
     calls = _record(session, vault, pending)
-    _push_all(redis, [(call, p.params) for call, p in zip(calls, pending, strict=True)])
+    _push_all(redis, [(call, p.params, p.body) for call, p in zip(calls, pending, strict=True)])
     return calls
 
 
@@ -618,7 +630,6 @@ def requeue_calls(call_ids: Iterable[int], *, session: Session, redis: Redis, va
         log.warning("calls_push_deferred", calls=len(pushes), error=type(exc).__name__)
         return len(pushes)
     keys = payloads.keys_for(session, vault, {call.tenant_id for call in pushes})
-    _push_all(
-        redis, [(call, payloads.open_params(keys.get(call.tenant_id), call)) for call in pushes]
-    )
+    opened = [(call, payloads.open_call(keys.get(call.tenant_id), call)) for call in pushes]
+    _push_all(redis, [(call, payload.params, payload.body) for call, payload in opened])
     return len(pushes)

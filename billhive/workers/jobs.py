@@ -35,6 +35,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from billhive.billbee.client import BillbeeClient
 from billhive.billbee.envelope import BillbeeResponse
 from billhive.billbee.errors import BillbeeError, InvalidCall, TransportError
+from billhive.billbee.limits import BULK_FORMS
 from billhive.billbee.operations import Operation, get_operation
 from billhive.db import is_unavailable, utcnow
 from billhive.logs import get_logger
@@ -231,11 +232,9 @@ def _may_try_again(rt: Runtime, session: Session, call: Call) -> bool:
 
 
 def _operation_of(call: Call) -> Operation:
-    """The operation a call's job sends (stock updates go out as updatestockmultiple)."""
-    from billhive.workers.calls import STOCK_BATCH_OPERATION, STOCK_OPERATION
-
-    name = STOCK_BATCH_OPERATION if call.operation == STOCK_OPERATION else call.operation
-    return get_operation(name)
+    """The operation a call's job may have sent: its bulk form, for a coalescable call
+    (each bulk form is exactly as idempotent as the operation it carries)."""
+    return get_operation(BULK_FORMS.get(call.operation, call.operation))
 
 
 def claim(session: Session) -> bool:
@@ -425,8 +424,13 @@ def run_call(call_id: int) -> dict[str, Any]:
     return result
 
 
-def run_stock_update(call_id: int) -> dict[str, Any]:
-    """RQ job: send this stock update merged with the tenant's next queued ones."""
-    from billhive.workers.stock import run_stock_batch
+def run_batch(call_id: int) -> dict[str, Any]:
+    """RQ job: send this coalescable call with the tenant's calls of its kind queued right
+    behind it, as one bulk call (see workers/batches.py)."""
+    from billhive.workers.batches import run_batch as run
 
-    return run_stock_batch(get_runtime(), call_id)
+    return run(get_runtime(), call_id)
+
+
+#: The batch job of stock updates (their name from before other calls coalesced).
+run_stock_update = run_batch

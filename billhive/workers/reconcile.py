@@ -365,7 +365,8 @@ def repair(
                 *((c, True) for c in reversed(head)),
                 *((c, False) for c in tail),
             ]:
-                plan = job_plan(call, payloads.open_params(keys.get(tenant_id), call))
+                payload = payloads.open_call(keys.get(tenant_id), call)
+                plan = job_plan(call, payload.params, payload.body)
                 repair_for_tenant(
                     redis,
                     str(tenant_id),

@@ -327,30 +327,43 @@ return 1
 """
 )
 
-#: The jobs that may join an exclusive job in flight (a stock batch): ARGV[5] tenant,
+#: The jobs that may join an exclusive job in flight (a coalesced batch): ARGV[5] tenant,
 #: ARGV[6] lane, ARGV[7] the job in flight, ARGV[8] at most this many. The exclusive jobs
 #: queued right behind it in its lane, in order, up to the first that is not exclusive or
-#: that an unfinished write outside the batch (of its key, or of the whole tenant) comes
-#: before: what joins is ordered exactly as if it ran after the jobs ahead of it.
+#: that the ordering rule holds back for an unfinished write outside the batch (the writes
+#: order_allows looks at: of its key and of the whole tenant; every earlier write, for a
+#: whole-tenant write or a read without key): what joins is ordered exactly as if it ran
+#: after the jobs ahead of it.
 FOLLOWERS = (
     _PRELUDE
     + """
 local t, lane, head, limit = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
 local batch = {[head] = true}
+local size = 1
 local taken = {}
 if limit <= 0 then return taken end
+-- True when a write earlier than seq in zkey is not in the batch. Every member of the
+-- batch may be among them, so size + 1 entries settle it.
+local function outside(zkey, seq)
+  local earlier = redis.call('ZRANGEBYSCORE', zkey, '-inf', '(' .. seq, 'LIMIT', 0, size + 1)
+  for _, other in ipairs(earlier) do
+    if not batch[other] then return true end
+  end
+  return false
+end
 for _, job in ipairs(redis.call('LRANGE', lane_queue(t, lane), 0, limit - 1)) do
   local o = order_of(job)
   if not o or not o[4] then break end
-  local blocked = false
-  for _, key in ipairs({o[3], '*'}) do
-    local earlier = redis.call('ZRANGEBYSCORE', P .. 'wk:' .. t .. ':' .. key, '-inf', '(' .. o[1])
-    for _, other in ipairs(earlier) do
-      if not batch[other] then blocked = true end
-    end
+  local seq, kind, key = o[1], o[2], o[3]
+  local blocked
+  if (kind == 'r' and key == '') or (kind == 'w' and key == '*') then
+    blocked = outside(P .. 'w:' .. t, seq)
+  else
+    blocked = outside(P .. 'wk:' .. t .. ':' .. key, seq) or outside(P .. 'wk:' .. t .. ':*', seq)
   end
   if blocked then break end
   batch[job] = true
+  size = size + 1
   taken[#taken + 1] = job
 end
 return taken

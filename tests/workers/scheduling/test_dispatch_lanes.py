@@ -185,6 +185,36 @@ def test_followers_of_a_stock_batch_stop_at_a_write_that_must_come_first(
     assert dispatcher.followers("t", BULK, "s1", 10) == ["s2"]
 
 
+def test_whole_tenant_writes_queued_together_all_join_the_batch(dispatcher: Dispatcher) -> None:
+    for job in ("w1", "w2", "w3"):
+        push(dispatcher, "t", job, Order(exclusive=True))
+    head = dispatcher.pop(now=T0)
+    assert isinstance(head, Dispatched) and head.job_id == "w1"
+    assert dispatcher.followers("t", INTERACTIVE, "w1", 10) == ["w2", "w3"]
+
+
+def test_a_whole_tenant_write_does_not_join_a_batch_over_an_earlier_keyed_write(
+    dispatcher: Dispatcher,
+) -> None:
+    push(dispatcher, "t", "w1", Order(exclusive=True))
+    push(dispatcher, "t", "keyed", key("order:1"), BULK)
+    push(dispatcher, "t", "w2", Order(exclusive=True))
+    head = dispatcher.pop(now=T0)
+    assert isinstance(head, Dispatched) and head.job_id == "w1"
+    assert dispatcher.followers("t", INTERACTIVE, "w1", 10) == []
+
+
+def test_a_read_does_not_join_a_read_batch_over_an_earlier_write_of_any_key(
+    dispatcher: Dispatcher,
+) -> None:
+    push(dispatcher, "t", "r1", Order(write=False, key="", exclusive=True))
+    push(dispatcher, "t", "keyed", key("sku:A"), BULK)
+    push(dispatcher, "t", "r2", Order(write=False, key="", exclusive=True))
+    head = dispatcher.pop(now=T0)
+    assert isinstance(head, Dispatched) and head.job_id == "r1"
+    assert dispatcher.followers("t", INTERACTIVE, "r1", 10) == []
+
+
 def test_a_deferred_write_keeps_later_reads_waiting(dispatcher: Dispatcher) -> None:
     push(dispatcher, "t", "w1", WRITE)
     push(dispatcher, "t", "r1", READ)
