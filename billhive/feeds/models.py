@@ -90,6 +90,9 @@ class Feed(Base):
     last_reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     #: Fetches that failed in a row (backs the next poll off).
     failures: Mapped[int] = mapped_column(Integer, default=0)
+    #: When the oldest webhook trigger not yet answered by a fetch arrived: a fetch that
+    #: fails after it is retried soon (schedule.retry_after_trigger), not at the back-off.
+    triggered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     def __repr__(self) -> str:
         return f"<Feed id={self.id} tenant_id={self.tenant_id} {self.resource}>"

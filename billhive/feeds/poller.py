@@ -22,7 +22,7 @@ from billhive.db import utcnow
 from billhive.feeds.fetch import CONSUMER, fetch_params, start_pass
 from billhive.feeds.models import Feed
 from billhive.feeds.records import SPECS
-from billhive.feeds.schedule import interval_seconds
+from billhive.feeds.schedule import after_failure
 from billhive.logs import get_logger
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.vault import Vault
@@ -57,7 +57,8 @@ def settle(session: Session, settings: Settings, now: datetime) -> int:
         feed.call_id = None
         if status in _FAILED:
             feed.failures += 1
-            feed.next_poll_at = now + timedelta(seconds=interval_seconds(feed, settings, now))
+            # Backs off, unless a webhook's trigger is still waiting for a read.
+            feed.next_poll_at = after_failure(feed, settings, now)
         else:
             feed.next_poll_at = now  # answered a page the feed no longer waited for
     session.commit()
