@@ -20,7 +20,10 @@ webhooks are left alone.
 
 Removal: a tenant whose feeds are all off gets a ``webhooks.delete`` call; a tenant that
 is deleted or disabled cannot take calls any more (its credentials are shredded, or its
-calls are refused), so :func:`remove_now` asks Billbee directly before that happens.
+calls are refused), so :func:`remove_now` asks Billbee directly before that happens; a
+paused tenant's calls wait, so pausing asks Billbee directly too. A post for a tenant
+whose calls do not run (``lifecycle.runs_calls``: paused, credentials invalid) is
+answered 200 and schedules nothing.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from billhive.config import Settings
 from billhive.db import utcnow
 from billhive.feeds.models import Feed, FeedWebhook, WebhookState
 from billhive.logs import get_logger
+from billhive.tenants.lifecycle import runs_calls
 from billhive.tenants.links import public_base_url
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.service import open_credentials
@@ -137,13 +141,19 @@ def check_signature(vault: Vault, webhook: FeedWebhook, body: bytes, header: str
         raise WebhookRefused(403, "signature does not match")
 
 
-def note_post(session: Session, webhook: FeedWebhook) -> int:
+def note_post(session: Session, webhook: FeedWebhook) -> int | None:
     """A valid post arrived: bring the tenant's next poll forward (commits); returns how
-    many feeds will read now."""
+    many feeds will read now, or None when the tenant's calls do not run now (paused,
+    credentials invalid, disabled...): the post is noted but schedules nothing, and the
+    receiver still answers 200 so that Billbee does not send it again and again."""
     from billhive.feeds.service import poll_now
 
     webhook.last_received_at = utcnow()
     webhook.received += 1
+    tenant = session.get(Tenant, webhook.tenant_id)
+    if tenant is None or not runs_calls(tenant.status):
+        session.commit()
+        return None
     return poll_now(session, webhook.tenant_id)
 
 
@@ -437,7 +447,8 @@ def consume_deleted(
 def remove_now(session: Session, settings: Settings, vault: Vault, tenant_id: int) -> bool:
     """Remove the tenant's webhook from its Billbee at once and forget it (commits).
 
-    For a tenant about to be deleted or disabled: neither can take a call afterwards.
+    For a tenant about to be deleted or disabled (neither can take a call afterwards)
+    or just paused (its calls wait until it is resumed, which registers anew).
     Billbee not answering does not stop the deletion (the merchant wants out): the row
     is dropped anyway, so a webhook left behind posts to a URL that answers 404. Returns
     whether Billbee confirmed the removal.

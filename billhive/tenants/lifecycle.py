@@ -33,6 +33,13 @@ def takes_calls(status: TenantStatus) -> bool:
     return status not in CLOSED
 
 
+def runs_calls(status: TenantStatus) -> bool:
+    """Whether a tenant's calls run now: only an active tenant's. A paused,
+    credentials-invalid or pending tenant's calls wait in its queue (``takes_calls``), so
+    nothing should be started on its behalf (a feed's webhook post, for example)."""
+    return status is TenantStatus.ACTIVE
+
+
 def may_reconnect(status: TenantStatus) -> bool:
     """Whether a tenant in ``status`` may be handed a reconnect link and use it."""
     return status in RECONNECTABLE

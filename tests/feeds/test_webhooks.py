@@ -31,6 +31,8 @@ from billhive.feeds.webhooks import (
     url_digest,
 )
 from billhive.tenants.models import Tenant, TenantStatus
+from billhive.tenants.service import reconnect
+from billhive.tenants.verify import make_verifier
 from billhive.workers.models import Call, CallStatus, Lane
 from billhive.workers.runtime import Runtime
 
@@ -266,3 +268,30 @@ def test_a_deleted_tenants_webhook_row_is_dropped_by_the_sync(
         session.commit()
     assert _sync(rt).dropped == 1
     assert _webhook(rt, tenant) is None
+
+
+def test_a_tenant_whose_credentials_were_refused_gets_its_webhook_once_it_reconnects(
+    feed_runtime: Runtime, feed_tenant: Callable[[int], int], feed_sandbox: Any
+) -> None:
+    rt = feed_runtime
+    tenant = feed_tenant(1)
+    with rt.database.session() as session:
+        switch_on(session, tenant, [Resource.ORDERS])
+        row = session.get(Tenant, tenant)
+        assert row is not None
+        row.status = TenantStatus.CREDENTIALS_INVALID  # Billbee refused the stored password
+        session.commit()
+    assert _sync(rt).registering == 0  # its calls do not run: nothing to register with
+    new_password = "N3w-Sandb0x!Pass#2"
+    httpx.patch(
+        f"{feed_sandbox.url}/api/v1/_sandbox/accounts/1", json={"password": new_password}
+    ).raise_for_status()
+    with rt.database.session() as session:
+        done = reconnect(session, rt.vault, tenant, new_password, verify=make_verifier(rt.settings))
+        assert done.verified and done.tenant.status is TenantStatus.ACTIVE
+    registered = register_webhook(rt, tenant)
+    with BillbeeClient(
+        FEED_API_KEY, feed_username(1), new_password, base_url=rt.settings.billbee_base_url
+    ) as client:
+        in_billbee = client.call("webhooks.list").data
+    assert [w["Id"] for w in in_billbee] == [registered.billbee_id]

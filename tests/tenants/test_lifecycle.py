@@ -32,6 +32,11 @@ def test_an_open_tenant_takes_calls_and_may_reconnect(status: TenantStatus) -> N
     assert lifecycle.may_reconnect(status)
 
 
+def test_only_an_active_tenants_calls_run() -> None:
+    running = [status for status in TenantStatus if lifecycle.runs_calls(status)]
+    assert running == [TenantStatus.ACTIVE]
+
+
 def test_a_paused_tenant_is_not_reverified_so_the_operators_pause_holds() -> None:
     assert not lifecycle.may_reverify(TenantStatus.PAUSED)
     assert lifecycle.may_resume(TenantStatus.PAUSED)
