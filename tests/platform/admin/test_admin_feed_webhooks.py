@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from redis import Redis
 from sqlalchemy.orm import Session
@@ -110,3 +111,37 @@ def test_a_resumed_tenant_has_its_webhook_registered_again(
     assert sync_webhooks(session, redis_client, settings, vault).registering == 1
     row = session.get(FeedWebhook, tenant.id)
     assert row is not None and row.state is WebhookState.LISTING
+
+
+def test_disabling_a_tenant_removes_its_webhook_from_billbee_first(
+    admin_client: Any, made: Made, session: Session, settings: Settings
+) -> None:
+    tenant = _registered(made, session, settings)
+    assert _post(admin_client, tenant, "disable", reason="fraud").status_code == 302
+    assert _status(session, tenant) is TenantStatus.DISABLED
+    assert _billbee_webhooks(settings) == []
+    assert session.get(FeedWebhook, tenant.id) is None
+
+
+def test_deleting_a_tenant_removes_its_webhook_from_billbee_first(
+    admin_client: Any, made: Made, session: Session, settings: Settings
+) -> None:
+    tenant = _registered(made, session, settings)
+    response = _post(admin_client, tenant, "delete", confirm=str(tenant.id))
+    assert response.status_code == 302
+    assert _status(session, tenant) is TenantStatus.DELETED
+    assert _billbee_webhooks(settings) == []
+    assert session.get(FeedWebhook, tenant.id) is None
+
+
+def test_a_tenant_is_deleted_even_when_billbee_does_not_remove_its_webhook(
+    admin_client: Any, made: Made, session: Session, settings: Settings, sandbox: Any
+) -> None:
+    tenant = _registered(made, session, settings)
+    faults = f"{sandbox.url}/api/v1/_sandbox/accounts/{ACCOUNT.id}/faults"
+    httpx.put(faults, json={"error_rate": 1}).raise_for_status()
+    _post(admin_client, tenant, "delete", confirm=str(tenant.id))
+    assert _status(session, tenant) is TenantStatus.DELETED
+    assert session.get(FeedWebhook, tenant.id) is None  # its posts now answer 404
+    httpx.put(faults, json={}).raise_for_status()
+    assert len(_billbee_webhooks(settings)) == 1
