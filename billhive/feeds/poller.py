@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from billhive.billbee.limits import KEY_LIMIT
 from billhive.config import Settings
 from billhive.db import utcnow
+from billhive.feeds import backlog
 from billhive.feeds.fetch import CONSUMER, fetch_params, start_pass
 from billhive.feeds.models import Feed
 from billhive.feeds.records import SPECS
@@ -143,7 +144,12 @@ def poll_due(
 
 
 def poll_feeds() -> int:
-    """Cron job: start the fetches of the due feeds; returns how many were queued."""
+    """Cron job: start the fetches of the due feeds, then note the backlog left (for the
+    dashboard, feeds/backlog.py); returns how many were queued."""
     rt = get_runtime()
     with rt.database.session() as session:
-        return len(poll_due(session, rt.redis, rt.vault, rt.settings, limit=per_tick(rt.settings)))
+        started = len(
+            poll_due(session, rt.redis, rt.vault, rt.settings, limit=per_tick(rt.settings))
+        )
+        backlog.record(session, rt.redis, started=started, now=utcnow())
+    return started
