@@ -27,7 +27,8 @@ from billhive.billbee.limits import KEY_LIMIT
 from billhive.db import UTCDateTime
 from billhive.feeds.models import Feed
 from billhive.feeds.schedule import TRIGGER_LEAD
-from billhive.tenants.models import Tenant, TenantStatus
+from billhive.tenants.lifecycle import runs_calls, statuses_where
+from billhive.tenants.models import Tenant
 
 #: The Redis hash the poller writes and the dashboard reads.
 BACKLOG_KEY = "billhive:feeds:backlog"
@@ -84,7 +85,7 @@ def measure(session: Session, now: datetime) -> tuple[int, int, float]:
             Feed.enabled.is_(True),
             Feed.call_id.is_(None),
             Feed.next_poll_at <= literal(now, UTCDateTime()),
-            Tenant.status == TenantStatus.ACTIVE,
+            Tenant.status.in_(statuses_where(runs_calls)),
         )
     ).one()
     waiting, n_triggered, oldest_trigger, oldest_due = row

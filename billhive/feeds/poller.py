@@ -25,7 +25,8 @@ from billhive.feeds.models import Feed
 from billhive.feeds.records import SPECS
 from billhive.feeds.schedule import after_failure
 from billhive.logs import get_logger
-from billhive.tenants.models import Tenant, TenantStatus
+from billhive.tenants.lifecycle import runs_calls, statuses_where
+from billhive.tenants.models import Tenant
 from billhive.tenants.vault import Vault
 from billhive.workers.calls import CallRejected, enqueue_call
 from billhive.workers.models import Call, CallStatus, Lane
@@ -79,7 +80,7 @@ def poll_due(
             Feed.enabled.is_(True),
             Feed.call_id.is_(None),
             Feed.next_poll_at <= now,
-            Tenant.status == TenantStatus.ACTIVE,
+            Tenant.status.in_(statuses_where(runs_calls)),
         )
         .order_by(Feed.next_poll_at)
         .limit(limit)

@@ -45,9 +45,9 @@ from billhive.config import Settings
 from billhive.db import utcnow
 from billhive.feeds.models import Feed, FeedWebhook, WebhookState
 from billhive.logs import get_logger
-from billhive.tenants.lifecycle import runs_calls
+from billhive.tenants.lifecycle import runs_calls, statuses_where, takes_calls
 from billhive.tenants.links import public_base_url
-from billhive.tenants.models import Tenant, TenantStatus
+from billhive.tenants.models import Tenant
 from billhive.tenants.service import open_credentials
 from billhive.tenants.vault import Vault
 from billhive.workers import payloads
@@ -205,7 +205,7 @@ def sync_webhooks(
         delete(FeedWebhook).where(
             FeedWebhook.tenant_id.in_(
                 select(Tenant.id).where(
-                    Tenant.status.in_([TenantStatus.DELETED, TenantStatus.DISABLED])
+                    Tenant.status.in_(statuses_where(lambda status: not takes_calls(status)))
                 )
             )
         )
@@ -215,7 +215,7 @@ def sync_webhooks(
     if settings.feed_webhooks:
         wanted = session.scalars(
             select(Tenant.id)
-            .where(Tenant.status == TenantStatus.ACTIVE, _has_feed_on(Tenant.id))
+            .where(Tenant.status.in_(statuses_where(runs_calls)), _has_feed_on(Tenant.id))
             .where(~exists().where(FeedWebhook.tenant_id == Tenant.id))
             .order_by(Tenant.id)
             .limit(limit)
@@ -239,7 +239,7 @@ def sync_webhooks(
         .join(Tenant, Tenant.id == FeedWebhook.tenant_id)
         .where(
             FeedWebhook.state == WebhookState.REGISTERED,
-            Tenant.status == TenantStatus.ACTIVE,
+            Tenant.status.in_(statuses_where(runs_calls)),
             ~_has_feed_on(FeedWebhook.tenant_id),
         )
         .limit(limit)
