@@ -179,7 +179,7 @@ def drain_events(token_id: int) -> int:
         with delivery_client(rt.settings) as client, rt.database.session() as session:
 
             def send(delivery_id: int) -> str:
-                return run_delivery(rt.settings, rt.database, delivery_id, client)
+                return run_delivery(rt.settings, rt.database, delivery_id, client, vault=rt.vault)
 
             return drain(session, token_id, send)
     finally:

@@ -61,10 +61,10 @@ class CallbackFailed(RuntimeError):
 def deliver_callback(delivery_id: int) -> str:
     """RQ job: POST one delivery; raises :class:`CallbackFailed` so RQ retries it.
 
-    Uses the worker process's runtime (settings, database pool).
+    Uses the worker process's runtime (settings, database pool, vault).
     """
     runtime = get_runtime()
-    return run_delivery(runtime.settings, runtime.database, delivery_id)
+    return run_delivery(runtime.settings, runtime.database, delivery_id, vault=runtime.vault)
 
 
 def delivery_client(
@@ -85,7 +85,7 @@ def delivery_client(
 
 
 def _prepare(
-    settings: Settings, session: Session, delivery: CallbackDelivery
+    settings: Settings, session: Session, delivery: CallbackDelivery, vault: Vault | None
 ) -> tuple[bytes, str, dict[str, str]] | DeliveryStatus:
     """The body, signing secret and event headers, or the status to settle on without
     sending."""
@@ -112,7 +112,8 @@ def _prepare(
         if call is None or call.status not in FINAL_STATUSES:
             return DeliveryStatus.CANCELLED
         # Opened here, for this send only: the delivery log keeps no payload.
-        shown = calls_json(session, Vault.from_settings(settings), [call])[0]
+        vault = vault or Vault.from_settings(settings)
+        shown = calls_json(session, vault, [call])[0]
         payload = {"event": EVENT, "delivery_id": delivery.id, "call": shown}
         headers = {EVENT_HEADER: EVENT}
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8")
@@ -124,19 +125,24 @@ def run_delivery(
     database: Database,
     delivery_id: int,
     client: httpx.Client | None = None,
+    *,
+    vault: Vault | None = None,
 ) -> str:
     """Send delivery ``delivery_id`` once and record the attempt; returns its status.
 
-    ``client`` defaults to a fresh :func:`delivery_client` (closed afterwards).
+    ``client`` defaults to a fresh :func:`delivery_client` (closed afterwards). ``vault``
+    opens a call's sealed payload: the worker passes its runtime's, which parsed the
+    keyring once; without one (a script, a test) it is made from ``settings`` when a
+    call's payload needs opening.
     """
     if client is None:
         with delivery_client(settings) as own:
-            return run_delivery(settings, database, delivery_id, own)
+            return run_delivery(settings, database, delivery_id, own, vault=vault)
     with database.session() as session:
         delivery = session.get(CallbackDelivery, delivery_id)
         if delivery is None:
             return "missing"
-        prepared = _prepare(settings, session, delivery)
+        prepared = _prepare(settings, session, delivery, vault)
         if isinstance(prepared, DeliveryStatus):
             delivery.status = prepared
             return prepared.value

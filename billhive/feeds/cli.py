@@ -1,4 +1,5 @@
-"""``billhive feeds on/off/list``: switch tenants' change feeds from the command line."""
+"""``billhive feeds on/off/list/backlog``: switch tenants' change feeds from the command
+line, list them, show the fetches' backlog."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy import select
 
 from billhive.clicontext import CliContext, pass_cli
 from billhive.db import utcnow
-from billhive.feeds import service
+from billhive.feeds import backlog, service
 from billhive.feeds.models import Feed, Resource
 from billhive.feeds.schedule import is_triggered
 from billhive.tenants.models import Tenant, TenantStatus
@@ -92,6 +93,23 @@ def feeds_list(cli: CliContext, tenant_id: int | None) -> None:
             )
     if not rows:
         click.echo("No feeds.", err=True)
+
+
+@feeds.command("backlog")
+@pass_cli
+def feeds_backlog(cli: CliContext) -> None:
+    """Fetches waiting for the feeds' share of the key, the oldest wait, and the share
+    that would keep up (as the poller last measured them)."""
+    found = backlog.read(cli.redis)
+    if found is None:
+        raise click.ClickException("no backlog figures: is `billhive scheduler` running?")
+    cap = cli.settings.feed_key_share
+    state = "backlogged" if found.backlogged else "keeping up"
+    click.echo(
+        f"{state}: {found.waiting} fetches waiting ({found.triggered} triggered by webhooks), "
+        f"oldest {found.oldest_wait_seconds:.0f} s; demand {found.demand_per_second:.2f}/s "
+        f"needs a share of {found.needed_share:.3f} (BILLHIVE_FEED_KEY_SHARE={cap:g})"
+    )
 
 
 def _when(moment: datetime | None) -> str:

@@ -250,6 +250,8 @@ def consume_page(
     )
     if feed.call_id in (None, call.id):
         feed.call_id = None
+    if feed.triggered_at is not None and feed.triggered_at <= call.enqueued_at:
+        feed.triggered_at = None  # asked after the trigger came: the trigger is answered
     now = utcnow()
     if is_triggered(feed, now):
         pass  # a webhook came while this page was asked for: read again at once, first

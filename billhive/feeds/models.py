@@ -90,6 +90,9 @@ class Feed(Base):
     last_reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     #: Fetches that failed in a row (backs the next poll off).
     failures: Mapped[int] = mapped_column(Integer, default=0)
+    #: When the oldest webhook trigger not yet answered by a fetch arrived: a fetch that
+    #: fails after it is retried soon (schedule.retry_after_trigger), not at the back-off.
+    triggered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     def __repr__(self) -> str:
         return f"<Feed id={self.id} tenant_id={self.tenant_id} {self.resource}>"
@@ -163,6 +166,11 @@ class FeedEvent(Base):
 class WebhookState(StrEnum):
     """Where a tenant's Billbee webhook stands."""
 
+    #: The ``webhooks.list`` call before a registration is queued or running.
+    LISTING = "listing"
+    #: Billbee's list is read: the webhooks of billhive's receiver found there
+    #: (``stale_ids``) are being deleted, one ``webhooks.delete`` call at a time.
+    CLEANING = "cleaning"
     #: The ``webhooks.create`` call is queued or running.
     REGISTERING = "registering"
     #: Billbee has it (``billbee_id``); its posts bring the tenant's next poll forward.
@@ -195,8 +203,11 @@ class FeedWebhook(Base):
     )
     #: Billbee's id of the webhook, once registered.
     billbee_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    #: The create or delete call in flight.
+    #: The list, create or delete call in flight.
     call_id: Mapped[int | None] = mapped_column(_BigId, nullable=True)
+    #: While cleaning: Billbee's ids of webhooks that point at billhive's receiver but are
+    #: not this one (a registration whose answer was lost), still to delete.
+    stale_ids: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

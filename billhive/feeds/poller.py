@@ -19,12 +19,14 @@ from sqlalchemy.orm import Session
 from billhive.billbee.limits import KEY_LIMIT
 from billhive.config import Settings
 from billhive.db import utcnow
+from billhive.feeds import backlog
 from billhive.feeds.fetch import CONSUMER, fetch_params, start_pass
 from billhive.feeds.models import Feed
 from billhive.feeds.records import SPECS
-from billhive.feeds.schedule import interval_seconds
+from billhive.feeds.schedule import after_failure
 from billhive.logs import get_logger
-from billhive.tenants.models import Tenant, TenantStatus
+from billhive.tenants.lifecycle import runs_calls, statuses_where
+from billhive.tenants.models import Tenant
 from billhive.tenants.vault import Vault
 from billhive.workers.calls import CallRejected, enqueue_call
 from billhive.workers.models import Call, CallStatus, Lane
@@ -57,7 +59,8 @@ def settle(session: Session, settings: Settings, now: datetime) -> int:
         feed.call_id = None
         if status in _FAILED:
             feed.failures += 1
-            feed.next_poll_at = now + timedelta(seconds=interval_seconds(feed, settings, now))
+            # Backs off, unless a webhook's trigger is still waiting for a read.
+            feed.next_poll_at = after_failure(feed, settings, now)
         else:
             feed.next_poll_at = now  # answered a page the feed no longer waited for
     session.commit()
@@ -77,7 +80,7 @@ def poll_due(
             Feed.enabled.is_(True),
             Feed.call_id.is_(None),
             Feed.next_poll_at <= now,
-            Tenant.status == TenantStatus.ACTIVE,
+            Tenant.status.in_(statuses_where(runs_calls)),
         )
         .order_by(Feed.next_poll_at)
         .limit(limit)
@@ -142,7 +145,12 @@ def poll_due(
 
 
 def poll_feeds() -> int:
-    """Cron job: start the fetches of the due feeds; returns how many were queued."""
+    """Cron job: start the fetches of the due feeds, then note the backlog left (for the
+    dashboard, feeds/backlog.py); returns how many were queued."""
     rt = get_runtime()
     with rt.database.session() as session:
-        return len(poll_due(session, rt.redis, rt.vault, rt.settings, limit=per_tick(rt.settings)))
+        started = len(
+            poll_due(session, rt.redis, rt.vault, rt.settings, limit=per_tick(rt.settings))
+        )
+        backlog.record(session, rt.redis, started=started, now=utcnow())
+    return started

@@ -15,6 +15,13 @@ A webhook's read goes before every poll that is merely due: :func:`triggered_at`
 the feed's next poll a day into the past, and the poller takes the most overdue first.
 When the key's feed share is used up by due polls (many active tenants), a trigger does
 not wait behind them; the polls, being the safety net, wait instead.
+
+A trigger is kept (``Feed.triggered_at``) until a fetch queued after it succeeds. When
+the fetch that should answer it fails (Billbee 5xx, a timeout), the back-off alone would
+leave the change unread for up to the ceiling; :func:`retry_after_trigger` retries once
+at the trigger's time plus :data:`TRIGGER_RETRY`, or at the back-off if that is sooner.
+The trigger is used up by that retry, so a failing Billbee is asked at most once more per
+webhook post (and posts are rate limited per URL), never in a loop.
 """
 
 from __future__ import annotations
@@ -26,6 +33,9 @@ from billhive.feeds.models import Feed
 
 #: How far into the past a webhook's trigger moves a feed's next poll (see above).
 TRIGGER_LEAD = timedelta(days=1)
+#: After a fetch that should have answered a trigger failed: retry this long after the
+#: trigger (short, but not a hot loop: one retry per trigger).
+TRIGGER_RETRY = timedelta(seconds=5)
 
 
 def interval_seconds(feed: Feed, settings: Settings, now: datetime) -> float:
@@ -41,6 +51,24 @@ def interval_seconds(feed: Feed, settings: Settings, now: datetime) -> float:
 def next_poll_at(feed: Feed, settings: Settings, now: datetime) -> datetime:
     """The moment of the feed's next pass."""
     return now + timedelta(seconds=interval_seconds(feed, settings, now))
+
+
+def after_failure(feed: Feed, settings: Settings, now: datetime) -> datetime:
+    """The next poll after a failed fetch (``feed.failures`` already counts it): the
+    back-off, or sooner once when a trigger is waiting (:func:`retry_after_trigger`)."""
+    backoff = next_poll_at(feed, settings, now)
+    if feed.triggered_at is None:
+        return backoff
+    return retry_after_trigger(feed, backoff)
+
+
+def retry_after_trigger(feed: Feed, backoff: datetime) -> datetime:
+    """The retry of a trigger whose fetch failed: ``min(trigger + TRIGGER_RETRY,
+    back-off)``. Uses the trigger up (clears ``triggered_at``)."""
+    assert feed.triggered_at is not None
+    retry = min(feed.triggered_at + TRIGGER_RETRY, backoff)
+    feed.triggered_at = None
+    return retry
 
 
 def reconcile_due(feed: Feed, settings: Settings, now: datetime) -> bool:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, func, literal, select, update
 from sqlalchemy.orm import Session
 
-from billhive.db import utcnow
+from billhive.db import UTCDateTime, utcnow
 from billhive.feeds.models import Feed, FeedEvent, Resource
 from billhive.feeds.schedule import triggered_at
 
@@ -121,12 +121,17 @@ def feeds_of(session: Session, tenant_ids: Sequence[int]) -> dict[int, list[Feed
 def poll_now(session: Session, tenant_id: int, *, now: datetime | None = None) -> int:
     """Bring the next poll of the tenant's switched-on feeds forward, before every poll
     that is merely due (commits); a feed with a fetch in flight reads again right after
-    it. Returns how many."""
-    mark = triggered_at(now or utcnow())
+    it. The oldest trigger not yet answered is kept (``Feed.triggered_at``), so a fetch
+    that fails after it retries soon. Returns how many."""
+    now = now or utcnow()
+    mark = literal(triggered_at(now), UTCDateTime())
     result = session.execute(
         update(Feed)
-        .where(Feed.tenant_id == tenant_id, Feed.enabled.is_(True), Feed.next_poll_at > mark)
-        .values(next_poll_at=mark)
+        .where(Feed.tenant_id == tenant_id, Feed.enabled.is_(True))
+        .values(
+            next_poll_at=case((Feed.next_poll_at > mark, mark), else_=Feed.next_poll_at),
+            triggered_at=func.coalesce(Feed.triggered_at, literal(now, UTCDateTime())),
+        )
     )
     session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

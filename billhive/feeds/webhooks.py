@@ -10,9 +10,20 @@ ASP.NET WebHooks' sender) only brings the tenant's next poll forward
 (:func:`billhive.feeds.service.poll_now`): what changed is read from Billbee, never from
 the post. A lost post costs latency, never a change (polling is the safety net).
 
+Registration converges: a ``webhooks.create`` whose answer is lost (a timeout or a reset
+after Billbee carried it out) may have left a webhook in the merchant's Billbee that
+billhive does not know. So every registration first lists the tenant's webhooks
+(``webhooks.list``) and deletes those pointing at billhive's receiver (``BILLHIVE_PUBLIC_URL``
++ ``/hooks/billbee/``) one by one, then creates its own: a lost answer costs one stray
+webhook until the next registration, never a growing pile of them. The merchant's other
+webhooks are left alone.
+
 Removal: a tenant whose feeds are all off gets a ``webhooks.delete`` call; a tenant that
 is deleted or disabled cannot take calls any more (its credentials are shredded, or its
-calls are refused), so :func:`remove_now` asks Billbee directly before that happens.
+calls are refused), so :func:`remove_now` asks Billbee directly before that happens; a
+paused tenant's calls wait, so pausing asks Billbee directly too. A post for a tenant
+whose calls do not run (``lifecycle.runs_calls``: paused, credentials invalid) is
+answered 200 and schedules nothing.
 """
 
 from __future__ import annotations
@@ -34,8 +45,9 @@ from billhive.config import Settings
 from billhive.db import utcnow
 from billhive.feeds.models import Feed, FeedWebhook, WebhookState
 from billhive.logs import get_logger
+from billhive.tenants.lifecycle import runs_calls, statuses_where, takes_calls
 from billhive.tenants.links import public_base_url
-from billhive.tenants.models import Tenant, TenantStatus
+from billhive.tenants.models import Tenant
 from billhive.tenants.service import open_credentials
 from billhive.tenants.vault import Vault
 from billhive.workers import payloads
@@ -57,8 +69,12 @@ SECRET_BYTES = 36
 TOKEN_BYTES = 32
 #: The filters asked for: every event (the post is only a signal to read the feeds).
 FILTERS = ["*"]
+LIST_CONSUMER = "billhive.feeds.webhooks:consume_listed"
+STALE_CONSUMER = "billhive.feeds.webhooks:consume_stale_deleted"
 CREATE_CONSUMER = "billhive.feeds.webhooks:consume_created"
 DELETE_CONSUMER = "billhive.feeds.webhooks:consume_deleted"
+#: Stray webhooks one registration deletes at most (Billbee's list is not paged).
+STALE_MAX = 20
 #: What a create call's body shows once it ran (the URL and secret are not kept there).
 WITHHELD = "(withheld)"
 #: Registrations or removals one tick may queue.
@@ -125,13 +141,19 @@ def check_signature(vault: Vault, webhook: FeedWebhook, body: bytes, header: str
         raise WebhookRefused(403, "signature does not match")
 
 
-def note_post(session: Session, webhook: FeedWebhook) -> int:
+def note_post(session: Session, webhook: FeedWebhook) -> int | None:
     """A valid post arrived: bring the tenant's next poll forward (commits); returns how
-    many feeds will read now."""
+    many feeds will read now, or None when the tenant's calls do not run now (paused,
+    credentials invalid, disabled...): the post is noted but schedules nothing, and the
+    receiver still answers 200 so that Billbee does not send it again and again."""
     from billhive.feeds.service import poll_now
 
     webhook.last_received_at = utcnow()
     webhook.received += 1
+    tenant = session.get(Tenant, webhook.tenant_id)
+    if tenant is None or not runs_calls(tenant.status):
+        session.commit()
+        return None
     return poll_now(session, webhook.tenant_id)
 
 
@@ -145,6 +167,8 @@ class SyncResult:
     registering: int = 0
     removing: int = 0
     dropped: int = 0
+    #: Stray webhooks of billhive's receiver whose deletion was queued.
+    cleaning: int = 0
 
 
 def _has_feed_on(tenant_column: Any) -> Any:
@@ -152,9 +176,10 @@ def _has_feed_on(tenant_column: Any) -> Any:
 
 
 def settle(session: Session) -> int:
-    """Forget webhooks whose create or delete call ended without success (commits): a
-    failed registration is made anew next time, a failed removal is given up (a webhook
-    left in Billbee posts to a URL that answers 404). Returns how many."""
+    """Forget webhooks whose list, create or delete call ended without success (commits):
+    a failed registration is made anew next time (listing first, so a webhook a lost
+    answer left behind is deleted then), a failed removal is given up (a webhook left in
+    Billbee posts to a URL that answers 404). Returns how many."""
     rows = session.execute(
         select(FeedWebhook, Call)
         .join(Call, Call.id == FeedWebhook.call_id)
@@ -180,7 +205,7 @@ def sync_webhooks(
         delete(FeedWebhook).where(
             FeedWebhook.tenant_id.in_(
                 select(Tenant.id).where(
-                    Tenant.status.in_([TenantStatus.DELETED, TenantStatus.DISABLED])
+                    Tenant.status.in_(statuses_where(lambda status: not takes_calls(status)))
                 )
             )
         )
@@ -190,43 +215,80 @@ def sync_webhooks(
     if settings.feed_webhooks:
         wanted = session.scalars(
             select(Tenant.id)
-            .where(Tenant.status == TenantStatus.ACTIVE, _has_feed_on(Tenant.id))
+            .where(Tenant.status.in_(statuses_where(runs_calls)), _has_feed_on(Tenant.id))
             .where(~exists().where(FeedWebhook.tenant_id == Tenant.id))
             .order_by(Tenant.id)
             .limit(limit)
         ).all()
         for tenant_id in wanted:
-            registering += _register(session, redis, settings, vault, tenant_id)
+            registering += _start_registration(session, redis, vault, tenant_id)
+    cleaning = 0
+    cleaned = session.scalars(
+        select(FeedWebhook)
+        .where(FeedWebhook.state == WebhookState.CLEANING, FeedWebhook.call_id.is_(None))
+        .order_by(FeedWebhook.tenant_id)
+        .limit(limit)
+    ).all()
+    for webhook in cleaned:
+        if webhook.stale_ids:
+            cleaning += _delete_stale(session, redis, vault, webhook)
+        else:
+            registering += _create(session, redis, settings, vault, webhook)
     unwanted = session.scalars(
         select(FeedWebhook)
         .join(Tenant, Tenant.id == FeedWebhook.tenant_id)
         .where(
             FeedWebhook.state == WebhookState.REGISTERED,
-            Tenant.status == TenantStatus.ACTIVE,
+            Tenant.status.in_(statuses_where(runs_calls)),
             ~_has_feed_on(FeedWebhook.tenant_id),
         )
         .limit(limit)
     ).all()
     for webhook in unwanted:
         removing += _unregister(session, redis, vault, webhook)
-    return SyncResult(registering, removing, int(dropped.rowcount or 0))  # type: ignore[attr-defined]
+    dropped_count = int(dropped.rowcount or 0)  # type: ignore[attr-defined]
+    return SyncResult(registering, removing, dropped_count, cleaning)
 
 
-def _register(
-    session: Session, redis: Redis, settings: Settings, vault: Vault, tenant_id: int
-) -> int:
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    secret = secrets.token_urlsafe(SECRET_BYTES)
-    kek_id, sealed = vault.seal_secret(SECRET_PURPOSE, tenant_id, secret)
+def _start_registration(session: Session, redis: Redis, vault: Vault, tenant_id: int) -> int:
+    """First step of a registration: list the tenant's webhooks in Billbee."""
+    # A placeholder URL digest and secret until the create step makes the real ones.
+    kek_id, sealed = vault.seal_secret(
+        SECRET_PURPOSE, tenant_id, secrets.token_urlsafe(SECRET_BYTES)
+    )
     webhook = FeedWebhook(
         tenant_id=tenant_id,
-        url_digest=url_digest(token),
+        url_digest=url_digest(secrets.token_urlsafe(TOKEN_BYTES)),
         kek_id=kek_id,
         secret_sealed=sealed,
-        state=WebhookState.REGISTERING,
+        state=WebhookState.LISTING,
     )
     session.add(webhook)
     session.flush()
+    return _queue(session, redis, vault, webhook, "webhooks.list", consumer=LIST_CONSUMER)
+
+
+def _delete_stale(session: Session, redis: Redis, vault: Vault, webhook: FeedWebhook) -> int:
+    """Delete one webhook of billhive's receiver that is not this registration's."""
+    assert webhook.stale_ids
+    params = {"id": webhook.stale_ids[0]}
+    return _queue(
+        session, redis, vault, webhook, "webhooks.delete", params=params, consumer=STALE_CONSUMER
+    )
+
+
+def _create(
+    session: Session, redis: Redis, settings: Settings, vault: Vault, webhook: FeedWebhook
+) -> int:
+    """Last step of a registration: create the webhook with a new URL token and secret."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    secret = secrets.token_urlsafe(SECRET_BYTES)
+    webhook.url_digest = url_digest(token)
+    webhook.kek_id, webhook.secret_sealed = vault.seal_secret(
+        SECRET_PURPOSE, webhook.tenant_id, secret
+    )
+    webhook.state = WebhookState.REGISTERING
+    webhook.stale_ids = None
     body = {
         "WebHookUri": receiver_url(settings, token),
         "Secret": secret,
@@ -234,25 +296,46 @@ def _register(
         "Filters": FILTERS,
         "IsPaused": False,
     }
+    # Commits the row with the call: the receiver answers the echo check at once. The
+    # URL and secret are withheld from the call's stored body once it ended (_withhold).
+    return _queue(
+        session, redis, vault, webhook, "webhooks.create", consumer=CREATE_CONSUMER, body=body
+    )
+
+
+def _queue(
+    session: Session,
+    redis: Redis,
+    vault: Vault,
+    webhook: FeedWebhook,
+    operation: str,
+    *,
+    params: dict[str, Any] | None = None,
+    consumer: str,
+    body: Any = None,
+) -> int:
+    """Queue one step's call in the background lane and note it on the row (commits);
+    returns 1, or 0 when the tenant's call was refused (the row is left as it was)."""
+    tenant_id = webhook.tenant_id
     try:
-        # Commits the row with the call: the receiver answers the echo check at once.
         call = enqueue_call(
             tenant_id,
-            "webhooks.create",
+            operation,
+            params,
             body=body,
             session=session,
             redis=redis,
             vault=vault,
             priority=Lane.BACKGROUND.value,
-            consumer=CREATE_CONSUMER,
+            consumer=consumer,
         )
     except CallRejected as exc:
         session.rollback()
-        log.info("feed_webhook_not_registered", tenant_id=tenant_id, reason=str(exc))
+        log.info("feed_webhook_call_refused", tenant_id=tenant_id, reason=str(exc))
         return 0
     webhook.call_id = call.id
     session.commit()
-    log.info("feed_webhook_registering", tenant_id=tenant_id, call_id=call.id)
+    log.info("feed_webhook_step", tenant_id=tenant_id, operation=operation, call_id=call.id)
     return 1
 
 
@@ -294,6 +377,47 @@ def _withhold(session: Session, call: Call) -> None:
         payloads.seal_request(key, call, stored.params, body)
 
 
+def _receiver_prefix() -> str:
+    return receiver_url(get_runtime().settings, "")
+
+
+def consume_listed(
+    session: Session, call: Call, params: Mapping[str, Any], response: BillbeeResponse
+) -> dict[str, Any]:
+    """Consumer of the ``webhooks.list`` before a registration: note the webhooks that
+    point at billhive's receiver (none of them is this registration's yet). Billbee's
+    answer (which holds every webhook's secret) is not stored."""
+    webhook = session.get(FeedWebhook, call.tenant_id)
+    if webhook is None or webhook.call_id != call.id:
+        return {"webhook": None, "ignored": "stale listing"}
+    prefix = _receiver_prefix()
+    stale: list[str] = []
+    for item in response.data if isinstance(response.data, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        uri, billbee_id = str(item.get("WebHookUri") or ""), str(item.get("Id") or "")
+        token = uri[len(prefix) :]
+        if uri.startswith(prefix) and billbee_id and url_digest(token) != webhook.url_digest:
+            stale.append(billbee_id[:64])
+    webhook.stale_ids = stale[:STALE_MAX]
+    webhook.state = WebhookState.CLEANING
+    webhook.call_id = None
+    return {"webhook": "listed", "stale": len(stale)}
+
+
+def consume_stale_deleted(
+    session: Session, call: Call, params: Mapping[str, Any], response: BillbeeResponse
+) -> dict[str, Any]:
+    """Consumer of the deletion of a stray webhook: one fewer to delete."""
+    webhook = session.get(FeedWebhook, call.tenant_id)
+    if webhook is None or webhook.call_id != call.id:
+        return {"webhook": None, "ignored": "stale clean-up"}
+    deleted = str(params.get("id"))
+    webhook.stale_ids = [i for i in webhook.stale_ids or [] if i != deleted]
+    webhook.call_id = None
+    return {"webhook": "stray removed", "tenant_id": call.tenant_id}
+
+
 def consume_created(
     session: Session, call: Call, params: Mapping[str, Any], response: BillbeeResponse
 ) -> dict[str, Any]:
@@ -323,7 +447,8 @@ def consume_deleted(
 def remove_now(session: Session, settings: Settings, vault: Vault, tenant_id: int) -> bool:
     """Remove the tenant's webhook from its Billbee at once and forget it (commits).
 
-    For a tenant about to be deleted or disabled: neither can take a call afterwards.
+    For a tenant about to be deleted or disabled (neither can take a call afterwards)
+    or just paused (its calls wait until it is resumed, which registers anew).
     Billbee not answering does not stop the deletion (the merchant wants out): the row
     is dropped anyway, so a webhook left behind posts to a URL that answers 404. Returns
     whether Billbee confirmed the removal.

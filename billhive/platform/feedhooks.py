@@ -4,8 +4,10 @@ each merchant's Billbee (billhive/feeds/webhooks.py).
 Billbee's webhooks follow ASP.NET WebHooks: a GET with ``?echo=<value>`` when the URL is
 registered (answered with the value), then POSTs signed ``ms-signature: sha256=<hex>``.
 The body is never read for content, whatever its shape: a post with a valid signature
-only brings the tenant's next poll forward. Posts carry no browser session, so the
-receiver is exempt from CSRF; it is rate limited per URL.
+only brings the tenant's next poll forward, and only while the tenant's calls run (a
+paused or credentials-invalid tenant's post is answered 200 and schedules nothing).
+Posts carry no browser session, so the receiver is exempt from CSRF; it is rate limited
+per URL.
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ def receive(token: str) -> ResponseReturnValue:
         return _refused(exc)
     tenant_id = webhook.tenant_id
     polled = webhooks.note_post(session, webhook)
+    if polled is None:
+        # 200 all the same: an error would make Billbee send the post again and again.
+        log.info("feed_webhook_ignored", tenant_id=tenant_id, reason="tenant not running")
+        return jsonify({"accepted": False})
     log.info("feed_webhook_received", tenant_id=tenant_id, feeds=polled)
     return jsonify({"accepted": True})
 

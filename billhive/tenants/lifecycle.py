@@ -8,6 +8,8 @@ the service then refused).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from billhive.tenants.models import TenantStatus
 
 #: Statuses whose calls are refused at enqueue and never run: the tenant left or an
@@ -33,6 +35,13 @@ def takes_calls(status: TenantStatus) -> bool:
     return status not in CLOSED
 
 
+def runs_calls(status: TenantStatus) -> bool:
+    """Whether a tenant's calls run now: only an active tenant's. A paused,
+    credentials-invalid or pending tenant's calls wait in its queue (``takes_calls``), so
+    nothing should be started on its behalf (a feed's webhook post, for example)."""
+    return status is TenantStatus.ACTIVE
+
+
 def may_reconnect(status: TenantStatus) -> bool:
     """Whether a tenant in ``status`` may be handed a reconnect link and use it."""
     return status in RECONNECTABLE
@@ -51,3 +60,10 @@ def may_pause(status: TenantStatus) -> bool:
 def may_resume(status: TenantStatus) -> bool:
     """Whether an operator may resume a tenant in ``status``."""
     return status in RESUMABLE
+
+
+def statuses_where(rule: Callable[[TenantStatus], bool]) -> list[TenantStatus]:
+    """The statuses ``rule`` holds for, in a stable order: for a SQL filter
+    (``Tenant.status.in_(statuses_where(runs_calls))``) that asks the rule instead of
+    spelling the statuses."""
+    return [status for status in TenantStatus if rule(status)]

@@ -1,4 +1,5 @@
-"""Fixtures of the feed tests: a sandbox over HTTP, a runtime on it, signed-up tenants."""
+"""Fixtures of the feed tests: a sandbox over HTTP, a runtime on it, signed-up tenants
+(the harness is shared with the worker tests: support/runtime.py)."""
 
 from __future__ import annotations
 
@@ -8,29 +9,23 @@ from typing import Any
 import pytest
 from support.factories import add_tenant
 from support.feeds import FEED_API_KEY, FEED_PASSWORD, feed_username
+from support.runtime import Account, sandbox_runtime, serve_sandbox, sign_up_account
 
 from billhive.config import Settings
 from billhive.db import Database
-from billhive.sandbox import create_sandbox_app
-from billhive.tenants.models import TenantStatus
-from billhive.tenants.service import SignupRequest, sign_up
 from billhive.tenants.vault import Vault
-from billhive.tenants.verify import make_verifier
-from billhive.workers.outcomes import RetryPolicy
-from billhive.workers.runtime import Runtime, set_runtime
+from billhive.workers.runtime import Runtime
+
+
+def feed_account(n: int) -> Account:
+    """Sandbox account ``n`` of the feed tests."""
+    return Account(n, feed_username(n), FEED_PASSWORD, f"S{n}")
 
 
 @pytest.fixture
 def feed_sandbox(live_server_factory: Callable[[Any], Any]) -> Any:
     """A sandbox with three merchant accounts, served over HTTP."""
-    app = create_sandbox_app(
-        api_keys=[FEED_API_KEY],
-        accounts=[
-            {"id": n, "username": feed_username(n), "password": FEED_PASSWORD, "name": f"S{n}"}
-            for n in range(1, 4)
-        ],
-    )
-    return live_server_factory(app)
+    return serve_sandbox(live_server_factory, FEED_API_KEY, [feed_account(n) for n in range(1, 4)])
 
 
 @pytest.fixture
@@ -38,17 +33,7 @@ def feed_runtime(
     settings_factory: Callable[..., Settings], feed_sandbox: Any, db: Database
 ) -> Iterator[Runtime]:
     """The workers' runtime on the test database, Redis and sandbox."""
-    settings = settings_factory(
-        billbee_base_url=feed_sandbox.url + "/api/v1",
-        billbee_api_key=FEED_API_KEY,
-        billbee_timeout=2.0,
-    )
-    rt = Runtime.from_settings(settings)
-    rt.policy = RetryPolicy(max_attempts=3, base_delay=0.05, max_delay=0.2)
-    set_runtime(rt)
-    yield rt
-    set_runtime(None)
-    rt.close()
+    yield from sandbox_runtime(settings_factory, feed_sandbox, FEED_API_KEY)
 
 
 @pytest.fixture
@@ -56,19 +41,12 @@ def feed_tenant(feed_runtime: Runtime) -> Callable[[int], int]:
     """Sign up sandbox account ``n`` through the real service; returns the tenant id."""
 
     def sign(n: int) -> int:
-        request = SignupRequest(
+        return sign_up_account(
+            feed_runtime,
+            feed_account(n),
             display_name=f"Feed shop {n}",
-            contact_email=f"feed{n}@example.com",
-            username=feed_username(n),
-            password=FEED_PASSWORD,
-            invoice_creation_allowed=False,
+            email=f"feed{n}@example.com",
         )
-        with feed_runtime.database.session() as session:
-            tenant = sign_up(
-                session, feed_runtime.vault, request, verify=make_verifier(feed_runtime.settings)
-            )
-            assert tenant.status is TenantStatus.ACTIVE
-            return tenant.id
 
     return sign
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from redis import Redis
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from support.factories import add_tenant
 
 from billhive.cli import main
 from billhive.config import Settings
+from billhive.db import utcnow
+from billhive.feeds import backlog
 from billhive.feeds.models import Feed, Resource
+from billhive.feeds.service import switch_on
 from billhive.tenants.models import TenantStatus
 from billhive.tenants.vault import Vault
 
@@ -82,3 +87,25 @@ def test_an_unknown_resource_is_refused_by_name(
     tenant_id = _tenant(session, settings)
     result = _cli(settings, monkeypatch, "feeds", "on", str(tenant_id), "--resource", "invoices")
     assert result.exit_code != 0 and "invoices" in result.output
+
+
+def test_feeds_backlog_shows_what_waits_and_the_share_that_would_keep_up(
+    settings: Settings, session: Session, redis_client: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant_id = _tenant(session, settings)
+    switch_on(session, tenant_id, [Resource.ORDERS])
+    now = utcnow()
+    session.execute(update(Feed).values(next_poll_at=now - timedelta(seconds=30)))
+    session.commit()
+    backlog.record(session, redis_client, started=5, now=now)
+    result = _cli(settings, monkeypatch, "feeds", "backlog")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("backlogged: 1 fetches waiting (0 triggered by webhooks)")
+    assert "oldest 30 s; demand 5.00/s needs a share of 0.100" in result.stdout
+
+
+def test_feeds_backlog_without_figures_says_the_scheduler_may_not_run(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = _cli(settings, monkeypatch, "feeds", "backlog")
+    assert result.exit_code != 0 and "billhive scheduler" in result.output

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import select, update
 from support.feeds import work_all
 from support.sealed import payload_of
@@ -14,7 +15,7 @@ from billhive.db import utcnow
 from billhive.feeds.fetch import CONSUMER
 from billhive.feeds.models import Feed, FeedEvent, Resource
 from billhive.feeds.poller import poll_due
-from billhive.feeds.schedule import is_triggered
+from billhive.feeds.schedule import TRIGGER_RETRY, is_triggered
 from billhive.feeds.service import poll_now, switch_on
 from billhive.workers.calls import enqueue_call
 from billhive.workers.models import Call, CallStatus, Lane
@@ -163,3 +164,75 @@ def test_a_trigger_that_comes_while_the_fetch_is_in_flight_reads_again_at_once(
         feed = session.scalars(select(Feed).where(Feed.tenant_id == tenant)).one()
         assert feed.call_id is None and is_triggered(feed, utcnow())
         assert len(poll_due(session, rt.redis, rt.vault, rt.settings, limit=10)) == 1
+
+
+def _failing_fetch_after_a_trigger(rt: Runtime, tenant: int) -> Feed:
+    """Trigger the tenant's feed, fetch it while Billbee fails, settle; returns the feed."""
+    with rt.database.session() as session:
+        poll_now(session, tenant)
+        assert len(poll_due(session, rt.redis, rt.vault, rt.settings, limit=10)) == 1
+    work_all(rt)  # Billbee answers 500 every time: the fetch call fails
+    with rt.database.session() as session:
+        assert poll_due(session, rt.redis, rt.vault, rt.settings, limit=10) == []
+        feed = session.scalars(select(Feed).where(Feed.tenant_id == tenant)).one()
+        session.expunge(feed)
+        return feed
+
+
+def test_a_trigger_whose_fetch_fails_is_retried_soon_not_at_the_back_off(
+    feed_runtime: Runtime, feed_tenant: Callable[[int], int], feed_sandbox: Any
+) -> None:
+    rt = feed_runtime
+    tenant = feed_tenant(1)
+    with rt.database.session() as session:
+        switch_on(session, tenant, [Resource.ORDERS])
+    faults = httpx.put(
+        f"{feed_sandbox.url}/api/v1/_sandbox/accounts/1/faults", json={"error_rate": 1}
+    )
+    faults.raise_for_status()
+    posted = utcnow()
+    feed = _failing_fetch_after_a_trigger(rt, tenant)
+    assert feed.failures == 1
+    # The back-off would be twice the floor (30 s); the trigger brings the retry forward.
+    assert feed.next_poll_at <= posted + TRIGGER_RETRY + timedelta(seconds=1)
+    assert feed.triggered_at is None  # used up by this one retry
+
+
+def test_a_failed_retry_of_a_trigger_backs_off_instead_of_looping(
+    feed_runtime: Runtime, feed_tenant: Callable[[int], int], feed_sandbox: Any
+) -> None:
+    rt = feed_runtime
+    tenant = feed_tenant(2)
+    with rt.database.session() as session:
+        switch_on(session, tenant, [Resource.ORDERS])
+    faults = httpx.put(
+        f"{feed_sandbox.url}/api/v1/_sandbox/accounts/2/faults", json={"error_rate": 1}
+    )
+    faults.raise_for_status()
+    _failing_fetch_after_a_trigger(rt, tenant)
+    with rt.database.session() as session:
+        session.execute(update(Feed).where(Feed.tenant_id == tenant).values(next_poll_at=utcnow()))
+        session.commit()
+        assert len(poll_due(session, rt.redis, rt.vault, rt.settings, limit=10)) == 1
+    work_all(rt)  # the retry fails too
+    with rt.database.session() as session:
+        poll_due(session, rt.redis, rt.vault, rt.settings, limit=10)
+        feed = session.scalars(select(Feed).where(Feed.tenant_id == tenant)).one()
+        assert feed.failures == 2
+        floor = rt.settings.feed_poll_floor_seconds
+        assert feed.next_poll_at >= utcnow() + timedelta(seconds=floor * 2)
+
+
+def test_a_fetch_queued_after_a_trigger_answers_it(
+    feed_runtime: Runtime, feed_tenant: Callable[[int], int]
+) -> None:
+    rt = feed_runtime
+    tenant = feed_tenant(3)
+    with rt.database.session() as session:
+        switch_on(session, tenant, [Resource.ORDERS])
+        poll_now(session, tenant)
+        assert len(poll_due(session, rt.redis, rt.vault, rt.settings, limit=10)) == 1
+    work_all(rt)
+    with rt.database.session() as session:
+        feed = session.scalars(select(Feed).where(Feed.tenant_id == tenant)).one()
+        assert feed.failures == 0 and feed.triggered_at is None

@@ -17,7 +17,7 @@ from billhive.db import utcnow
 from billhive.feeds.models import Feed, FeedWebhook, Resource, WebhookState
 from billhive.feeds.service import switch_on
 from billhive.feeds.webhooks import SECRET_PURPOSE, sign, url_digest
-from billhive.tenants.models import TenantStatus
+from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.vault import Vault
 
 BODY = json.dumps(
@@ -73,6 +73,20 @@ def test_a_validly_signed_post_brings_the_tenants_poll_forward(client: Any, hook
     assert hook.poll_brought_forward()
     row = hook.session.get(FeedWebhook, hook.tenant_id)
     assert row is not None and row.received == 1 and row.last_received_at is not None
+
+
+@pytest.mark.parametrize("status", [TenantStatus.PAUSED, TenantStatus.CREDENTIALS_INVALID])
+def test_a_post_for_a_tenant_whose_calls_do_not_run_is_answered_200_and_schedules_nothing(
+    client: Any, hook: Hook, status: TenantStatus
+) -> None:
+    tenant = hook.session.get(Tenant, hook.tenant_id)
+    assert tenant is not None
+    tenant.status = status
+    hook.session.commit()
+    response = client.post(hook.url, data=BODY, headers={"ms-signature": sign(hook.secret, BODY)})
+    # Not an error: Billbee would send the post again and again.
+    assert response.status_code == 200 and response.get_json() == {"accepted": False}
+    assert not hook.poll_brought_forward()
 
 
 def test_a_post_of_any_shape_is_only_a_signal(client: Any, hook: Hook) -> None:

@@ -32,6 +32,15 @@ def test_an_open_tenant_takes_calls_and_may_reconnect(status: TenantStatus) -> N
     assert lifecycle.may_reconnect(status)
 
 
+def test_only_an_active_tenants_calls_run() -> None:
+    assert lifecycle.statuses_where(lifecycle.runs_calls) == [TenantStatus.ACTIVE]
+
+
+def test_the_statuses_a_rule_holds_for_are_listed_for_sql_filters() -> None:
+    closed = lifecycle.statuses_where(lambda status: not lifecycle.takes_calls(status))
+    assert set(closed) == {TenantStatus.DELETED, TenantStatus.DISABLED}
+
+
 def test_a_paused_tenant_is_not_reverified_so_the_operators_pause_holds() -> None:
     assert not lifecycle.may_reverify(TenantStatus.PAUSED)
     assert lifecycle.may_resume(TenantStatus.PAUSED)

@@ -8,17 +8,14 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 from support.factories import add_tenant
+from support.runtime import Account, sandbox_runtime, serve_sandbox, sign_up_account
 from support.workers import ACCOUNTS, API_KEY, PASSWORD, account_username
 
 from billhive.config import Settings
 from billhive.db import Database
-from billhive.sandbox import create_sandbox_app
 from billhive.tenants.models import TenantStatus
-from billhive.tenants.service import SignupRequest, sign_up
 from billhive.tenants.vault import Vault
-from billhive.tenants.verify import make_verifier
-from billhive.workers.outcomes import RetryPolicy
-from billhive.workers.runtime import Runtime, set_runtime
+from billhive.workers.runtime import Runtime
 
 
 @pytest.fixture
@@ -44,17 +41,17 @@ def db_session(db: Database) -> Iterator[Session]:
 # -- end to end: the sandbox, a runtime pointing at it, signed-up tenants ----------------
 
 
+def worker_account(n: int) -> Account:
+    """Sandbox account ``n`` of the worker tests."""
+    return Account(n, account_username(n), PASSWORD, f"Shop {n}")
+
+
 @pytest.fixture
 def sandbox(live_server_factory: Callable[[Any], Any]) -> Any:
     """A throttling sandbox with a few merchant accounts, served over HTTP."""
-    app = create_sandbox_app(
-        api_keys=[API_KEY],
-        accounts=[
-            {"id": n, "username": account_username(n), "password": PASSWORD, "name": f"Shop {n}"}
-            for n in range(1, ACCOUNTS + 1)
-        ],
+    return serve_sandbox(
+        live_server_factory, API_KEY, [worker_account(n) for n in range(1, ACCOUNTS + 1)]
     )
-    return live_server_factory(app)
 
 
 @pytest.fixture
@@ -62,15 +59,7 @@ def runtime(
     settings_factory: Callable[..., Settings], sandbox: Any, db: Database
 ) -> Iterator[Runtime]:
     """The workers' runtime on the test database, Redis and sandbox (fast retries)."""
-    settings = settings_factory(
-        billbee_base_url=sandbox.url + "/api/v1", billbee_api_key=API_KEY, billbee_timeout=2.0
-    )
-    rt = Runtime.from_settings(settings)
-    rt.policy = RetryPolicy(max_attempts=3, base_delay=0.05, max_delay=0.2)
-    set_runtime(rt)
-    yield rt
-    set_runtime(None)
-    rt.close()
+    yield from sandbox_runtime(settings_factory, sandbox, API_KEY)
 
 
 @pytest.fixture
@@ -78,18 +67,8 @@ def signed_up(runtime: Runtime) -> Callable[[int], int]:
     """Sign up sandbox account ``n`` through the real service; returns the tenant id."""
 
     def sign(n: int) -> int:
-        request = SignupRequest(
-            display_name=f"Shop {n}",
-            contact_email=f"owner{n}@example.com",
-            username=account_username(n),
-            password=PASSWORD,
-            invoice_creation_allowed=False,
+        return sign_up_account(
+            runtime, worker_account(n), display_name=f"Shop {n}", email=f"owner{n}@example.com"
         )
-        with runtime.database.session() as session:
-            tenant = sign_up(
-                session, runtime.vault, request, verify=make_verifier(runtime.settings)
-            )
-            assert tenant.status is TenantStatus.ACTIVE
-            return tenant.id
 
     return sign

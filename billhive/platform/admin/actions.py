@@ -67,6 +67,9 @@ def pause(tenant_id: int) -> ResponseReturnValue:
     except TenantStateError as exc:
         flash(f"Not paused: {exc}.", "error")
     else:
+        # A paused tenant's calls wait, so Billbee is asked directly; resuming registers
+        # the webhook again (feeds/webhooks.sync_webhooks).
+        remove_feed_webhook(db_session(), settings(), vault(), tenant_id)
         flash("Paused. Queued calls wait until you resume.")
     return _back(tenant_id)
 

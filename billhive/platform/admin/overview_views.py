@@ -6,6 +6,7 @@ from flask import jsonify, render_template
 from flask.typing import ResponseReturnValue
 
 from billhive.db import utcnow
+from billhive.feeds import backlog as feed_backlog
 from billhive.platform.admin import costs, feed_figures, figures
 from billhive.platform.admin.blueprint import bp
 from billhive.platform.admin.charts import stacked_bars
@@ -33,6 +34,7 @@ def overview() -> ResponseReturnValue:
         reconcile_seconds=settings().reconcile_interval_seconds,
         costs=costs.overview(session, settings().usage_diff_threshold_percent),
         feeds=feed_figures.feed_share(session, settings().feed_key_share),
+        feed_backlog=feed_backlog.read(redis()),
         feed_events=feed_figures.recent_events(session),
     )
 

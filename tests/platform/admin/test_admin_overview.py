@@ -7,13 +7,15 @@ from decimal import Decimal
 from typing import Any
 
 from redis import Redis
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 from support.admin import Made
 
 from billhive.db import utcnow
+from billhive.feeds import backlog
 from billhive.feeds.fetch import CONSUMER as FEED_CONSUMER
-from billhive.feeds.models import EventType, FeedEvent, Resource
-from billhive.feeds.service import switch_on
+from billhive.feeds.models import EventType, Feed, FeedEvent, Resource
+from billhive.feeds.service import poll_now, switch_on
 from billhive.platform.admin.feed_figures import feed_share
 from billhive.platform.admin.figures import estimated_bill
 from billhive.tenants.models import TenantStatus
@@ -207,6 +209,36 @@ def test_the_overview_shows_the_feed_fetches_share_of_the_key(
     assert "1.0 %" in share
     assert "0.5 fetches/s over the last 5 min for 2 feeds on" in share
     assert "capped at 10.0 %" in share
+
+
+def test_the_feed_share_panel_says_when_fetches_are_backlogged_and_what_share_would_keep_up(
+    admin_client: Any, made: Made, session: Session, redis_client: Redis
+) -> None:
+    now = utcnow()
+    # The poller's last two ticks, a second apart: 5 started each, 3 more came due between.
+    backlog.record(session, redis_client, started=5, now=now - timedelta(seconds=1))
+    waiting = [made.tenant(name=f"Shop {n}", email=f"s{n}@example.com") for n in range(3)]
+    for tenant in waiting:
+        switch_on(session, tenant.id, [Resource.ORDERS])
+    session.execute(update(Feed).values(next_poll_at=now - timedelta(seconds=40)))
+    session.commit()
+    poll_now(session, waiting[0].id, now=now - timedelta(seconds=20))
+    backlog.record(session, redis_client, started=5, now=now)
+    page = admin_client.get("/admin/").get_data(as_text=True)
+    share = page.split('id="feed-share"', 1)[1].split("</article>", 1)[0]
+    assert "Backlogged: 3 fetches wait (1 triggered by webhooks), the oldest for 40 s" in share
+    found = backlog.read(redis_client)
+    assert found is not None and found.needed_share > 0.1  # more than the 10 % cap
+    assert f"keeping up needs {round(100 * found.needed_share, 1)} % of the key" in share
+
+
+def test_the_feed_share_panel_shows_no_backlog_warning_while_fetches_keep_up(
+    admin_client: Any, session: Session, redis_client: Redis
+) -> None:
+    backlog.record(session, redis_client, started=2, now=utcnow())
+    page = admin_client.get("/admin/").get_data(as_text=True)
+    share = page.split('id="feed-share"', 1)[1].split("</article>", 1)[0]
+    assert "No backlog: 0 waiting" in share and "Backlogged" not in share
 
 
 def test_feed_share_counts_only_the_feed_fetches_of_the_window(
