@@ -106,14 +106,20 @@ def session(db: Database) -> Iterator[Session]:
 
 @pytest.fixture(scope="session")
 def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The Redis every test of this session uses (one DB number per xdist worker)."""
+    """The Redis every test of this session uses (one DB number per xdist worker).
+
+    The numbers count up from the one after BILLHIVE_REDIS_URL's, so test runs given
+    different DB numbers on one Redis never flush each other's data.
+    """
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    db_number = 1 + int(worker[2:]) if worker.startswith("gw") else 1
+    offset = 1 + int(worker[2:]) if worker.startswith("gw") else 1
     if ENV_REDIS:
-        yield urlsplit(ENV_REDIS)._replace(path=f"/{db_number}").geturl()
+        parts = urlsplit(ENV_REDIS)
+        base = int(parts.path.strip("/") or 0)
+        yield parts._replace(path=f"/{base + offset}").geturl()
         return
     with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as server:
-        yield server.url.rsplit("/", 1)[0] + f"/{db_number}"
+        yield server.url.rsplit("/", 1)[0] + f"/{offset}"
 
 
 #: The dispatcher's epoch key: a Redis without it is one that lost the dispatcher's past,
