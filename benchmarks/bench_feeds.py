@@ -17,11 +17,13 @@ changes per account per minute, then ``--drain`` seconds are allowed for the res
 * polling: no webhooks (``BILLHIVE_FEED_WEBHOOKS=false``): no change missed, p95 <= 120 s,
   feed fetches <= 30% of the key.
 
-A change (the sandbox's change log: account, order, Unix time) counts as told when an
-event of that tenant and order whose ``modified_at`` is not older than the change (whole
-seconds, as Billbee stamps) reached the callback; its latency is that event's arrival
-minus the change's time (two changes of one order between two reads are told by one
-event). Missed: no such event by the end of the drain. Prints one JSON document.
+A change (the sandbox's change log: account, order, the moment written on the order)
+counts as told when an event of that tenant and order whose ``modified_at`` is not older
+than the change (whole seconds, as Billbee stamps) reached the callback; its latency is
+that event's arrival minus the change's time (two changes of one order between two reads
+are told by one event). Missed: no such event by the end of the drain; the first ten are
+printed (``missed_changes``). The receiver and the matching are shared with the feed
+durability drill (benchmarks/feed_checks.py). Prints one JSON document.
 
     .venv/bin/python benchmarks/bench_feeds.py [--tenants 200] [--seconds 180]
         [--drain 180] [--rate 1.0] [--scenario all|webhooks|lossy|polling]
