@@ -22,8 +22,9 @@ counts as told when an event of that tenant and order whose ``modified_at`` is n
 than the change (whole seconds, as Billbee stamps) reached the callback; its latency is
 that event's arrival minus the change's time (two changes of one order between two reads
 are told by one event). Missed: no such event by the end of the drain; the first ten are
-printed (``missed_changes``). The receiver and the matching are shared with the feed
-durability drill (benchmarks/feed_checks.py). Prints one JSON document.
+printed (``missed_changes``) with the times told for their order and their feed's state.
+The receiver and the matching are shared with the feed durability drill
+(benchmarks/feed_checks.py). Prints one JSON document.
 
     .venv/bin/python benchmarks/bench_feeds.py [--tenants 200] [--seconds 180]
         [--drain 180] [--rate 1.0] [--scenario all|webhooks|lossy|polling]
@@ -59,6 +60,7 @@ from common import (
 from feed_checks import (
     CallbackReceiver,
     change_log,
+    explain_missed,
     match,
     sandbox_control,
     subscribe_orders,
@@ -274,6 +276,7 @@ def _measure(
             time.sleep(5)
             latencies, missed = match(changes, receiver.snapshot())
         drained = args.drain - max(0.0, deadline - time.monotonic())
+        missed_changes = explain_missed(plat.runtime.database, missed, receiver.snapshot())
     per_s = fetches / elapsed
     total = sandbox["total"]
     result: dict[str, Any] = {
@@ -285,7 +288,7 @@ def _measure(
         "events_received": len(receiver.snapshot()),
         "missed": len(missed),
         # What a missed change was: enough to tell a lost change from a wrong match.
-        "missed_changes": missed[:10],
+        "missed_changes": missed_changes,
         "drain_s": round(drained, 1),
         "p50_s": percentile(latencies, 0.50),
         "p95_s": percentile(latencies, 0.95),

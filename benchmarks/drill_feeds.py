@@ -34,6 +34,7 @@ from common import wait_http
 from feed_checks import (
     CallbackReceiver,
     change_log,
+    explain_missed,
     match,
     pending_deliveries,
     sandbox_control,
@@ -179,7 +180,7 @@ def _run(stack: Stack, receiver: CallbackReceiver, args: argparse.Namespace) -> 
         "distinct_event_ids": len(per_id),
         "event_ids_delivered_again": sum(1 for n in per_id.values() if n > 1),
         "changes_missed": len(missed),
-        "missed_changes": missed[:10],
+        "missed_changes": explain_missed(database, missed, arrivals),
         "changes_told_under_two_ids": told_under_two_ids(changes, arrivals),
         "events_not_delivered": len(undelivered),
         "max_change_to_callback_s": round(max(latencies), 1) if latencies else None,

@@ -233,6 +233,35 @@ def told_under_two_ids(changes: list[dict[str, Any]], arrivals: list[Arrival]) -
     return twice
 
 
+def explain_missed(
+    database: Database, missed: list[dict[str, Any]], arrivals: list[Arrival], limit: int = 10
+) -> list[dict[str, Any]]:
+    """The first ``limit`` missed changes, each with the modification times the callbacks
+    told for its order and its tenant's orders feed as it stands: enough to tell a change
+    never read (a fetch failing, backing off past the drain) from a wrong match."""
+    told = _told(arrivals)
+    out: list[dict[str, Any]] = []
+    with database.session() as session:
+        for change in missed[:limit]:
+            feed = session.scalars(
+                select(Feed).where(
+                    Feed.tenant_id == int(change["account_id"]), Feed.resource == Resource.ORDERS
+                )
+            ).one_or_none()
+            state = None
+            if feed is not None:
+                state = {
+                    "failures": feed.failures,
+                    "call_id": feed.call_id,
+                    "cursor": feed.cursor.isoformat(),
+                    "last_polled_at": feed.last_polled_at and feed.last_polled_at.isoformat(),
+                    "next_poll_at": feed.next_poll_at.isoformat(),
+                }
+            seconds = sorted({second for second, _ in told.get(_order_key(change), [])})
+            out.append({**change, "told_modified_at": seconds, "feed": state})
+    return out
+
+
 def undelivered_events(database: Database, arrivals: list[Arrival]) -> list[str]:
     """Event ids in the database that no callback carried."""
     with database.session() as session:
