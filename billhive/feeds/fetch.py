@@ -173,8 +173,17 @@ def _compare(
         if not changed or spec.changed_event is None:
             seen.modified_at = modified or seen.modified_at
             return None
+        before = _version(seen.modified_at, seen.digest)
         seen.modified_at, seen.digest, seen.seen_at = modified, fields, now
-        return _event(feed, spec.changed_event, record_id, modified, changed=changed, fields=fields)
+        return _event(
+            feed,
+            spec.changed_event,
+            record_id,
+            modified,
+            changed=changed,
+            fields=fields,
+            before=before,
+        )
     record = FeedRecord(
         feed_id=feed.id, record_id=record_id, modified_at=modified, digest=fields, seen_at=now
     )
@@ -192,6 +201,12 @@ def _compare(
     return None
 
 
+def _version(modified: datetime | None, fields: Mapping[str, str]) -> str:
+    """One version of a record: its modification time and field digests."""
+    stamp = modified.isoformat() if modified else ""
+    return stamp + "|" + "|".join(f"{k}={v}" for k, v in sorted(fields.items()))
+
+
 def _event(
     feed: Feed,
     kind: EventType,
@@ -200,11 +215,18 @@ def _event(
     *,
     changed: list[str] | None,
     fields: Mapping[str, str],
+    before: str | None = None,
 ) -> FeedEvent:
-    version = "|".join(f"{k}={v}" for k, v in sorted(fields.items()))
-    stamp = modified.isoformat() if modified else ""
+    version = _version(modified, fields)
+    if before is not None:
+        # A change is from one version to another: a record that returns to an earlier
+        # version within one second (Billbee writes whole seconds) is a new change, and
+        # under the earlier change's id the unique key would refuse it, failing the page
+        # on every retry and holding the whole feed. Read again, the change has the same
+        # previous version (it is kept with the event), so the same id.
+        version = f"{version}|from|{before}"
     return FeedEvent(
-        event_id=records.event_id(feed.tenant_id, feed.resource, record_id, f"{stamp}|{version}"),
+        event_id=records.event_id(feed.tenant_id, feed.resource, record_id, version),
         tenant_id=feed.tenant_id,
         resource=feed.resource,
         type=kind,

@@ -223,3 +223,25 @@ def test_events_of_a_feed_keep_the_order_they_were_read_in(
         ]
         assert [e.modified_at for e in events] == sorted(e.modified_at for e in events)
         assert len({e.event_id for e in events}) == 3
+
+
+def test_a_record_back_to_an_earlier_version_within_one_second_is_told_under_a_new_id(
+    db: Database, bare_tenant: Callable[[], int], settings_factory: Callable[..., Settings]
+) -> None:
+    settings = settings_factory()
+    tenant = bare_tenant()
+    feed_id = make_feed(db, tenant)
+    stamp = T0 + timedelta(seconds=10)
+    # A state set and set back within one second (Billbee writes whole seconds), each
+    # version read in between: the third read has the first one's time and digests.
+    for state in (1, 3, 1):
+        begin(db, feed_id, settings, stamp)
+        run_page(db, feed_id, [order(1, stamp, state=state)], paging(1, 1, 1), stamp)
+    assert all_events(db, tenant) == [
+        ("order.created", "1", None),
+        ("order.changed", "1", ["State"]),
+        ("order.changed", "1", ["State"]),
+    ]
+    with db.session() as session:
+        ids = session.scalars(select(FeedEvent.event_id).where(FeedEvent.tenant_id == tenant))
+        assert len(set(ids)) == 3
