@@ -3,9 +3,9 @@
 A feed reads in *passes*. A pass asks for every record modified (orders; created for
 shipments; stock changed for stock) since ``pass_from`` = the cursor less the overlap,
 page by page. Each record is compared with what the feed last saw of it
-(:class:`~billhive.feeds.models.FeedRecord`): a record seen with the same modification
-time and the same field digests is skipped, so the overlap between passes and a record
-met twice at a page boundary never make a second event. A pass that ends moves the
+(:class:`~billhive.feeds.models.FeedRecord`): a record seen with the same field digests
+is skipped, so the overlap between passes and a record met twice at a page boundary
+never make a second event; other digests are a change, whatever its time. A pass that ends moves the
 cursor to the moment its first page was asked for (changes after it are read by the next
 pass; the overlap covers the clocks' difference). A pass of several pages that saw the
 result move under it (the total changed, or a record changed after the pass began) keeps
@@ -167,8 +167,10 @@ def _compare(
     fields = records.digest(row, key)
     seen = known.get(record_id)
     if seen is not None:
-        if modified is not None and seen.modified_at is not None and modified < seen.modified_at:
-            return None  # an older version than the one already told
+        # Only the digests decide, not the times: a page holds each record as it is now
+        # (one fetch of a feed at a time, a stale answer is never taken), so a record
+        # whose time went back with other fields is a change stamped by an earlier clock
+        # reading and written later (two writers of one order), not an old version.
         changed = records.changed_fields(seen.digest, fields)
         if not changed or spec.changed_event is None:
             seen.modified_at = modified or seen.modified_at
