@@ -17,11 +17,14 @@ changes per account per minute, then ``--drain`` seconds are allowed for the res
 * polling: no webhooks (``BILLHIVE_FEED_WEBHOOKS=false``): no change missed, p95 <= 120 s,
   feed fetches <= 30% of the key.
 
-A change (the sandbox's change log: account, order, Unix time) counts as told when an
-event of that tenant and order whose ``modified_at`` is not older than the change (whole
-seconds, as Billbee stamps) reached the callback; its latency is that event's arrival
-minus the change's time (two changes of one order between two reads are told by one
-event). Missed: no such event by the end of the drain. Prints one JSON document.
+A change (the sandbox's change log: account, order, the moment written on the order)
+counts as told when an event of that tenant and order whose ``modified_at`` is not older
+than the change (whole seconds, as Billbee stamps) reached the callback; its latency is
+that event's arrival minus the change's time (two changes of one order between two reads
+are told by one event). Missed: no such event by the end of the drain; the first ten are
+printed (``missed_changes``) with the times told for their order and their feed's state.
+The receiver and the matching are shared with the feed durability drill
+(benchmarks/feed_checks.py). Prints one JSON document.
 
     .venv/bin/python benchmarks/bench_feeds.py [--tenants 200] [--seconds 180]
         [--drain 180] [--rate 1.0] [--scenario all|webhooks|lossy|polling]
@@ -39,12 +42,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -56,17 +57,23 @@ from common import (
     create_tenants,
     fresh_database,
 )
+from feed_checks import (
+    CallbackReceiver,
+    change_log,
+    explain_missed,
+    match,
+    sandbox_control,
+    subscribe_orders,
+    wait_first_passes,
+    wait_registered,
+)
 from sqlalchemy import func, select
 
 from billhive.billbee.limits import KEY_LIMIT
 from billhive.config import generate_dev_secrets, load_settings
 from billhive.db import utcnow
-from billhive.delivery.signing import new_salt
 from billhive.dev.embedded_redis import EmbeddedRedis, free_port
 from billhive.feeds.fetch import CONSUMER
-from billhive.feeds.models import Feed, FeedWebhook, Resource, WebhookState
-from billhive.feeds.service import switch_on
-from billhive.tokens.models import ApiToken
 from billhive.workers.models import Call
 from billhive.workers.runtime import Runtime
 
@@ -78,49 +85,6 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "lossy": {"webhooks": True, "loss": 0.2, "p95_s": 120.0, "key_share": None},
     "polling": {"webhooks": False, "loss": 0.0, "p95_s": 120.0, "key_share": 0.30},
 }
-
-
-class CallbackReceiver:
-    """A local HTTP server that records each feed event's arrival time."""
-
-    def __init__(self) -> None:
-        self.arrivals: list[tuple[float, dict[str, Any]]] = []
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                arrived = time.time()
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                data = json.loads(body).get("data", {})
-                with receiver._lock:
-                    receiver.arrivals.append((arrived, data))
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def __enter__(self) -> CallbackReceiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def snapshot(self) -> list[tuple[float, dict[str, Any]]]:
-        with self._lock:
-            return list(self.arrivals)
 
 
 def _wait_http(url: str, timeout: float = 60) -> None:
@@ -223,67 +187,10 @@ class Platform:
 
     def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """A call of the sandbox's control API."""
-        response = httpx.request(
-            method, f"{self.sandbox_url}/api/v1/_sandbox/{path}", json=body, timeout=30
-        )
-        response.raise_for_status()
-        return response.json() if response.content else None
+        return sandbox_control(self.sandbox_url, method, path, body)
 
     def close(self) -> None:
         self.runtime.close()
-
-
-def prepare(plat: Platform, tenants: int, callback_url: str) -> None:
-    """Tenants with their orders feed on, and a token whose callback takes order events."""
-    rt = plat.runtime
-    create_tenants(rt.database, rt.vault, tenants)
-    with rt.database.session() as session:
-        for tenant_id in range(1, tenants + 1):
-            switch_on(session, tenant_id, [Resource.ORDERS])
-        session.add(
-            ApiToken(
-                public_id=new_salt()[:16],
-                secret_hash="0" * 64,
-                name="bench-feeds",
-                callback_url=callback_url,
-                callback_salt=new_salt(),
-                callback_registered_at=utcnow(),
-                callback_events=["order.created", "order.changed"],
-            )
-        )
-        session.commit()
-
-
-def wait_registered(plat: Platform, tenants: int, timeout: float) -> float:
-    """Seconds until every tenant's webhook is registered (RuntimeError after ``timeout``)."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        with plat.runtime.database.session() as session:
-            done = session.scalar(
-                select(func.count())
-                .select_from(FeedWebhook)
-                .where(FeedWebhook.state == WebhookState.REGISTERED)
-            )
-        if done == tenants:
-            return time.monotonic() - started
-        time.sleep(1)
-    raise RuntimeError(f"only {done} of {tenants} webhooks registered within {timeout} s")
-
-
-def wait_first_passes(plat: Platform, timeout: float) -> float:
-    """Seconds until every feed finished its first pass (so the window starts quiet)."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        with plat.runtime.database.session() as session:
-            left = session.scalar(
-                select(func.count())
-                .select_from(Feed)
-                .where((Feed.last_polled_at.is_(None)) | (Feed.call_id.is_not(None)))
-            )
-        if not left:
-            return time.monotonic() - started
-        time.sleep(1)
-    return time.monotonic() - started
 
 
 def feed_fetches(plat: Platform, since: datetime, until: datetime) -> int:
@@ -298,45 +205,6 @@ def feed_fetches(plat: Platform, since: datetime, until: datetime) -> int:
             )
             or 0
         )
-
-
-def change_log(plat: Platform) -> list[dict[str, Any]]:
-    """The sandbox's whole change log."""
-    out: list[dict[str, Any]] = []
-    after = 0
-    while True:
-        page = plat.control("GET", f"changes?after={after}&limit=100000")
-        out.extend(page["items"])
-        if not page["items"]:
-            return out
-        after = page["next_after"]
-
-
-def match(
-    changes: list[dict[str, Any]], arrivals: list[tuple[float, dict[str, Any]]]
-) -> tuple[list[float], int]:
-    """Each change's latency to the first event that told it; and how many were missed."""
-    told: dict[tuple[int, str], list[tuple[float, float]]] = {}
-    for arrived, data in arrivals:
-        modified = data.get("modified_at")
-        if modified is None:
-            continue
-        key = (int(data["tenant_id"]), str(data["record_id"]))
-        told.setdefault(key, []).append((datetime.fromisoformat(modified).timestamp(), arrived))
-    latencies: list[float] = []
-    missed = 0
-    for change in changes:
-        at = float(change["at"])
-        candidates = [
-            arrived
-            for modified, arrived in told.get((change["account_id"], str(change["order_id"])), [])
-            if modified >= math.floor(at)
-        ]
-        if candidates:
-            latencies.append(max(0.0, min(candidates) - at))
-        else:
-            missed += 1
-    return latencies, missed
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -374,7 +242,9 @@ def _measure(
     plat: Platform, receiver: CallbackReceiver, spec: dict[str, Any], args: argparse.Namespace
 ) -> dict[str, Any]:
     env = {**plat.env, "BILLHIVE_INSTANCE_PATH": str(Path(tempfile.mkdtemp()) / "instance")}
-    prepare(plat, args.tenants, receiver.url)
+    rt = plat.runtime
+    create_tenants(rt.database, rt.vault, args.tenants)
+    subscribe_orders(rt.database, range(1, args.tenants + 1), receiver.url)
     if spec["webhooks"]:
         plat.control("PUT", "webhooks", {"deliver": True, "loss": spec["loss"]})
     web_argv = ["web", "--port", str(plat.web_port), "--workers", "2"]
@@ -387,9 +257,9 @@ def _measure(
         setup: dict[str, float] = {}
         if spec["webhooks"]:
             setup["webhooks_registered_s"] = round(
-                wait_registered(plat, args.tenants, timeout=args.tenants * 2 + 120), 1
+                wait_registered(rt.database, args.tenants, timeout=args.tenants * 2 + 120), 1
             )
-        setup["first_passes_s"] = round(wait_first_passes(plat, timeout=120), 1)
+        setup["first_passes_s"] = round(wait_first_passes(rt.database, timeout=120), 1)
         plat.control("POST", "reset-stats")
         begun, started = utcnow(), time.monotonic()
         plat.control("PUT", "changes/generator", {"per_account_per_minute": args.rate})
@@ -399,13 +269,14 @@ def _measure(
         sandbox = plat.control("GET", "stats")
         hooks = plat.control("GET", "webhooks")
         fetches = feed_fetches(plat, begun, ended)
-        changes = change_log(plat)
+        changes = change_log(plat.sandbox_url)
         deadline = time.monotonic() + args.drain
         latencies, missed = match(changes, receiver.snapshot())
         while missed and time.monotonic() < deadline:
             time.sleep(5)
             latencies, missed = match(changes, receiver.snapshot())
         drained = args.drain - max(0.0, deadline - time.monotonic())
+        missed_changes = explain_missed(plat.runtime.database, missed, receiver.snapshot())
     per_s = fetches / elapsed
     total = sandbox["total"]
     result: dict[str, Any] = {
@@ -415,7 +286,9 @@ def _measure(
         "setup": setup,
         "changes": len(changes),
         "events_received": len(receiver.snapshot()),
-        "missed": missed,
+        "missed": len(missed),
+        # What a missed change was: enough to tell a lost change from a wrong match.
+        "missed_changes": missed_changes,
         "drain_s": round(drained, 1),
         "p50_s": percentile(latencies, 0.50),
         "p95_s": percentile(latencies, 0.95),

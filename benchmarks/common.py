@@ -1,13 +1,16 @@
-"""Shared set-up of the benchmarks: a throw-away PostgreSQL database, bulk tenants."""
+"""Shared set-up of the benchmarks: a throw-away PostgreSQL database, bulk tenants, waiting
+for a server."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 
@@ -95,3 +98,14 @@ def create_tenants(database: Database, vault: Vault, count: int, first_id: int =
         )
         conn.execute(text("ANALYZE tenants; ANALYZE tenant_credentials"))
     return time.perf_counter() - started
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    """Wait until ``url`` answers 200 (RuntimeError after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")

@@ -9,16 +9,25 @@ event of a tenant and resource never overtakes an earlier one (the events of one
 were written in order, so their ids are in order). One drain per token runs at a time
 (a Redis lock); a lost drain is queued again by the next collection. Receivers
 de-duplicate by ``Billhive-Event-Id``, the same in every retry and in the pull API.
+
+The drain's lock is a lease: it expires :data:`DRAIN_LOCK_SECONDS` after its holder
+stopped renewing it, and a thread of the drain renews it while the drain runs. A drain
+whose worker was killed (SIGKILL, OOM) thus lets go within seconds, and the next
+collection replaces its job, which RQ still shows as started when Redis kept its data
+(an append-only file, a replica): with a lock held for the drain's whole budget, the
+token's events waited ten minutes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from redis import Redis
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
+from redis.lock import Lock
 from rq import Queue, Retry
 from rq.job import Job
 from sqlalchemy import select, update
@@ -38,8 +47,10 @@ EVENT_COLLECT_INTERVAL_SECONDS = 1
 #: Events announced per transaction.
 COLLECT_BATCH = 1000
 COLLECT_BUDGET_SECONDS = 20.0
-#: How long one drain may hold its token's lock (longer than a drain's job timeout).
-DRAIN_LOCK_SECONDS = 600
+#: How long a drain's lock outlives its last renewal (a dead drain lets go this soon).
+DRAIN_LOCK_SECONDS = 15
+#: How often a running drain renews its lock.
+DRAIN_LOCK_RENEW_SECONDS = 5.0
 DRAIN_TIMEOUT = 300
 #: A drain stops after this long and leaves the rest to the next one.
 DRAIN_BUDGET_SECONDS = 240.0
@@ -115,13 +126,31 @@ def drain_job_id(token_id: int) -> str:
     return f"event-drain-{token_id}"
 
 
+def drain_lock_name(token_id: int) -> str:
+    """The Redis lock a token's running drain holds."""
+    return f"billhive:event-drain-lock:{token_id}"
+
+
+def drain_lock(redis: Redis, token_id: int, timeout: float = DRAIN_LOCK_SECONDS) -> Lock:
+    """The lock of a token's running drain (its token is shared with the thread that
+    renews it, see :func:`renewed`)."""
+    return Lock(redis, drain_lock_name(token_id), timeout=timeout, thread_local=False)
+
+
 def ensure_drains(redis: Redis, token_ids: list[int]) -> None:
-    """Queue a drain for each token that has none queued, running or waiting to retry."""
+    """Queue a drain for each token that has none queued, running or waiting to retry.
+
+    A drain RQ shows as started whose lock has expired died with its worker: its job is
+    replaced."""
     queue = Queue(SYSTEM_QUEUE, connection=redis)
     for token_id in token_ids:
         job_id = drain_job_id(token_id)
         job = Job.fetch(job_id, connection=redis) if redis.exists(Job.key_for(job_id)) else None
-        if job is not None and job.get_status(refresh=False) not in ("finished", "failed", None):
+        status = job.get_status(refresh=False) if job is not None else None
+        if status == "started" and not redis.exists(drain_lock_name(token_id)):
+            assert job is not None
+            job.delete()  # its worker is gone: it will never finish
+        elif status not in ("finished", "failed", "canceled", "stopped", None):
             continue
         queue.enqueue(
             drain_events,
@@ -169,14 +198,38 @@ def drain(session: Session, token_id: int, send: Callable[[int], str]) -> int:
     return sent
 
 
+@contextlib.contextmanager
+def renewed(lock: Lock, every: float = DRAIN_LOCK_RENEW_SECONDS) -> Iterator[None]:
+    """Renew ``lock`` every ``every`` seconds from a thread while the block runs: it
+    stays held as long as this process lives, and expires soon after it dies."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(every):
+            with contextlib.suppress(LockError, RedisError):
+                lock.reacquire()
+
+    thread = threading.Thread(target=renew, name="drain-lock", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def drain_events(token_id: int) -> int:
     """RQ job: drain one token's event deliveries (one drain per token at a time)."""
     rt = get_runtime()
-    lock = rt.redis.lock(f"billhive:event-drain-lock:{token_id}", timeout=DRAIN_LOCK_SECONDS)
+    lock = drain_lock(rt.redis, token_id)
     if not lock.acquire(blocking=False):
         return 0  # another drain of this token is sending; it takes these too
     try:
-        with delivery_client(rt.settings) as client, rt.database.session() as session:
+        with (
+            renewed(lock),
+            delivery_client(rt.settings) as client,
+            rt.database.session() as session,
+        ):
 
             def send(delivery_id: int) -> str:
                 return run_delivery(rt.settings, rt.database, delivery_id, client, vault=rt.vault)

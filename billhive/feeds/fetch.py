@@ -3,9 +3,9 @@
 A feed reads in *passes*. A pass asks for every record modified (orders; created for
 shipments; stock changed for stock) since ``pass_from`` = the cursor less the overlap,
 page by page. Each record is compared with what the feed last saw of it
-(:class:`~billhive.feeds.models.FeedRecord`): a record seen with the same modification
-time and the same field digests is skipped, so the overlap between passes and a record
-met twice at a page boundary never make a second event. A pass that ends moves the
+(:class:`~billhive.feeds.models.FeedRecord`): a record seen with the same field digests
+is skipped, so the overlap between passes and a record met twice at a page boundary
+never make a second event; other digests are a change, whatever its time. A pass that ends moves the
 cursor to the moment its first page was asked for (changes after it are read by the next
 pass; the overlap covers the clocks' difference). A pass of several pages that saw the
 result move under it (the total changed, or a record changed after the pass began) keeps
@@ -167,14 +167,25 @@ def _compare(
     fields = records.digest(row, key)
     seen = known.get(record_id)
     if seen is not None:
-        if modified is not None and seen.modified_at is not None and modified < seen.modified_at:
-            return None  # an older version than the one already told
+        # Only the digests decide, not the times: a page holds each record as it is now
+        # (one fetch of a feed at a time, a stale answer is never taken), so a record
+        # whose time went back with other fields is a change stamped by an earlier clock
+        # reading and written later (two writers of one order), not an old version.
         changed = records.changed_fields(seen.digest, fields)
         if not changed or spec.changed_event is None:
             seen.modified_at = modified or seen.modified_at
             return None
+        before = _version(seen.modified_at, seen.digest)
         seen.modified_at, seen.digest, seen.seen_at = modified, fields, now
-        return _event(feed, spec.changed_event, record_id, modified, changed=changed, fields=fields)
+        return _event(
+            feed,
+            spec.changed_event,
+            record_id,
+            modified,
+            changed=changed,
+            fields=fields,
+            before=before,
+        )
     record = FeedRecord(
         feed_id=feed.id, record_id=record_id, modified_at=modified, digest=fields, seen_at=now
     )
@@ -192,6 +203,12 @@ def _compare(
     return None
 
 
+def _version(modified: datetime | None, fields: Mapping[str, str]) -> str:
+    """One version of a record: its modification time and field digests."""
+    stamp = modified.isoformat() if modified else ""
+    return stamp + "|" + "|".join(f"{k}={v}" for k, v in sorted(fields.items()))
+
+
 def _event(
     feed: Feed,
     kind: EventType,
@@ -200,11 +217,18 @@ def _event(
     *,
     changed: list[str] | None,
     fields: Mapping[str, str],
+    before: str | None = None,
 ) -> FeedEvent:
-    version = "|".join(f"{k}={v}" for k, v in sorted(fields.items()))
-    stamp = modified.isoformat() if modified else ""
+    version = _version(modified, fields)
+    if before is not None:
+        # A change is from one version to another: a record that returns to an earlier
+        # version within one second (Billbee writes whole seconds) is a new change, and
+        # under the earlier change's id the unique key would refuse it, failing the page
+        # on every retry and holding the whole feed. Read again, the change has the same
+        # previous version (it is kept with the event), so the same id.
+        version = f"{version}|from|{before}"
     return FeedEvent(
-        event_id=records.event_id(feed.tenant_id, feed.resource, record_id, f"{stamp}|{version}"),
+        event_id=records.event_id(feed.tenant_id, feed.resource, record_id, version),
         tenant_id=feed.tenant_id,
         resource=feed.resource,
         type=kind,

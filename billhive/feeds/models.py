@@ -132,8 +132,9 @@ class FeedEvent(Base):
     )
 
     id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
-    #: Stable id, derived from tenant, resource, record and version: the same change read
-    #: twice gets the same id (and the unique key refuses the second row).
+    #: Stable id, derived from tenant, resource, record and version (and for a change the
+    #: version it replaced): the same change read twice gets the same id (and the unique
+    #: key refuses the second row).
     event_id: Mapped[str] = mapped_column(String(40), unique=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     resource: Mapped[Resource] = mapped_column(string_enum(Resource, "feed_resource", length=16))

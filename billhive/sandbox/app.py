@@ -253,19 +253,20 @@ def _view(runtime: SandboxRuntime, operation: Operation, handler: Handler | None
                 f"({operation.method} {operation.path}).",
             )
         state = runtime.store.for_account(account)
+        now = utc_now()
         call = Call(
             account=account,
             state=state,
             path=path,
             query=query,
-            now=utc_now(),
+            now=now,
             read_json=lambda: request.get_json(force=True, silent=True),
             max_stock_batch=runtime.max_stock_batch,
             bulk_caps=runtime.bulk_caps,
             usage=runtime.usage,
             key_label=key_label(api_key),
             on_state_change=lambda order: note_state_change(
-                runtime.changes, runtime.webhooks, state, order, "api"
+                runtime.changes, runtime.webhooks, state, order, "api", at=now
             ),
             echo_check=runtime.webhooks.echo_check,
         )

@@ -7,7 +7,10 @@ stream), from one background thread started on first use. Each change is made li
 ``PUT /orders/{id}/orderstate`` (``State``, ``LastModifiedAt``, history, event) and is
 delivered to the account's webhooks. Every order state change, generated or asked for
 through the API, is appended to the change log (``GET /api/v1/_sandbox/changes``), which a
-benchmark compares with the events billhive delivered.
+benchmark compares with the events billhive delivered. A change is logged at the moment
+written on the order (``LastModifiedAt``), not at the moment the log is appended to: a
+pause in between (the garbage collector, another thread holding the GIL) must not move
+the logged change into the next second, past the order's whole-second stamp.
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from billhive.sandbox.faults import KnobError
 from billhive.sandbox.records import EVENT_STATE_CHANGED, ORDER_STATES, history, touch
-from billhive.sandbox.state import JSON, AccountState
+from billhive.sandbox.state import JSON, AccountState, utc_now
 from billhive.sandbox.webhook_delivery import ORDER_STATE_CHANGED, WebhookSender
 
 #: Changes kept in the log (older ones are dropped first).
@@ -43,8 +46,8 @@ class ChangeLog:
         self._rows: deque[JSON] = deque(maxlen=LOG_SIZE)
         self._seq = 0
 
-    def add(self, account_id: int, order_id: int, state: int, source: str) -> None:
-        """Note one change made now."""
+    def add(self, account_id: int, order_id: int, state: int, source: str, at: datetime) -> None:
+        """Note one change, made at ``at`` (the moment written on the order)."""
         with self._lock:
             self._seq += 1
             self._rows.append(
@@ -54,7 +57,7 @@ class ChangeLog:
                     "order_id": order_id,
                     "state": state,
                     "source": source,
-                    "at": time.time(),
+                    "at": at.timestamp(),
                 }
             )
 
@@ -71,11 +74,18 @@ class ChangeLog:
 
 
 def note_state_change(
-    log: ChangeLog, sender: WebhookSender, state: AccountState, order: JSON, source: str
+    log: ChangeLog,
+    sender: WebhookSender,
+    state: AccountState,
+    order: JSON,
+    source: str,
+    *,
+    at: datetime,
 ) -> None:
-    """Log an order's state change and notify the account's webhooks (state lock held)."""
+    """Log an order's state change made at ``at`` and notify the account's webhooks
+    (state lock held)."""
     order_id = int(order["BillBeeOrderId"])
-    log.add(state.account_id, order_id, int(order["State"]), source)
+    log.add(state.account_id, order_id, int(order["State"]), source, at)
     sender.notify(
         list(state.webhooks.values()),
         ORDER_STATE_CHANGED,
@@ -94,12 +104,14 @@ class ChangeGenerator:
         *,
         on_change: Callable[[], None] | None = None,
         seed: int = 0,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.per_account_per_minute = 0.0
         self._states = states
         self._log = log
         self._sender = sender
         self._on_change = on_change
+        self._clock = clock
         self._rng = random.Random(seed)  # noqa: S311 - simulation, not security
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -153,13 +165,13 @@ class ChangeGenerator:
             order = state.orders[self._rng.choice(list(state.orders))]
             current = order.get("State")
             nxt = CYCLE[(CYCLE.index(current) + 1) % len(CYCLE)] if current in CYCLE else CYCLE[0]
-            now = datetime.now(UTC)
+            now = self._clock()
             order["State"] = nxt
             order["History"].append(
                 history(now, "Status geändert", f"Neuer Status: {ORDER_STATES[nxt]}", 2)
             )
             touch(order, now)
             state.add_event(EVENT_STATE_CHANGED, "Status geändert", now, order["BillBeeOrderId"])
-            note_state_change(self._log, self._sender, state, order, "generator")
+            note_state_change(self._log, self._sender, state, order, "generator", at=now)
         self.made += 1
         return 1

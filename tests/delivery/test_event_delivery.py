@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from flask import Flask, request
 from redis import Redis
+from rq.job import Job, JobStatus
 from sqlalchemy import select
 from support.factories import add_tenant
 
 from billhive.config import Settings
 from billhive.db import Database, utcnow
-from billhive.delivery.events import collect_events, drain
+from billhive.delivery.events import (
+    collect_events,
+    drain,
+    drain_job_id,
+    drain_lock,
+    drain_lock_name,
+    ensure_drains,
+    renewed,
+)
 from billhive.delivery.models import CallbackDelivery, DeliveryStatus
 from billhive.delivery.send import CallbackFailed, delivery_client, run_delivery
 from billhive.delivery.signing import new_salt
@@ -152,3 +162,41 @@ def test_a_callback_gets_only_the_types_and_tenants_it_chose(
         }
         assert all(r.token_id != calls_only for r in rows)
         assert all(r.status is DeliveryStatus.PENDING for r in rows)
+
+
+def _drain_started_then_orphaned(redis: Redis, token_id: int) -> Job:
+    """A drain job as RQ leaves it when its worker is SIGKILLed mid-drain and Redis keeps
+    its data: still marked started."""
+    ensure_drains(redis, [token_id])
+    job = Job.fetch(drain_job_id(token_id), connection=redis)
+    job.set_status(JobStatus.STARTED)
+    return job
+
+
+def test_a_drain_left_started_by_a_dead_worker_is_queued_again_once_its_lock_expired(
+    redis_client: Redis,
+) -> None:
+    _drain_started_then_orphaned(redis_client, 7)
+    ensure_drains(redis_client, [7])
+    job = Job.fetch(drain_job_id(7), connection=redis_client)
+    assert job.get_status() == JobStatus.QUEUED
+
+
+def test_a_started_drain_that_holds_its_lock_is_left_to_run(redis_client: Redis) -> None:
+    _drain_started_then_orphaned(redis_client, 7)
+    assert drain_lock(redis_client, 7).acquire(blocking=False)
+    ensure_drains(redis_client, [7])
+    job = Job.fetch(drain_job_id(7), connection=redis_client)
+    assert job.get_status() == JobStatus.STARTED
+
+
+def test_a_drains_lock_is_renewed_while_it_runs_and_expires_once_it_stopped(
+    redis_client: Redis,
+) -> None:
+    lock = drain_lock(redis_client, 7, timeout=1.0)
+    assert lock.acquire(blocking=False)
+    with renewed(lock, every=0.2):
+        time.sleep(2.5)  # well past the lock's timeout
+        assert redis_client.exists(drain_lock_name(7))
+    time.sleep(1.5)  # a holder that died renews nothing
+    assert not redis_client.exists(drain_lock_name(7))
