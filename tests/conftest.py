@@ -260,7 +260,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist (`--dist loadgroup`), run the `exclusive` tests one after another
     on one worker: they start many real processes and hold Billbee's limits or deadlines,
     which two of them at once on the machine's cores would distort. The other tests fill
-    the other workers meanwhile."""
+    the other workers meanwhile. Skip the `postgres_only` tests on SQLite."""
+    on_postgres = ENV_DB.startswith("postgresql")
     for item in items:
         if item.get_closest_marker("exclusive") is not None:
             item.add_marker(pytest.mark.xdist_group("exclusive"))
+        if item.get_closest_marker("postgres_only") is not None and not on_postgres:
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL (BILLHIVE_DATABASE_URL)"))

@@ -309,3 +309,42 @@ def test_revision_0012_seals_existing_payloads_and_contact_emails_and_purges_del
         "erika1@laden.test",
     )
     engine.dispose()
+
+
+def test_revision_0017_numbers_the_announced_events_in_id_order_and_drops_seq_again(
+    tmp_path: object,
+) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine, inspect, text
+
+    url = f"sqlite:///{tmp_path}/seq.db"
+    config = alembic_config(url)
+    command.upgrade(config, "0016")
+    engine = create_engine(url)
+    now = "2026-12-01 00:00:00.000000"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO tenants (id, display_name, status, invoice_creation_allowed,"
+                " reconnect_link_serial, budget_hard, created_at, updated_at)"
+                " VALUES (1, 'Shop', 'active', 0, 0, 0, :now, :now)"
+            ),
+            {"now": now},
+        )
+        for event_id, announced in ((3, now), (5, None), (8, now), (9, now)):
+            conn.execute(
+                text(
+                    "INSERT INTO feed_events (id, event_id, tenant_id, resource, type,"
+                    " record_id, created_at, announced_at)"
+                    " VALUES (:id, :eid, 1, 'orders', 'order.changed', '1', :now, :announced)"
+                ),
+                {"id": event_id, "eid": f"evt_{event_id}", "now": now, "announced": announced},
+            )
+    command.upgrade(config, "0017")
+    with engine.connect() as conn:
+        seqs = conn.execute(text("SELECT id, seq FROM feed_events ORDER BY id")).all()
+    assert [tuple(row) for row in seqs] == [(3, 1), (5, None), (8, 2), (9, 3)]
+    command.downgrade(config, "0016")
+    columns = {c["name"] for c in inspect(engine).get_columns("feed_events")}
+    assert "seq" not in columns
+    engine.dispose()

@@ -1,7 +1,8 @@
 """Feed events to callbacks: in order per token, at least once, each with a stable id.
 
 The events table is the outbox: :func:`collect_events` reads the unannounced events in id
-order, writes one delivery row per subscribed callback, and marks them announced, in one
+order, writes one delivery row per subscribed callback, and marks them announced with
+their commit-ordered sequence number (``FeedEvent.seq``, the pull API's cursor), in one
 transaction; then it makes sure each token with pending event deliveries has a *drain*
 job. A drain sends its token's pending event deliveries oldest first and stops at the
 first that fails, raising so RQ tries again with the callback retry intervals: a later
@@ -24,13 +25,14 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import cast
 
 from redis import Redis
 from redis.exceptions import LockError, RedisError
 from redis.lock import Lock
 from rq import Queue, Retry
 from rq.job import Job
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -58,11 +60,14 @@ _UNANNOUNCED = FeedEvent.announced_at.is_(None)
 
 
 def _announce_batch(session: Session, limit: int) -> tuple[int, set[int]]:
+    # FOR UPDATE, in id order: a second collector waits here for the first (no deadlock:
+    # both lock in one order) and then skips what the first announced.
     events = session.execute(
         select(FeedEvent.id, FeedEvent.type, FeedEvent.tenant_id)
         .where(_UNANNOUNCED)
         .order_by(FeedEvent.id)
         .limit(limit)
+        .with_for_update()
     ).all()
     if not events:
         session.rollback()
@@ -74,19 +79,37 @@ def _announce_batch(session: Session, limit: int) -> tuple[int, set[int]]:
         for sub in subscribers
         if sub.wants(kind.value, tenant_id)
     ]
-    session.add_all(rows)
-    session.execute(
-        update(FeedEvent)
-        .where(FeedEvent.id.in_([e[0] for e in events]), _UNANNOUNCED)
-        .values(announced_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
     try:
+        numbered = _number(session, [e[0] for e in events])
+        if numbered < len(events):  # SQLite: another collector announced some since
+            session.rollback()
+            return 0, set()
+        session.add_all(rows)
         session.commit()
     except IntegrityError:
-        session.rollback()  # another collector announced them first
+        session.rollback()  # another collector announced them (or drew these seqs) first
         return 0, set()
     return len(events), {row.token_id for row in rows}
+
+
+def _number(session: Session, event_ids: list[int]) -> int:
+    """Mark the events announced and give them the next sequence numbers, in id order.
+
+    Read after the row locks were granted, the largest ``seq`` includes every collector
+    that announced before; one that numbers concurrently from the same largest draws the
+    same numbers, and the unique index fails the later of the two to commit. So a
+    ``seq`` commits only after every smaller one did, and none is left out. Returns how
+    many events were still unannounced (all of them where the rows are locked).
+    """
+    last = session.scalar(select(func.max(FeedEvent.seq))) or 0
+    table = cast(Table, FeedEvent.__table__)
+    result = session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.announced_at.is_(None))
+        .values(seq=bindparam("b_seq"), announced_at=utcnow()),
+        [{"b_id": event_id, "b_seq": last + n} for n, event_id in enumerate(event_ids, start=1)],
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def collect_events(

@@ -114,13 +114,22 @@ class FeedRecord(Base):
 
 
 class FeedEvent(Base):
-    """One change, in order: ``id`` orders all events (the pull API's cursor), and the
-    events of one tenant and resource were written by one fetch at a time, so their ids
-    follow the order they happened in."""
+    """One change, in order: the events of one tenant and resource were written by one
+    fetch at a time, so their ids follow the order they happened in.
+
+    ``id`` is drawn at INSERT, but the workers' transactions commit in another order: a
+    reader paging by ``id`` could pass over an event whose transaction was still open.
+    So the collector (``billhive.delivery.events``) gives each committed event a ``seq``
+    when it announces it, one more than the largest so far, in the order it announces
+    them; a unique index makes two announcers drawing the same numbers fail one of them.
+    A ``seq`` is thus seen only once every smaller one has committed, and the pull API
+    pages by it (as ``sequence``) without ever skipping an event.
+    """
 
     __tablename__ = "feed_events"
     __table_args__ = (
-        Index("ix_feed_events_tenant_id_id", "tenant_id", "id"),
+        Index("ix_feed_events_tenant_id_seq", "tenant_id", "seq"),
+        Index("ix_feed_events_seq", "seq", unique=True),
         Index("ix_feed_events_created_at", "created_at"),
         # The outbox of event deliveries: small however many events were ever made.
         Index(
@@ -148,12 +157,15 @@ class FeedEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     #: When the event was turned into callback deliveries (the outbox's mark).
     announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: The order events were announced in (gap-free, from 1; the pull API's cursor);
+    #: None until announced.
+    seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     def as_json(self) -> dict[str, Any]:
-        """The event as the pull API and callbacks show it."""
+        """The event as the pull API and callbacks show it (both only once announced)."""
         return {
             "id": self.event_id,
-            "sequence": self.id,
+            "sequence": self.seq,
             "type": self.type.value,
             "tenant_id": self.tenant_id,
             "resource": self.resource.value,

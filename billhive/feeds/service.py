@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, func, literal, select, update
+from sqlalchemy import case, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from billhive.db import UTCDateTime, utcnow
@@ -138,7 +138,17 @@ def poll_now(session: Session, tenant_id: int, *, now: datetime | None = None) -
 
 
 def purge_events(session: Session, *, older_than: timedelta) -> int:
-    """Delete feed events older than ``older_than`` (commits); returns how many."""
-    result = session.execute(delete(FeedEvent).where(FeedEvent.created_at < utcnow() - older_than))
+    """Delete feed events older than ``older_than`` (commits); returns how many.
+
+    The last announced event stays, however old: the collector numbers on from its
+    ``seq``, and numbers starting again at 1 would hide new events from every pull
+    cursor beyond them."""
+    last = select(func.max(FeedEvent.seq)).scalar_subquery()
+    result = session.execute(
+        delete(FeedEvent).where(
+            FeedEvent.created_at < utcnow() - older_than,
+            or_(FeedEvent.seq.is_(None), FeedEvent.seq < last),
+        )
+    )
     session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

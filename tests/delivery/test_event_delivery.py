@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -11,7 +13,7 @@ import pytest
 from flask import Flask, request
 from redis import Redis
 from rq.job import Job, JobStatus
-from sqlalchemy import select
+from sqlalchemy import select, text
 from support.factories import add_tenant
 
 from billhive.config import Settings
@@ -200,3 +202,170 @@ def test_a_drains_lock_is_renewed_while_it_runs_and_expires_once_it_stopped(
         assert redis_client.exists(drain_lock_name(7))
     time.sleep(1.5)  # a holder that died renews nothing
     assert not redis_client.exists(drain_lock_name(7))
+
+
+# -- sequence numbers (the pull API's cursor) -------------------------------------------
+
+
+def _seqs_by_id(db: Database) -> list[int | None]:
+    with db.session() as session:
+        return list(session.scalars(select(FeedEvent.seq).order_by(FeedEvent.id)))
+
+
+def _wait_for_a_lock_wait(db: Database, timeout: float = 10.0) -> None:
+    """Until a backend of this database waits for a lock another transaction holds."""
+    deadline = time.monotonic() + timeout
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    while time.monotonic() < deadline:
+        with db.engine.connect() as conn:
+            if conn.scalar(query):
+                return
+        time.sleep(0.02)
+    raise AssertionError("no transaction came to wait for a lock")
+
+
+def test_the_collector_numbers_events_in_id_order_from_one(
+    db: Database, settings: Settings, redis_client: Redis
+) -> None:
+    tenant = _tenant(db, settings)
+    for n in range(5):
+        _event(db, tenant, n)
+    with db.session() as session:
+        collect_events(session, redis_client, limit=3)  # two batches
+    assert _seqs_by_id(db) == [1, 2, 3, 4, 5]
+
+
+def test_events_committed_after_a_collection_are_numbered_after_its_events(
+    db: Database, settings: Settings, redis_client: Redis
+) -> None:
+    tenant = _tenant(db, settings)
+    _event(db, tenant, 0)
+    with db.session() as session:
+        collect_events(session, redis_client)
+    _event(db, tenant, 1)
+    assert _seqs_by_id(db) == [1, None]  # not numbered until announced
+    with db.session() as session:
+        collect_events(session, redis_client)
+    assert _seqs_by_id(db) == [1, 2]
+
+
+@pytest.mark.postgres_only
+def test_a_collector_that_drew_numbers_another_committed_first_rolls_back_and_numbers_after(
+    db: Database, settings: Settings, redis_client: Redis
+) -> None:
+    """The other announcer's event is one this collector could not see (inserted in the
+    other's transaction): both draw seq 1, the unique index makes this one wait and fail,
+    and its next round numbers its event 2."""
+    tenant = _tenant(db, settings)
+    _event(db, tenant, 0)
+    announced: list[int] = []
+    with db.sessionmaker() as other:
+        other.add(
+            FeedEvent(
+                event_id=f"evt_{tenant}_other",
+                tenant_id=tenant,
+                resource=Resource.ORDERS,
+                type=EventType.ORDER_CHANGED,
+                record_id="other",
+                announced_at=utcnow(),
+                seq=1,
+            )
+        )
+        other.flush()
+
+        def collect() -> None:
+            with db.session() as session:
+                announced.append(collect_events(session, redis_client))
+
+        collector = threading.Thread(target=collect)
+        collector.start()
+        _wait_for_a_lock_wait(db)
+        other.commit()
+        collector.join(timeout=30)
+    assert announced == [0]
+    with db.session() as session:
+        assert collect_events(session, redis_client) == 1
+        seq = session.scalar(select(FeedEvent.seq).where(FeedEvent.event_id == f"evt_{tenant}_0"))
+    assert seq == 2
+
+
+@pytest.mark.postgres_only
+def test_racing_writers_and_collectors_leave_no_gap_and_a_reader_by_seq_misses_nothing(
+    db: Database, settings: Settings, redis_client: Redis
+) -> None:
+    """Writers hold their transactions open for a while (so ids commit out of order), two
+    collectors run at once, and a reader pages by seq as the pull API does."""
+    tenant = _tenant(db, settings)
+    writers_done = threading.Event()
+    errors: list[BaseException] = []
+    read: list[str] = []
+
+    def guarded(work: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                work()
+            except BaseException as exc:  # noqa: BLE001 (the test thread reports it)
+                errors.append(exc)
+
+        return run
+
+    def write(writer: int) -> None:
+        rng = random.Random(writer)
+        for n in range(25):
+            with db.session() as session:
+                session.add(
+                    FeedEvent(
+                        event_id=f"evt_{writer}_{n}",
+                        tenant_id=tenant,
+                        resource=Resource.ORDERS,
+                        type=EventType.ORDER_CHANGED,
+                        record_id=f"{writer}-{n}",
+                    )
+                )
+                session.flush()  # the id is drawn here
+                time.sleep(rng.uniform(0, 0.03))
+                session.commit()
+
+    def collect() -> None:
+        while not writers_done.is_set():
+            with db.session() as session:
+                collect_events(session, redis_client, limit=7)
+
+    def pull() -> None:
+        cursor, last_round = 0, False
+        while True:
+            with db.session() as session:
+                rows = session.execute(
+                    select(FeedEvent.seq, FeedEvent.event_id)
+                    .where(FeedEvent.seq > cursor)
+                    .order_by(FeedEvent.seq)
+                ).all()
+            read.extend(event_id for _, event_id in rows)
+            cursor = rows[-1][0] if rows else cursor
+            if last_round:
+                return
+            last_round = writers_done.is_set() and collectors_done.is_set()
+            time.sleep(0.005)
+
+    collectors_done = threading.Event()
+    writers = [threading.Thread(target=guarded(lambda w=w: write(w))) for w in range(3)]
+    collectors = [threading.Thread(target=guarded(collect)) for _ in range(2)]
+    reader = threading.Thread(target=guarded(pull))
+    for thread in [*writers, *collectors, reader]:
+        thread.start()
+    for thread in writers:
+        thread.join(timeout=60)
+    writers_done.set()
+    for thread in collectors:
+        thread.join(timeout=60)
+    with db.session() as session:
+        collect_events(session, redis_client)  # what the racing rounds left
+    collectors_done.set()
+    reader.join(timeout=60)
+    assert errors == []
+    seqs = _seqs_by_id(db)
+    assert sorted(s for s in seqs if s is not None) == list(range(1, 76))
+    assert sorted(read) == sorted(f"evt_{w}_{n}" for w in range(3) for n in range(25))

@@ -36,14 +36,19 @@ def _types() -> list[EventType] | None:
 
 @bp.get("/events")
 def list_events() -> ResponseReturnValue:
-    """Feed events oldest first, ``limit`` per page after sequence ``after``; optionally
-    of some ``types`` and of one ``tenant_id``. Only the token's tenants."""
+    """Announced feed events in sequence order, ``limit`` per page after sequence
+    ``after``; optionally of some ``types`` and of one ``tenant_id``. Only the token's
+    tenants.
+
+    Sequence numbers are given at announcement and become visible in order (see
+    ``FeedEvent``), so a page never passes over an event that a later page would show
+    below its cursor; events not yet announced wait for the next collection."""
     limit = query_limit()
     after = query_int("after", default=0, low=0, high=MAX_BIG_ID) or 0
     tenant_id = query_int("tenant_id", default=None, low=1, high=MAX_ID)
     types = _types()
     scope = current_scope()
-    query = select(FeedEvent).where(FeedEvent.id > after).order_by(FeedEvent.id).limit(limit + 1)
+    query = select(FeedEvent).where(FeedEvent.seq > after).order_by(FeedEvent.seq).limit(limit + 1)
     if tenant_id is not None:
         if not scope.allows(tenant_id):
             return jsonify({"items": [], "next_after": None})
@@ -58,6 +63,6 @@ def list_events() -> ResponseReturnValue:
     return jsonify(
         {
             "items": [EventOut.model_validate(e.as_json()).model_dump(mode="json") for e in rows],
-            "next_after": rows[-1].id if more and rows else None,
+            "next_after": rows[-1].seq if more and rows else None,
         }
     )

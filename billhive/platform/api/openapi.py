@@ -88,12 +88,21 @@ _IDEMPOTENCY = {
 }
 
 
-def _after(maximum: int) -> dict[str, Any]:
-    return _query(
-        "after",
-        {"type": "integer", "minimum": 0, "maximum": maximum},
-        "Only items with a larger id: pass the previous page's `next_after`.",
-    )
+def _after(
+    maximum: int,
+    description: str = "Only items with a larger id: pass the previous page's `next_after`.",
+) -> dict[str, Any]:
+    return _query("after", {"type": "integer", "minimum": 0, "maximum": maximum}, description)
+
+
+#: Why the events' cursor is a sequence, not an id (docs/api.md, "Feed events").
+_EVENTS_AFTER = (
+    "Only events with a larger `sequence`: pass the previous page's `next_after`, or the "
+    "last `sequence` seen. Gap-free: an event gets its sequence when the collector "
+    "announces it (every second), after its transaction committed, and sequences become "
+    "visible in order, so a cursor never passes an event; the newest events show up about "
+    "a second after they were made."
+)
 
 
 def _body(name: str) -> dict[str, Any]:
@@ -364,7 +373,7 @@ def _paths() -> dict[str, Any]:
                 "tags": ["events"],
                 "parameters": [
                     _LIMIT,
-                    _after(MAX_BIG_ID),
+                    _after(MAX_BIG_ID, _EVENTS_AFTER),
                     _query(
                         "types",
                         {"type": "string"},

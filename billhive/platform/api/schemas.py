@@ -293,7 +293,8 @@ class DeliveryOut(_Response):
     id: int
     call_id: int | None = Field(description="The finished call told, or null for a feed event.")
     feed_event_id: int | None = Field(
-        description="The feed event told (its `sequence`), or null for a finished call."
+        description="billhive's row number of the feed event told (not its `sequence`: "
+        "match events by their `id`), or null for a finished call."
     )
     url: str
     status: str = Field(description="pending, delivered, failed or cancelled.")
@@ -309,7 +310,10 @@ class EventOut(_Response):
     """One change in a merchant's Billbee (minimal data: fetch the record with a call)."""
 
     id: str = Field(description="Stable event id (`evt_...`), the same in every delivery.")
-    sequence: int = Field(description="Orders all events; pass as `after` to page on.")
+    sequence: int = Field(
+        description="Orders all events in the order they were announced (gap-free, from 1); "
+        "pass the last one seen as `after` to page on."
+    )
     type: str = Field(
         description="order.created, order.changed, shipment.created or stock.changed."
     )
@@ -324,7 +328,8 @@ class EventOut(_Response):
 
 
 class EventPage(_Response):
-    """One page of events, oldest first; pass ``next_after`` as ``after`` for the next."""
+    """One page of events by ``sequence``; pass ``next_after`` as ``after`` for the next
+    (null on the last page: keep the last item's ``sequence`` to ask for newer ones)."""
 
     items: list[EventOut]
     next_after: int | None
