@@ -108,14 +108,24 @@ def session(db: Database) -> Iterator[Session]:
 def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The Redis every test of this session uses (one DB number per xdist worker).
 
-    The numbers count up from the one after BILLHIVE_REDIS_URL's, so test runs given
-    different DB numbers on one Redis never flush each other's data.
+    The numbers count up from the one after BILLHIVE_REDIS_URL's (base + 1 ... base +
+    workers), so test runs on one Redis whose ranges do not overlap never flush each
+    other's data. A number the server does not have stops the run naming it.
     """
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     offset = 1 + int(worker[2:]) if worker.startswith("gw") else 1
     if ENV_REDIS:
         parts = urlsplit(ENV_REDIS)
         base = int(parts.path.strip("/") or 0)
+        probe = Redis.from_url(ENV_REDIS)
+        databases = int(probe.config_get("databases").get("databases", 16))
+        probe.close()
+        if base + offset >= databases:
+            pytest.exit(
+                f"BILLHIVE_REDIS_URL's database {base} leaves no database {base + offset} for "
+                f"this test process (the server has {databases}); give a smaller number",
+                returncode=4,
+            )
         yield parts._replace(path=f"/{base + offset}").geturl()
         return
     with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as server:

@@ -311,7 +311,7 @@ def test_revision_0012_seals_existing_payloads_and_contact_emails_and_purges_del
     engine.dispose()
 
 
-def test_revision_0017_numbers_the_announced_events_in_id_order_and_drops_seq_again(
+def test_revision_0017_keeps_the_announced_events_sequence_their_id_and_drops_seq_again(
     tmp_path: object,
 ) -> None:
     from alembic import command
@@ -343,7 +343,7 @@ def test_revision_0017_numbers_the_announced_events_in_id_order_and_drops_seq_ag
     command.upgrade(config, "0017")
     with engine.connect() as conn:
         seqs = conn.execute(text("SELECT id, seq FROM feed_events ORDER BY id")).all()
-    assert [tuple(row) for row in seqs] == [(3, 1), (5, None), (8, 2), (9, 3)]
+    assert [tuple(row) for row in seqs] == [(3, 3), (5, None), (8, 8), (9, 9)]
     command.downgrade(config, "0016")
     columns = {c["name"] for c in inspect(engine).get_columns("feed_events")}
     assert "seq" not in columns

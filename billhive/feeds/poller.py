@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from redis import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -152,5 +153,9 @@ def poll_feeds() -> int:
         started = len(
             poll_due(session, rt.redis, rt.vault, rt.settings, limit=per_tick(rt.settings))
         )
-        backlog.record(session, rt.redis, started=started, now=utcnow())
+        try:
+            backlog.record(session, rt.redis, started=started, now=utcnow())
+        except RedisError as exc:
+            # The fetches are queued; only the dashboard's figure waits for the next tick.
+            log.warning("feed_backlog_not_recorded", error=type(exc).__name__)
     return started

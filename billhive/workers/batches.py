@@ -198,8 +198,9 @@ def _settle_followers(
         call.status = CallStatus.QUEUED
         call.batch_job_id = None
         call.attempt_started_at = None
-        if decision.verdict is Verdict.THROTTLED:
-            call.attempts -= 1  # as for the head: Billbee's pacing is no attempt
+        # The attempt was the head's: a joined call that goes back to waiting has used
+        # none of its own, so a batch retried many times cannot use its budget up.
+        call.attempts -= 1
 
 
 def _take_off_queue(rt: Runtime, calls: list[Call]) -> None:

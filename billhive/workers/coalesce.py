@@ -27,6 +27,7 @@ from typing import Any
 
 from billhive.billbee.envelope import BillbeeResponse, parse_envelope
 from billhive.billbee.errors import error_name
+from billhive.billbee.operations import get_operation
 from billhive.workers.models import CallStatus
 
 #: The error of a call whose item Billbee's answer does not contain.
@@ -63,6 +64,10 @@ class Request:
 
 
 MISSING = Outcome(CallStatus.FAILED, error=NO_ITEM)
+#: A call of a non-idempotent bulk call (orders, shipments, tags) whose item the answer
+#: lacks: Billbee answered, so it may have run the item too, and "failed" would invite a
+#: resend that does it twice.
+UNANSWERED = Outcome(CallStatus.UNKNOWN_OUTCOME, error=NO_ITEM + "; Billbee may have run it")
 
 
 def item_outcome(item: Any) -> Outcome:
@@ -80,7 +85,7 @@ def item_outcome(item: Any) -> Outcome:
 
 def answer_items(response: BillbeeResponse) -> list[Any]:
     """The per-item answers of a bulk call (an empty list for an answer of another
-    shape: every call then fails as missing from it)."""
+    shape: every call then gets its coalescer's outcome for a missing item)."""
     return response.data if isinstance(response.data, list) else []
 
 
@@ -114,9 +119,14 @@ class Coalescer:
         """The bulk call carrying ``members`` (default: an array of their bodies)."""
         return Request({}, [dict(m.body) for m in members])
 
+    def missing(self) -> Outcome:
+        """The outcome of a call the bulk answer has no item for: failed when the bulk
+        operation is idempotent, else unknown (it may have run)."""
+        return MISSING if get_operation(self.bulk_operation).idempotent else UNANSWERED
+
     def outcomes(self, members: Sequence[Member], response: BillbeeResponse) -> dict[int, Outcome]:
         """Each member's outcome from the bulk answer (default: item n answers member n;
-        a member with no item fails, naming it)."""
+        a member with no item gets :meth:`missing`)."""
         items = answer_items(response)
         found = {m.id: item_outcome(item) for m, item in zip(members, items, strict=False)}
-        return {m.id: found.get(m.id, MISSING) for m in members}
+        return {m.id: found.get(m.id, self.missing()) for m in members}

@@ -53,7 +53,10 @@ class StockReads(Coalescer):
         return Request({"pageSize": len(skus)}, {"Skus": skus})
 
     def outcomes(self, members: Sequence[Member], response: BillbeeResponse) -> dict[int, Outcome]:
-        rows = response.data if isinstance(response.data, list) else []
+        if not isinstance(response.data, list):
+            # An answer of another shape is not "no such SKU": every read fails.
+            return {m.id: self.missing() for m in members}
+        rows = response.data
         by_sku = {row.get("SKU"): row for row in rows if isinstance(row, Mapping)}
         # An unknown SKU has no row, as in a call of its own.
         return {

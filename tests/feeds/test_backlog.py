@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import update
 
 from billhive.billbee.limits import KEY_LIMIT
@@ -83,3 +84,16 @@ def test_the_poller_notes_the_backlog_it_leaves(
     assert poll_feeds() == cap
     found = backlog.read(rt.redis)
     assert found is not None and found.waiting == 3 and found.backlogged
+
+
+def test_a_redis_error_while_noting_the_backlog_keeps_the_fetches_the_tick_queued(
+    feed_runtime: Runtime, bare_tenant: Callable[[], int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(*args: object, **kwargs: object) -> None:
+        raise RedisConnectionError("connection refused")
+
+    # Only the note fails; the fetches before it went through the real Redis.
+    monkeypatch.setattr(backlog, "record", refused)
+    _due_feeds(feed_runtime.database, bare_tenant, 2, since=utcnow() - timedelta(minutes=1))
+    assert poll_feeds() == 2
+    assert backlog.read(feed_runtime.redis) is None

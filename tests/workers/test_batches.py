@@ -261,6 +261,7 @@ def test_a_batch_that_must_wait_puts_the_joined_calls_back_in_waiting(
     head, *joined = _calls(runtime, ids)
     assert head.status is CallStatus.QUEUED
     assert {(c.status, c.batch_job_id) for c in joined} == {(CallStatus.QUEUED, None)}
+    assert {c.attempts for c in joined} == {0}  # the attempt was the head's
     queued = runtime.redis.lrange(f"rq:queue:billhive:t:{tenant}", 0, -1)
     assert [j.decode() for j in queued] == [c.job_id for c in joined]
 

@@ -2,7 +2,8 @@
 
 Ids are drawn at INSERT, but transactions commit in another order, so a reader paging by
 id could skip an event whose transaction was still open. The collector now numbers
-events as it announces them; the announced events of before are numbered in id order.
+events as it announces them (max + 1). The announced events of before keep the number
+clients saw as their ``sequence``, their row id, so a cursor a client stored stays valid.
 
 Revision ID: 0017
 Revises: 0016
@@ -22,13 +23,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column("feed_events", sa.Column("seq", sa.BigInteger(), nullable=True))
-    # One statement on both databases (SQLite 3.33+ has UPDATE ... FROM).
-    op.execute(
-        "UPDATE feed_events SET seq = numbered.n"
-        " FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM feed_events"
-        "       WHERE announced_at IS NOT NULL) AS numbered"
-        " WHERE feed_events.id = numbered.id"
-    )
+    # Before 0017 an event's `sequence` was its id; renumbering from 1 would put every
+    # stored cursor ahead of the new numbers and skip events without an error.
+    op.execute("UPDATE feed_events SET seq = id WHERE announced_at IS NOT NULL")
     op.create_index("ix_feed_events_seq", "feed_events", ["seq"], unique=True)
     op.create_index("ix_feed_events_tenant_id_seq", "feed_events", ["tenant_id", "seq"])
     op.drop_index("ix_feed_events_tenant_id_id", table_name="feed_events")

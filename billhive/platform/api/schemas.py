@@ -311,8 +311,8 @@ class EventOut(_Response):
 
     id: str = Field(description="Stable event id (`evt_...`), the same in every delivery.")
     sequence: int = Field(
-        description="Orders all events in the order they were announced (gap-free, from 1); "
-        "pass the last one seen as `after` to page on."
+        description="Orders all events in the order they were announced: a reader paging "
+        "by it never skips an event (numbers may jump); pass the last one seen as `after`."
     )
     type: str = Field(
         description="order.created, order.changed, shipment.created or stock.changed."
