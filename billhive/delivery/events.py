@@ -17,6 +17,12 @@ whose worker was killed (SIGKILL, OOM) thus lets go within seconds, and the next
 collection replaces its job, which RQ still shows as started when Redis kept its data
 (an append-only file, a replica): with a lock held for the drain's whole budget, the
 token's events waited ten minutes.
+
+A renewal that fails means the lease may be gone: it expired while this process was
+paused or Redis stalled, and another drain of the token may hold it now. The drain then
+stops before its next delivery and leaves the rest to that drain (or to the one the next
+collection queues): two drains sending for one token would send events twice and out of
+order.
 """
 
 from __future__ import annotations
@@ -41,8 +47,11 @@ from billhive.delivery.models import CallbackDelivery, DeliveryStatus
 from billhive.delivery.send import RETRY_INTERVALS, delivery_client, run_delivery
 from billhive.delivery.subscriptions import feed_subscribers
 from billhive.feeds.models import FeedEvent
+from billhive.logs import get_logger
 from billhive.workers.process import SYSTEM_QUEUE
 from billhive.workers.runtime import get_runtime
+
+log = get_logger(__name__)
 
 #: How often new events are collected (a part of the change-to-callback latency).
 EVENT_COLLECT_INTERVAL_SECONDS = 1
@@ -187,12 +196,18 @@ def ensure_drains(redis: Redis, token_ids: list[int]) -> None:
         )
 
 
-def drain(session: Session, token_id: int, send: Callable[[int], str]) -> int:
+def drain(
+    session: Session,
+    token_id: int,
+    send: Callable[[int], str],
+    lost: threading.Event | None = None,
+) -> int:
     """Send the token's pending event deliveries oldest first; returns how many went.
 
     Raises ``send.CallbackFailed`` at the first that is not accepted (the rest wait). A
     delivery that failed ``send.MAX_ATTEMPTS`` times is given up (marked failed) so the
-    token's later events can go.
+    token's later events can go. Once ``lost`` is set (the drain's lock could not be
+    renewed, see :func:`renewed`) it stops before the next delivery.
     """
     sent = 0
     deadline = time.monotonic() + DRAIN_BUDGET_SECONDS
@@ -215,6 +230,9 @@ def drain(session: Session, token_id: int, send: Callable[[int], str]) -> int:
         if not ids:
             break
         for delivery_id in ids:
+            if lost is not None and lost.is_set():
+                log.warning("event_drain_lock_lost", token_id=token_id, sent=sent)
+                return sent
             send(delivery_id)  # raises CallbackFailed while attempts remain
             sent += 1
             after = delivery_id
@@ -222,20 +240,29 @@ def drain(session: Session, token_id: int, send: Callable[[int], str]) -> int:
 
 
 @contextlib.contextmanager
-def renewed(lock: Lock, every: float = DRAIN_LOCK_RENEW_SECONDS) -> Iterator[None]:
+def renewed(lock: Lock, every: float = DRAIN_LOCK_RENEW_SECONDS) -> Iterator[threading.Event]:
     """Renew ``lock`` every ``every`` seconds from a thread while the block runs: it
-    stays held as long as this process lives, and expires soon after it dies."""
+    stays held as long as this process lives, and expires soon after it dies.
+
+    Yields an event that is set once a renewal failed: the lock is no longer ours
+    (``LockNotOwnedError``: it expired, and another holder may have it) or could not be
+    confirmed (Redis did not answer). Renewing stops then; the block should stop too.
+    """
     stop = threading.Event()
+    lost = threading.Event()
 
     def renew() -> None:
         while not stop.wait(every):
-            with contextlib.suppress(LockError, RedisError):
+            try:
                 lock.reacquire()
+            except (LockError, RedisError):
+                lost.set()
+                return
 
     thread = threading.Thread(target=renew, name="drain-lock", daemon=True)
     thread.start()
     try:
-        yield
+        yield lost
     finally:
         stop.set()
         thread.join()
@@ -249,7 +276,7 @@ def drain_events(token_id: int) -> int:
         return 0  # another drain of this token is sending; it takes these too
     try:
         with (
-            renewed(lock),
+            renewed(lock) as lost,
             delivery_client(rt.settings) as client,
             rt.database.session() as session,
         ):
@@ -257,7 +284,7 @@ def drain_events(token_id: int) -> int:
             def send(delivery_id: int) -> str:
                 return run_delivery(rt.settings, rt.database, delivery_id, client, vault=rt.vault)
 
-            return drain(session, token_id, send)
+            return drain(session, token_id, send, lost)
     finally:
         with contextlib.suppress(LockError):
             lock.release()

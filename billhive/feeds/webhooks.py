@@ -16,7 +16,10 @@ billhive does not know. So every registration first lists the tenant's webhooks
 (``webhooks.list``) and deletes those pointing at billhive's receiver (``BILLHIVE_PUBLIC_URL``
 + ``/hooks/billbee/``) one by one, then creates its own: a lost answer costs one stray
 webhook until the next registration, never a growing pile of them. The merchant's other
-webhooks are left alone.
+webhooks are left alone. A stray whose deletion fails (Billbee answers 404: it is gone
+already; or any other failure) is passed over and the registration goes on to create, so
+it always ends: forgetting the registration instead would list the same stray again and
+fail on it again, forever.
 
 Removal: a tenant whose feeds are all off gets a ``webhooks.delete`` call; a tenant that
 is deleted or disabled cannot take calls any more (its credentials are shredded, or its
@@ -179,7 +182,8 @@ def settle(session: Session) -> int:
     """Forget webhooks whose list, create or delete call ended without success (commits):
     a failed registration is made anew next time (listing first, so a webhook a lost
     answer left behind is deleted then), a failed removal is given up (a webhook left in
-    Billbee posts to a URL that answers 404). Returns how many."""
+    Billbee posts to a URL that answers 404). A stray's deletion that ended without
+    success only drops that stray (:func:`_pass_stale`). Returns how many."""
     rows = session.execute(
         select(FeedWebhook, Call)
         .join(Call, Call.id == FeedWebhook.call_id)
@@ -188,11 +192,37 @@ def settle(session: Session) -> int:
     for webhook, call in rows:
         # A registration that succeeded cleared call_id in its consumer, and a removal
         # that succeeded deleted the row: what is left here ended otherwise.
+        if webhook.state is WebhookState.CLEANING and call.consumer == STALE_CONSUMER:
+            _pass_stale(webhook, call)
+            continue
         log.info("feed_webhook_call_ended", tenant_id=webhook.tenant_id, status=call.status)
         _withhold(session, call)
         session.delete(webhook)
     session.commit()
     return len(rows)
+
+
+def _pass_stale(webhook: FeedWebhook, call: Call) -> None:
+    """Go past a stray whose deletion ended without success, keeping the registration.
+
+    Forgetting the row instead would list the same stray next time and fail on it again,
+    two calls per cycle, never reaching the create. A 404 means the stray is gone already;
+    any other end leaves it in Billbee, posting to a URL that answers 404, until a later
+    registration's list finds it. Only the tenant id is logged, not the stray's id.
+    """
+    # _delete_stale always deletes the first id, and stale_ids stays as it was until
+    # the call ends.
+    webhook.stale_ids = (webhook.stale_ids or [])[1:]
+    webhook.call_id = None
+    if call.status is CallStatus.FAILED and call.http_status == 404:
+        log.info("feed_webhook_stray_already_gone", tenant_id=webhook.tenant_id)
+    else:
+        log.warning(
+            "feed_webhook_stray_left",
+            tenant_id=webhook.tenant_id,
+            status=call.status,
+            http_status=call.http_status,
+        )
 
 
 def sync_webhooks(

@@ -204,6 +204,46 @@ def test_a_drains_lock_is_renewed_while_it_runs_and_expires_once_it_stopped(
     assert not redis_client.exists(drain_lock_name(7))
 
 
+def test_a_drain_whose_lock_was_taken_by_another_stops_before_its_next_delivery(
+    db: Database,
+    settings: Settings,
+    redis_client: Redis,
+    hook: tuple[Hook, str],
+) -> None:
+    receiver, url = hook
+    tenant = _tenant(db, settings)
+    token = _token(db, url, ["order.changed"])
+    for n in range(3):
+        _event(db, tenant, n)
+    with db.session() as session:
+        collect_events(session, redis_client)
+    lock = drain_lock(redis_client, token, timeout=1.0)
+    assert lock.acquire(blocking=False)
+    other = drain_lock(redis_client, token)
+    with (
+        renewed(lock, every=0.1) as lost,
+        delivery_client(settings) as client,
+        db.session() as session,
+    ):
+
+        def send(delivery_id: int) -> str:
+            outcome = run_delivery(settings, db, delivery_id, client)
+            # The lease ran out while this delivery was sent (a stalled Redis, a paused
+            # process) and a second drain took the lock.
+            redis_client.delete(drain_lock_name(token))
+            assert other.acquire(blocking=False)
+            assert lost.wait(5.0)
+            return outcome
+
+        assert drain(session, token, send, lost) == 1
+    assert len(receiver.received) == 1  # the second drain sends the other two
+    with db.session() as session:
+        statuses = session.scalars(
+            select(CallbackDelivery.status).order_by(CallbackDelivery.id)
+        ).all()
+    assert statuses == [DeliveryStatus.DELIVERED, DeliveryStatus.PENDING, DeliveryStatus.PENDING]
+
+
 # -- sequence numbers (the pull API's cursor) -------------------------------------------
 
 

@@ -198,6 +198,60 @@ def test_a_registration_first_deletes_the_stray_webhooks_of_billhives_receiver(
     assert url_digest(uris[0].rsplit("/", 1)[1]) == row.url_digest
 
 
+def _stray_listed_but_not_deletable(rt: Runtime, sandbox: Any, n: int, uri: str) -> str:
+    """A stray webhook of billhive's receiver that account ``n``'s Billbee lists but
+    answers 404 to deleting (as when it was removed between a list and a delete, and
+    Billbee's list still showed it); returns its id."""
+    _add_billbee_webhook(rt, n, uri)
+    [state] = [
+        s
+        for s in sandbox.server.app.extensions["billhive_sandbox"].store.all_states()
+        if s.account_id == n
+    ]
+    [(key, stray)] = [(k, w) for k, w in state.webhooks.items() if w["WebHookUri"] == uri]
+    state.webhooks[f"unreachable-{key}"] = state.webhooks.pop(key)
+    return str(stray["Id"])
+
+
+def test_a_stray_whose_delete_answers_404_counts_as_deleted_and_the_webhook_is_created(
+    feed_runtime: Runtime, feed_tenant: Callable[[int], int], feed_sandbox: Any
+) -> None:
+    rt = feed_runtime
+    tenant = feed_tenant(1)
+    stray = _stray_listed_but_not_deletable(
+        rt, feed_sandbox, 1, receiver_url(rt.settings, "a-token-billhive-forgot")
+    )
+    row = _register(rt, tenant)  # before: list, 404, forgotten, the same list ... never done
+    with rt.database.session() as session:
+        delete = session.scalars(select(Call).where(Call.operation == "webhooks.delete")).one()
+        assert delete.status is CallStatus.FAILED and delete.http_status == 404
+    ids = {w["Id"] for w in _billbee_webhooks(rt, 1)}
+    assert ids == {stray, row.billbee_id}
+
+
+def test_a_stray_whose_delete_failed_otherwise_is_passed_over_and_the_webhook_is_created(
+    feed_runtime: Runtime, feed_tenant: Callable[[int], int]
+) -> None:
+    rt = feed_runtime
+    tenant = feed_tenant(1)
+    _add_billbee_webhook(rt, 1, receiver_url(rt.settings, "a-token-billhive-forgot"))
+    with rt.database.session() as session:
+        switch_on(session, tenant, [Resource.ORDERS])
+    _sync(rt)
+    work_all(rt)  # listed: one stray
+    assert _sync(rt).cleaning == 1
+    cleaning = _webhook(rt, tenant)
+    assert cleaning is not None and cleaning.call_id is not None
+    with rt.database.session() as session:
+        call = session.get(Call, cleaning.call_id)
+        assert call is not None
+        call.status, call.http_status = CallStatus.FAILED, 500
+        session.commit()
+    assert _sync(rt).registering == 1  # on to the create, not back to the list
+    row = _webhook(rt, tenant)
+    assert row is not None and row.state is WebhookState.REGISTERING and not row.stale_ids
+
+
 def test_a_registration_whose_answer_was_lost_leaves_no_duplicate_in_billbee(
     feed_runtime: Runtime, feed_tenant: Callable[[int], int], feed_sandbox: Any
 ) -> None:
