@@ -27,6 +27,7 @@ from typing import Any
 
 from billhive.billbee.envelope import BillbeeResponse, parse_envelope
 from billhive.billbee.errors import error_name
+from billhive.billbee.limits import BULK_FORMS
 from billhive.billbee.operations import get_operation
 from billhive.workers.models import CallStatus
 
@@ -96,7 +97,12 @@ class Coalescer:
     envelope per item in order."""
 
     operation: str
-    bulk_operation: str
+
+    @property
+    def bulk_operation(self) -> str:
+        """The bulk operation the calls travel inside (one table for the workers' jobs and
+        the coalescers: :data:`billhive.billbee.limits.BULK_FORMS`)."""
+        return BULK_FORMS[self.operation]
 
     def accepts(self, params: Mapping[str, Any], body: Any) -> bool:
         """Whether the call can be an item of the bulk body (default: no parameters, a

@@ -33,7 +33,6 @@ class StockReads(Coalescer):
     call gets back the rows of its own SKUs, in the order it asked."""
 
     operation = "products.stock_multiple"
-    bulk_operation = "products.stock_multiple"
 
     def accepts(self, params: Mapping[str, Any], body: Any) -> bool:
         if params or not isinstance(body, Mapping) or set(body) != {"Skus"}:
@@ -88,7 +87,6 @@ class TagBatches(Coalescer):
     calls adding the same Tags, in the same order, share a call."""
 
     operation = "orders.add_tags"
-    bulk_operation = "orders.add_tags_multiple"
 
     def accepts(self, params: Mapping[str, Any], body: Any) -> bool:
         return (
@@ -112,14 +110,12 @@ class OrderBatches(Coalescer):
     the deprecated ``shopId`` query, which the bulk form cannot carry, goes alone."""
 
     operation = "orders.create"
-    bulk_operation = "orders.create_multiple"
 
 
 class ShipmentBatches(Coalescer):
     """``shipments.create`` inside ``shipment/shipmentmultiple`` (an array of shipments)."""
 
     operation = "shipments.create"
-    bulk_operation = "shipments.create_multiple"
 
 
 #: The table: single operation -> its entry.

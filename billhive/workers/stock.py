@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from billhive.billbee.envelope import BillbeeResponse
-from billhive.billbee.limits import STOCK_BATCH_OPERATION
 from billhive.workers.coalesce import (
     MISSING,
     Coalescer,
@@ -64,7 +63,6 @@ class StockUpdates(Coalescer):
     this way; the enqueue checked its body)."""
 
     operation = STOCK_OPERATION
-    bulk_operation = STOCK_BATCH_OPERATION
 
     def accepts(self, params: Mapping[str, Any], body: Any) -> bool:
         return True

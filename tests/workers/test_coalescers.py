@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from billhive.billbee.envelope import BillbeeResponse
+from billhive.billbee.limits import BULK_FORMS
 from billhive.workers.calls import BATCH_JOB, CALL_JOB, STOCK_JOB, job_plan
 from billhive.workers.coalesce import NO_ITEM, Member
 from billhive.workers.coalescers import BILLBEE_DEFAULT_PAGE_SIZE, COALESCERS, planned
@@ -129,3 +130,8 @@ def test_a_stock_read_answer_that_is_not_a_list_fails_every_read() -> None:
     outcomes = READS.outcomes(members, _answer({"unexpected": True}))
     assert {o.status for o in outcomes.values()} == {CallStatus.FAILED}
     assert {o.error for o in outcomes.values()} == {NO_ITEM}
+
+
+def test_every_operation_with_a_bulk_form_has_a_coalescer_and_travels_in_that_form() -> None:
+    assert set(COALESCERS) == set(BULK_FORMS)
+    assert {op: entry.bulk_operation for op, entry in COALESCERS.items()} == BULK_FORMS
