@@ -102,6 +102,19 @@ def _event(db: Database, tenant_id: int, n: int, kind: EventType = EventType.ORD
         session.commit()
 
 
+def _three_announced(
+    db: Database, settings: Settings, redis: Redis, url: str
+) -> tuple[int, int, int]:
+    """A tenant with three order.changed events, a token taking them at ``url``, and the
+    events announced: (tenant id, token id, how many the collector announced)."""
+    tenant = _tenant(db, settings)
+    token = _token(db, url, ["order.changed"])
+    for n in range(3):
+        _event(db, tenant, n)
+    with db.session() as session:
+        return tenant, token, collect_events(session, redis)
+
+
 def _drain(db: Database, settings: Settings, token_id: int) -> int:
     with delivery_client(settings) as client, db.session() as session:
         return drain(session, token_id, lambda d: run_delivery(settings, db, d, client))
@@ -111,12 +124,8 @@ def test_events_are_posted_in_order_with_their_stable_ids(
     db: Database, settings: Settings, redis_client: Redis, hook: tuple[Hook, str]
 ) -> None:
     receiver, url = hook
-    tenant = _tenant(db, settings)
-    token = _token(db, url, ["order.changed"])
-    for n in range(3):
-        _event(db, tenant, n)
-    with db.session() as session:
-        assert collect_events(session, redis_client) == 3
+    tenant, token, announced = _three_announced(db, settings, redis_client, url)
+    assert announced == 3
     assert _drain(db, settings, token) == 3
     ids = [headers["Billhive-Event-Id"] for headers, _ in receiver.received]
     assert ids == [f"evt_{tenant}_{n}" for n in range(3)]
@@ -129,12 +138,7 @@ def test_a_refused_event_holds_the_later_ones_until_it_goes(
     db: Database, settings: Settings, redis_client: Redis, hook: tuple[Hook, str]
 ) -> None:
     receiver, url = hook
-    tenant = _tenant(db, settings)
-    token = _token(db, url, ["order.changed"])
-    for n in range(3):
-        _event(db, tenant, n)
-    with db.session() as session:
-        collect_events(session, redis_client)
+    tenant, token, _ = _three_announced(db, settings, redis_client, url)
     receiver.status = 503
     with pytest.raises(CallbackFailed):
         _drain(db, settings, token)
@@ -211,12 +215,7 @@ def test_a_drain_whose_lock_was_taken_by_another_stops_before_its_next_delivery(
     hook: tuple[Hook, str],
 ) -> None:
     receiver, url = hook
-    tenant = _tenant(db, settings)
-    token = _token(db, url, ["order.changed"])
-    for n in range(3):
-        _event(db, tenant, n)
-    with db.session() as session:
-        collect_events(session, redis_client)
+    _, token, _ = _three_announced(db, settings, redis_client, url)
     lock = drain_lock(redis_client, token, timeout=1.0)
     assert lock.acquire(blocking=False)
     other = drain_lock(redis_client, token)

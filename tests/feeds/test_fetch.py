@@ -67,6 +67,14 @@ def begin(db: Database, feed_id: int, settings: Settings, now: datetime) -> Feed
         return feed
 
 
+def one_page_pass(
+    db: Database, feed_id: int, settings: Settings, rows: list[dict[str, Any]], now: datetime
+) -> list[FeedEvent]:
+    """A whole pass of one page holding ``rows`` (one row: the usual case here)."""
+    begin(db, feed_id, settings, now)
+    return run_page(db, feed_id, rows, paging(1, 1, len(rows)), now)
+
+
 def all_events(db: Database, tenant_id: int) -> list[tuple[str, str, list[str] | None]]:
     with db.session() as session:
         return [
@@ -84,8 +92,7 @@ def test_a_record_read_again_in_the_overlap_of_the_next_pass_is_not_told_twice(
     tenant = bare_tenant()
     feed_id = make_feed(db, tenant)
     now = T0 + timedelta(seconds=30)
-    begin(db, feed_id, settings, now)
-    run_page(db, feed_id, [order(1, T0 + timedelta(seconds=20))], paging(1, 1, 1), now)
+    one_page_pass(db, feed_id, settings, [order(1, T0 + timedelta(seconds=20))], now)
     later = now + timedelta(seconds=30)
     second = begin(db, feed_id, settings, later)
     # The second pass reads back from the first pass's start less the overlap.
@@ -116,11 +123,9 @@ def test_a_change_within_the_same_second_is_told_with_the_fields_that_changed(
     tenant = bare_tenant()
     feed_id = make_feed(db, tenant)
     stamp = T0 + timedelta(seconds=10)
-    begin(db, feed_id, settings, stamp)
-    run_page(db, feed_id, [order(1, stamp, state=1)], paging(1, 1, 1), stamp)
-    begin(db, feed_id, settings, stamp)
+    one_page_pass(db, feed_id, settings, [order(1, stamp, state=1)], stamp)
     # Same modification time (Billbee writes whole seconds), another state.
-    run_page(db, feed_id, [order(1, stamp, state=3)], paging(1, 1, 1), stamp)
+    one_page_pass(db, feed_id, settings, [order(1, stamp, state=3)], stamp)
     assert all_events(db, tenant) == [
         ("order.created", "1", None),
         ("order.changed", "1", ["State"]),
@@ -134,12 +139,10 @@ def test_a_record_whose_time_went_back_with_other_fields_is_told(
     tenant = bare_tenant()
     feed_id = make_feed(db, tenant)
     now = T0 + timedelta(seconds=60)
-    begin(db, feed_id, settings, now)
-    run_page(db, feed_id, [order(1, T0 + timedelta(seconds=50), state=3)], paging(1, 1, 1), now)
+    one_page_pass(db, feed_id, settings, [order(1, T0 + timedelta(seconds=50), state=3)], now)
     # Two writers of the order: the one that read the clock first wrote last. The page
     # holds the order as it is now: its newest state, stamped earlier.
-    begin(db, feed_id, settings, now)
-    run_page(db, feed_id, [order(1, T0 + timedelta(seconds=40), state=2)], paging(1, 1, 1), now)
+    one_page_pass(db, feed_id, settings, [order(1, T0 + timedelta(seconds=40), state=2)], now)
     assert all_events(db, tenant) == [
         ("order.created", "1", None),
         ("order.changed", "1", ["State"]),
@@ -153,10 +156,8 @@ def test_a_record_read_again_at_an_older_time_with_the_same_fields_makes_no_even
     tenant = bare_tenant()
     feed_id = make_feed(db, tenant)
     now = T0 + timedelta(seconds=60)
-    begin(db, feed_id, settings, now)
-    run_page(db, feed_id, [order(1, T0 + timedelta(seconds=50), state=3)], paging(1, 1, 1), now)
-    begin(db, feed_id, settings, now)
-    run_page(db, feed_id, [order(1, T0 + timedelta(seconds=40), state=3)], paging(1, 1, 1), now)
+    one_page_pass(db, feed_id, settings, [order(1, T0 + timedelta(seconds=50), state=3)], now)
+    one_page_pass(db, feed_id, settings, [order(1, T0 + timedelta(seconds=40), state=3)], now)
     assert [t for t, _, _ in all_events(db, tenant)] == ["order.created"]
 
 
@@ -254,8 +255,7 @@ def test_a_record_back_to_an_earlier_version_within_one_second_is_told_under_a_n
     # A state set and set back within one second (Billbee writes whole seconds), each
     # version read in between: the third read has the first one's time and digests.
     for state in (1, 3, 1):
-        begin(db, feed_id, settings, stamp)
-        run_page(db, feed_id, [order(1, stamp, state=state)], paging(1, 1, 1), stamp)
+        one_page_pass(db, feed_id, settings, [order(1, stamp, state=state)], stamp)
     assert all_events(db, tenant) == [
         ("order.created", "1", None),
         ("order.changed", "1", ["State"]),
