@@ -141,7 +141,7 @@ def test_an_admin_logs_in_and_sees_the_overview(
 ) -> None:
     page = open_page()
     _log_in(page, platform)
-    assert page.locator("[data-field=workers_alive]").inner_text() == "0"
+    expect(page.locator("[data-field=workers_alive]")).to_have_text("0")
     assert page.locator("figure.chart rect").count() > 60
     page.screenshot(path=str(screenshots / "admin-overview.png"), full_page=True)
 
@@ -153,7 +153,7 @@ def test_the_live_figures_refresh_under_the_content_security_policy(
     _log_in(page, platform)
     response = page.goto(f"{platform.url}/admin/tenants/{seeded['tenant']}")
     assert "script-src 'self'" in response.headers["content-security-policy"]
-    assert page.locator("[data-field=status]").inner_text() == "active"
+    expect(page.locator("[data-field=status]")).to_have_text("active")
     tenant = session.get(Tenant, seeded["tenant"])
     assert tenant is not None
     tenant.status = TenantStatus.PAUSED
@@ -181,7 +181,7 @@ def test_a_wrong_password_keeps_the_visitor_out(
     page.fill("#email", EMAIL)
     page.fill("#password", "not the password")
     page.click("button[type=submit]:has-text('Log in')")
-    assert page.locator("text=Wrong e-mail or password.").is_visible()
+    expect(page.locator("text=Wrong e-mail or password.")).to_be_visible()
 
 
 def test_an_admin_pages_and_searches_through_tenants(
@@ -190,19 +190,19 @@ def test_an_admin_pages_and_searches_through_tenants(
     page = open_page()
     _log_in(page, platform)
     page.click("nav >> text=Tenants")
-    assert page.locator("#tenants tbody tr").count() == 50
+    expect(page.locator("#tenants tbody tr")).to_have_count(50)
     page.screenshot(path=str(screenshots / "admin-tenants.png"), full_page=True)
     page.click("a[rel=next]")
-    assert page.locator("#tenants tbody tr").count() == SHOPS - 50
-    assert page.locator("text=Page 2 of 2").is_visible()
+    expect(page.locator("#tenants tbody tr")).to_have_count(SHOPS - 50)
+    expect(page.locator("text=Page 2 of 2")).to_be_visible()
     page.fill("#q", "Owner07@Shop07.example")  # a whole e-mail: they are sealed
     page.click("button:has-text('Search')")
-    assert page.locator("#tenants tbody tr").count() == 1
-    assert page.locator("#tenants >> text=Shop 07").is_visible()
+    expect(page.locator("#tenants tbody tr")).to_have_count(1)
+    expect(page.locator("#tenants >> text=Shop 07")).to_be_visible()
     page.fill("#q", "API12@shop.example")
     page.click("button:has-text('Search')")
-    assert page.locator("#tenants tbody tr").count() == 1
-    assert page.locator("#tenants >> text=Shop 12").is_visible()
+    expect(page.locator("#tenants tbody tr")).to_have_count(1)
+    expect(page.locator("#tenants >> text=Shop 12")).to_be_visible()
 
 
 def test_an_admin_pauses_and_resumes_a_tenant(
@@ -213,11 +213,11 @@ def test_an_admin_pauses_and_resumes_a_tenant(
     page.goto(f"{platform.url}/admin/tenants/{seeded['tenant']}")
     page.fill("#reason", "merchant on holiday")
     page.click("button:has-text('Pause')")
-    assert page.locator("text=Paused. Queued calls wait until you resume.").is_visible()
-    assert page.locator("[data-field=status]").inner_text() == "paused"
+    expect(page.locator("text=Paused. Queued calls wait until you resume.")).to_be_visible()
+    expect(page.locator("[data-field=status]")).to_have_text("paused")
     page.click("button:has-text('Resume')")
-    assert page.locator("[data-field=status]").inner_text() == "active"
-    assert page.locator("#history >> text=merchant on holiday").is_visible()
+    expect(page.locator("[data-field=status]")).to_have_text("active")
+    expect(page.locator("#history >> text=merchant on holiday")).to_be_visible()
     page.screenshot(path=str(screenshots / "admin-tenant.png"), full_page=True)
 
 
@@ -231,11 +231,11 @@ def test_an_admin_requeues_a_failed_call(
     page.click("button:has-text('Filter')")
     page.screenshot(path=str(screenshots / "admin-calls.png"), full_page=True)
     page.click(f"#calls >> a[href='/admin/calls/{seeded['failed_call']}']")
-    assert page.locator("#call-status").inner_text() == "failed"
+    expect(page.locator("#call-status")).to_have_text("failed")
     page.screenshot(path=str(screenshots / "admin-call.png"), full_page=True)
     page.click("button:has-text('Requeue')")
-    assert page.locator("text=Queued again.").is_visible()
-    assert page.locator("#call-status").inner_text() == "queued"
+    expect(page.locator("text=Queued again.")).to_be_visible()
+    expect(page.locator("#call-status")).to_have_text("queued")
 
 
 def test_an_admin_deletes_a_tenant_after_confirming(
@@ -246,14 +246,14 @@ def test_an_admin_deletes_a_tenant_after_confirming(
     tenant_id = seeded["tenant"]
     page.goto(f"{platform.url}/admin/tenants/{tenant_id}")
     page.click("text=Delete…")
-    assert page.locator("text=cannot be undone").is_visible()
+    expect(page.locator("text=cannot be undone")).to_be_visible()
     page.fill("#confirm", "wrong")
     page.click("button:has-text('Delete for good')")
-    assert page.locator(f"text=Type {tenant_id} to confirm.").is_visible()
+    expect(page.locator(f"text=Type {tenant_id} to confirm.")).to_be_visible()
     page.fill("#confirm", str(tenant_id))
     page.click("button:has-text('Delete for good')")
-    assert page.locator(f"text=Tenant {tenant_id} deleted").is_visible()
-    assert page.locator("[data-field=status]").inner_text() == "deleted"
+    expect(page.locator(f"text=Tenant {tenant_id} deleted")).to_be_visible()
+    expect(page.locator("[data-field=status]")).to_have_text("deleted")
     page.click("nav >> text=Audit log")
     page.screenshot(path=str(screenshots / "admin-audit.png"), full_page=True)
-    assert page.locator("#events >> text=deleted").first.is_visible()
+    expect(page.locator("#events >> text=deleted").first).to_be_visible()
