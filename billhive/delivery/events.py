@@ -200,14 +200,15 @@ def drain(
     session: Session,
     token_id: int,
     send: Callable[[int], str],
-    lost: threading.Event | None = None,
+    still_ours: Callable[[], bool] | None = None,
 ) -> int:
     """Send the token's pending event deliveries oldest first; returns how many went.
 
     Raises ``send.CallbackFailed`` at the first that is not accepted (the rest wait). A
     delivery that failed ``send.MAX_ATTEMPTS`` times is given up (marked failed) so the
-    token's later events can go. Once ``lost`` is set (the drain's lock could not be
-    renewed, see :func:`renewed`) it stops before the next delivery.
+    token's later events can go. It asks ``still_ours`` before each delivery and stops
+    once the answer is no (the drain's lock expired or could not be renewed, and a second
+    drain may be sending: see :func:`holds`).
     """
     sent = 0
     deadline = time.monotonic() + DRAIN_BUDGET_SECONDS
@@ -230,7 +231,7 @@ def drain(
         if not ids:
             break
         for delivery_id in ids:
-            if lost is not None and lost.is_set():
+            if still_ours is not None and not still_ours():
                 log.warning("event_drain_lock_lost", token_id=token_id, sent=sent)
                 return sent
             send(delivery_id)  # raises CallbackFailed while attempts remain
@@ -268,6 +269,23 @@ def renewed(lock: Lock, every: float = DRAIN_LOCK_RENEW_SECONDS) -> Iterator[thr
         thread.join()
 
 
+def holds(lock: Lock, lost: threading.Event) -> Callable[[], bool]:
+    """Whether the drain still holds ``lock``: its renewal has not failed and Redis still
+    names it the holder. Asked before each delivery (one Redis read, small beside the
+    HTTP post), so a process paused past the lock's expiry sends nothing once it wakes;
+    a Redis that does not answer counts as no."""
+
+    def check() -> bool:
+        if lost.is_set():
+            return False
+        try:
+            return bool(lock.owned())
+        except RedisError:
+            return False
+
+    return check
+
+
 def drain_events(token_id: int) -> int:
     """RQ job: drain one token's event deliveries (one drain per token at a time)."""
     rt = get_runtime()
@@ -284,7 +302,7 @@ def drain_events(token_id: int) -> int:
             def send(delivery_id: int) -> str:
                 return run_delivery(rt.settings, rt.database, delivery_id, client, vault=rt.vault)
 
-            return drain(session, token_id, send, lost)
+            return drain(session, token_id, send, holds(lock, lost))
     finally:
         with contextlib.suppress(LockError):
             lock.release()

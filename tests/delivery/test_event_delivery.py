@@ -25,6 +25,7 @@ from billhive.delivery.events import (
     drain_lock,
     drain_lock_name,
     ensure_drains,
+    holds,
     renewed,
 )
 from billhive.delivery.models import CallbackDelivery, DeliveryStatus
@@ -234,7 +235,7 @@ def test_a_drain_whose_lock_was_taken_by_another_stops_before_its_next_delivery(
             assert lost.wait(5.0)
             return outcome
 
-        assert drain(session, token, send, lost) == 1
+        assert drain(session, token, send, holds(lock, lost)) == 1
     assert len(receiver.received) == 1  # the second drain sends the other two
     with db.session() as session:
         statuses = session.scalars(
@@ -408,3 +409,32 @@ def test_racing_writers_and_collectors_leave_no_gap_and_a_reader_by_seq_misses_n
     seqs = _seqs_by_id(db)
     assert sorted(s for s in seqs if s is not None) == list(range(1, 76))
     assert sorted(read) == sorted(f"evt_{w}_{n}" for w in range(3) for n in range(25))
+
+
+def test_a_drain_paused_past_its_lock_sends_nothing_more_before_its_renewal_notices(
+    db: Database,
+    settings: Settings,
+    redis_client: Redis,
+    hook: tuple[Hook, str],
+) -> None:
+    receiver, url = hook
+    _, token, _ = _three_announced(db, settings, redis_client, url)
+    lock = drain_lock(redis_client, token)
+    assert lock.acquire(blocking=False)
+    other = drain_lock(redis_client, token)
+    with (
+        renewed(lock, every=60.0) as lost,  # the renewal thread sleeps through it all
+        delivery_client(settings) as client,
+        db.session() as session,
+    ):
+
+        def send(delivery_id: int) -> str:
+            outcome = run_delivery(settings, db, delivery_id, client)
+            # The process stalled past the lock's expiry and a second drain took it.
+            redis_client.delete(drain_lock_name(token))
+            assert other.acquire(blocking=False)
+            return outcome
+
+        assert drain(session, token, send, holds(lock, lost)) == 1
+        assert not lost.is_set()
+    assert len(receiver.received) == 1
