@@ -13,6 +13,11 @@ and their jobs stay queued until the outcome is recorded: if the worker dies mid
 head's job comes back first. An idempotent batch is then sent again with them; a
 non-idempotent one becomes ``unknown_outcome``, the head by its own job and every joined
 call by its own (each finds its attempt interrupted, as a single call would).
+
+A bulk call of several calls that Billbee refuses as a whole (a 4xx, or an error envelope
+for the call: a cap lower than ours, a body its model binding rejects) fails none of them:
+each is marked ``solo`` and goes out alone from then on, so only a call that is itself
+refused fails, and a bad call cannot fail the good ones queued around it.
 """
 
 from __future__ import annotations
@@ -26,9 +31,11 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from billhive.billbee.envelope import BillbeeResponse
+from billhive.billbee.errors import ApiError, InvalidCall, InvalidRequest, NotFound
 from billhive.billbee.limits import bulk_items
 from billhive.billbee.operations import get_operation
 from billhive.db import utcnow
+from billhive.logs import get_logger
 from billhive.tenants.vault import TenantKey
 from billhive.workers import payloads
 from billhive.workers.coalesce import Coalescer, Member, Outcome
@@ -48,6 +55,8 @@ from billhive.workers.outcomes import Decision, Verdict, decide
 from billhive.workers.recording import cap_result, count_usage, finish_call, job_events
 from billhive.workers.runtime import Runtime
 from billhive.workers.stats import record_outcome
+
+log = get_logger(__name__)
 
 
 def _queued_behind(rt: Runtime, session: Session, head: Call, limit: int) -> list[Call]:
@@ -72,8 +81,8 @@ def _queued_behind(rt: Runtime, session: Session, head: Call, limit: int) -> lis
             call.status is CallStatus.QUEUED
             or (call.status is CallStatus.RUNNING and call.batch_job_id == batch)
         )
-        if call is None or not waiting or call.operation != head.operation:
-            break  # the run ends at the first other job
+        if call is None or not waiting or call.operation != head.operation or call.solo:
+            break  # the run ends at the first other job, or one that must go alone
         calls.append(call)
     return calls
 
@@ -203,6 +212,51 @@ def _settle_followers(
         call.attempts -= 1
 
 
+def refused_as_a_whole(attempt: Attempt, decision: Decision) -> bool:
+    """Billbee answered the bulk call itself with a refusal (not an outage, not a verdict
+    about one item): sending the same calls one by one will show which, if any, it
+    refuses."""
+    refusal = (ApiError, InvalidCall, InvalidRequest, NotFound)
+    return decision.verdict is Verdict.FAILED and isinstance(attempt.error, refusal)
+
+
+def _go_alone(
+    rt: Runtime,
+    session: Session,
+    head: Call,
+    followers: list[Call],
+    attempt: Attempt,
+    *,
+    events: Pipeline,
+    key: TenantKey | None,
+) -> dict[str, Any]:
+    """The batch was refused as a whole: every call of it is marked ``solo``, the joined
+    calls go back to waiting, and the head goes again at once, alone. The refused attempt
+    counts against none of them (each gets its own verdict when it goes alone). Raises
+    CallDeferred (the head waits at the front of its lane)."""
+    _settle_followers(followers, attempt, Decision(Verdict.FAILED), events)
+    for call in (head, *followers):
+        call.solo = True
+    head.batch_job_id = None
+    head.attempts -= 1
+    reason = "Billbee refused the bulk call as a whole; each call goes alone"
+    log.warning(
+        "bulk_call_refused",
+        call_id=head.id,
+        calls=1 + len(followers),
+        error=type(attempt.error).__name__,
+    )
+    return apply_decision(
+        rt,
+        session,
+        head,
+        attempt=attempt,
+        decision=Decision(Verdict.RETRY, 0.0, reason),
+        events=events,
+        key=key,
+    )
+
+
 def _take_off_queue(rt: Runtime, calls: list[Call]) -> None:
     """The joined calls are done with the batch: their jobs leave the queue and the
     unfinished writes (after their outcome is committed)."""
@@ -229,7 +283,7 @@ def run_batch(rt: Runtime, call_id: int) -> dict[str, Any]:
                 return {"call_id": call_id, "status": "failed"}
             first = Member(head.id, payload.params, payload.body)
             cap = entry.cap(rt.settings.bulk_caps)
-            behind = _queued_behind(rt, session, head, cap - 1)
+            behind = [] if head.solo else _queued_behind(rt, session, head, cap - 1)
             joined = _joining(entry, session, first, behind, key=key, cap=cap)
             followers = _mark_running(session, head, [call for call, _ in joined])
             still = {c.id for c in followers}
@@ -249,6 +303,8 @@ def run_batch(rt: Runtime, call_id: int) -> dict[str, Any]:
                 session, events, tenant.id, reached=attempt.reached_billbee, error=attempt.error
             )
             decision = decide(attempt.error, operation, head.attempts, rt.policy)
+            if attempt.response is None and followers and refused_as_a_whole(attempt, decision):
+                return _go_alone(rt, session, head, followers, attempt, events=events, key=key)
             if attempt.response is None:
                 _settle_followers(followers, attempt, decision, events)
                 if decision.verdict is not Verdict.UNKNOWN_OUTCOME:

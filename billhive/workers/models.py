@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     ForeignKey,
     Index,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -126,8 +128,11 @@ class Call(Base):
         string_enum(CallStatus, "call_status"), default=CallStatus.QUEUED
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    #: Set when a stock update was sent inside a coalesced ``updatestockmultiple``.
+    #: The job of the bulk call this call was sent in (billhive/workers/batches.py).
     batch_job_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: Billbee refused a bulk call carrying this call as a whole (a cap lower than ours,
+    #: a body its model binding rejects): from then on it goes in a bulk call of its own.
+    solo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error_name: Mapped[str | None] = mapped_column(String(64), nullable=True)

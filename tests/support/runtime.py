@@ -43,10 +43,16 @@ class Account:
 
 
 def serve_sandbox(
-    live_server_factory: Callable[[Any], Any], api_key: str, accounts: list[Account]
+    live_server_factory: Callable[[Any], Any],
+    api_key: str,
+    accounts: list[Account],
+    bulk_caps: dict[str, int] | None = None,
 ) -> Any:
-    """A throttling sandbox with ``accounts`` and one API key, served over HTTP."""
-    app = create_sandbox_app(api_keys=[api_key], accounts=[a.as_sandbox() for a in accounts])
+    """A throttling sandbox with ``accounts`` and one API key, served over HTTP
+    (``bulk_caps``: items per bulk call it accepts, default the catalog's)."""
+    app = create_sandbox_app(
+        api_keys=[api_key], accounts=[a.as_sandbox() for a in accounts], bulk_caps=bulk_caps
+    )
     return live_server_factory(app)
 
 

@@ -3,7 +3,7 @@ as one bulk call to the sandbox, each keeping its own outcome, in the tenant's o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -11,11 +11,13 @@ import httpx
 import pytest
 from rq.job import Job
 from sqlalchemy import select, update
+from support.runtime import Account, sandbox_runtime, serve_sandbox, sign_up_account
 from support.sealed import payload_of
 from support.workers import API_KEY, PASSWORD, account_username, work
 
 from billhive.billbee.client import BillbeeClient, DeprecatedOperationWarning
-from billhive.db import utcnow
+from billhive.config import Settings
+from billhive.db import Database, utcnow
 from billhive.delivery.payloads import calls_json
 from billhive.workers.batches import run_batch
 from billhive.workers.calls import CALL_JOB, CallRequest, enqueue_calls
@@ -323,3 +325,62 @@ def test_an_enqueued_call_with_a_shop_id_gets_the_plain_call_job(
         runtime, tenant, [CallRequest("orders.create", {"shopId": 1}, {"OrderNumber": "J"})]
     )
     assert Job.fetch(f"call-{call_id}", connection=runtime.redis).func_name == CALL_JOB
+
+
+# -- a bulk call Billbee refuses as a whole ------------------------------------------------
+
+#: Billbee's real cap lower than billhive's setting: a batch of three is refused as a whole.
+SANDBOX_CAPS = {"shipments.create_multiple": 2, "orders.create_multiple": 2}
+
+
+@pytest.fixture
+def capped(
+    settings_factory: Callable[..., Settings],
+    live_server_factory: Callable[[Any], Any],
+    db: Database,
+) -> Iterator[tuple[Runtime, int]]:
+    """A runtime on a sandbox that takes at most two items per bulk call, and a tenant
+    (``db``: the tables emptied after the test)."""
+    account = Account(1, account_username(1), PASSWORD, "Shop 1")
+    sandbox = serve_sandbox(live_server_factory, API_KEY, [account], bulk_caps=SANDBOX_CAPS)
+    for rt in sandbox_runtime(settings_factory, sandbox, API_KEY):
+        yield rt, sign_up_account(rt, account, display_name="Shop 1", email="o@example.com")
+
+
+def test_calls_whose_bulk_call_was_refused_as_a_whole_each_go_out_alone_and_succeed(
+    capped: tuple[Runtime, int],
+) -> None:
+    runtime, tenant = capped
+    requests = [CallRequest("orders.create", body={"OrderNumber": f"SOLO-{n}"}) for n in range(3)]
+    ids = _enqueue(runtime, tenant, requests)
+    work(runtime)
+    calls = _calls(runtime, ids)
+    assert [c.status for c in calls] == [CallStatus.SUCCEEDED] * 3
+    assert all(c.solo for c in calls)
+    assert [c.attempts for c in calls] == [1, 1, 1]  # the refused bulk call cost none
+    assert _billbee_calls(runtime, tenant) == 1 + 3  # the refused one, then each alone
+    assert len({c.batch_job_id for c in calls}) == 3
+
+
+def test_a_call_refused_on_its_own_fails_alone_once_its_batch_was_refused_as_a_whole(
+    capped: tuple[Runtime, int],
+) -> None:
+    runtime, tenant = capped
+    refused = {"ProviderName": "Brieftaube", "ReceiverAddress": {"City": "Ulm"}}
+    requests = [CallRequest("shipments.create", body=b) for b in (SHIPMENT, refused, SHIPMENT)]
+    ids = _enqueue(runtime, tenant, requests)
+    work(runtime)
+    first, bad, last = _calls(runtime, ids)
+    assert first.status is last.status is CallStatus.SUCCEEDED
+    assert bad.status is CallStatus.FAILED and "ProviderName" in (bad.error or "")
+
+
+def test_calls_within_billbees_cap_still_go_out_together(capped: tuple[Runtime, int]) -> None:
+    runtime, tenant = capped
+    requests = [CallRequest("orders.create", body={"OrderNumber": f"PAIR-{n}"}) for n in range(2)]
+    ids = _enqueue(runtime, tenant, requests)
+    work(runtime)
+    calls = _calls(runtime, ids)
+    assert [c.status for c in calls] == [CallStatus.SUCCEEDED] * 2
+    assert not any(c.solo for c in calls)
+    assert _billbee_calls(runtime, tenant) == 1
