@@ -20,7 +20,8 @@ def main(ctx: click.Context) -> None:
     ctx.ensure_object(CliContext)
     # Secrets outside the tenants' vault rows that `billhive vault` must rotate too; listed
     # here, where every part is known, since the tenants package may not import the admin.
-    from billhive.feeds.webhooks import SealedWebhookSecrets, remove_now
+    from billhive.feeds.receiver import SealedWebhookSecrets
+    from billhive.feeds.webhooks import remove_now
     from billhive.platform.admin.totp import SealedTotpSecrets
     from billhive.tenants.cli import BEFORE_DELETE_META
     from billhive.tenants.rotation import EXTRA_SEALED_META

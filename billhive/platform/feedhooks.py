@@ -1,5 +1,6 @@
 """``/hooks/billbee/<token>``: the public receiver of the webhooks billhive registers in
-each merchant's Billbee (billhive/feeds/webhooks.py).
+each merchant's Billbee (billhive/feeds/webhooks.py; the check of a post:
+billhive/feeds/receiver.py).
 
 Billbee's webhooks follow ASP.NET WebHooks: a GET with ``?echo=<value>`` when the URL is
 registered (answered with the value), then POSTs signed ``ms-signature: sha256=<hex>``.
@@ -17,18 +18,18 @@ from flask.typing import ResponseReturnValue
 from flask_limiter import Limiter
 
 from billhive.config import Settings
-from billhive.feeds import webhooks
+from billhive.feeds import receiver
 from billhive.logs import get_logger
 from billhive.platform import extensions
 
-bp = Blueprint("feedhooks", __name__, url_prefix=webhooks.RECEIVER_PATH.rstrip("/"))
+bp = Blueprint("feedhooks", __name__, url_prefix=receiver.RECEIVER_PATH.rstrip("/"))
 log = get_logger(__name__)
 
 #: The longest echo value answered (ASP.NET WebHooks sends a short random string).
 ECHO_MAX = 256
 
 
-def _refused(exc: webhooks.WebhookRefused) -> ResponseReturnValue:
+def _refused(exc: receiver.WebhookRefused) -> ResponseReturnValue:
     return jsonify({"error": str(exc)}), exc.status
 
 
@@ -36,8 +37,8 @@ def _refused(exc: webhooks.WebhookRefused) -> ResponseReturnValue:
 def echo(token: str) -> ResponseReturnValue:
     """The echo check of a new registration: answer the ``echo`` value as plain text."""
     try:
-        webhooks.find(extensions.db_session(), token)
-    except webhooks.WebhookRefused as exc:
+        receiver.find(extensions.db_session(), token)
+    except receiver.WebhookRefused as exc:
         return _refused(exc)
     value = request.args.get("echo", "")
     if not value or len(value) > ECHO_MAX or not value.isprintable() or not value.isascii():
@@ -50,15 +51,15 @@ def receive(token: str) -> ResponseReturnValue:
     """A post of Billbee's: with a valid signature, the tenant's feeds read now."""
     session = extensions.db_session()
     try:
-        webhook = webhooks.find(session, token)
+        webhook = receiver.find(session, token)
         body = request.get_data(cache=False)
-        header = request.headers.get(webhooks.SIGNATURE_HEADER)
-        webhooks.check_signature(extensions.vault(), webhook, body, header)
-    except webhooks.WebhookRefused as exc:
+        header = request.headers.get(receiver.SIGNATURE_HEADER)
+        receiver.check_signature(extensions.vault(), webhook, body, header)
+    except receiver.WebhookRefused as exc:
         log.info("feed_webhook_refused", status=exc.status, reason=str(exc))
         return _refused(exc)
     tenant_id = webhook.tenant_id
-    polled = webhooks.note_post(session, webhook)
+    polled = receiver.note_post(session, webhook)
     if polled is None:
         # 200 all the same: an error would make Billbee send the post again and again.
         log.info("feed_webhook_ignored", tenant_id=tenant_id, reason="tenant not running")
@@ -69,7 +70,7 @@ def receive(token: str) -> ResponseReturnValue:
 
 def _url_token() -> str:
     """Limit per webhook URL: Billbee posts every merchant's webhooks from few addresses."""
-    return "feedhook:" + webhooks.url_digest((request.view_args or {}).get("token", ""))
+    return "feedhook:" + receiver.url_digest((request.view_args or {}).get("token", ""))
 
 
 def init_app(app: Flask, settings: Settings, limiter: Limiter) -> None:

@@ -20,16 +20,9 @@ from billhive.billbee.client import BillbeeClient
 from billhive.billbee.errors import Throttled
 from billhive.cli import main
 from billhive.feeds.models import FeedWebhook, Resource, WebhookState
+from billhive.feeds.receiver import RECEIVER_PATH, SECRET_PURPOSE, receiver_url, url_digest
 from billhive.feeds.service import switch_off, switch_on
-from billhive.feeds.webhooks import (
-    RECEIVER_PATH,
-    SECRET_PURPOSE,
-    WITHHELD,
-    receiver_url,
-    remove_now,
-    sync_webhooks,
-    url_digest,
-)
+from billhive.feeds.webhooks import WITHHELD, remove_now, sync_webhooks
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.service import reconnect
 from billhive.tenants.verify import make_verifier

@@ -15,8 +15,8 @@ from support.factories import add_tenant
 from billhive.config import Settings
 from billhive.db import utcnow
 from billhive.feeds.models import Feed, FeedWebhook, Resource, WebhookState
+from billhive.feeds.receiver import SECRET_PURPOSE, sign, url_digest
 from billhive.feeds.service import switch_on
-from billhive.feeds.webhooks import SECRET_PURPOSE, sign, url_digest
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.vault import Vault
 

@@ -19,8 +19,9 @@ from billhive.billbee.client import BillbeeClient
 from billhive.config import Settings
 from billhive.db import Database
 from billhive.feeds.models import FeedWebhook, Resource, WebhookState
+from billhive.feeds.receiver import SECRET_PURPOSE, receiver_url, url_digest
 from billhive.feeds.service import switch_on
-from billhive.feeds.webhooks import SECRET_PURPOSE, receiver_url, sync_webhooks, url_digest
+from billhive.feeds.webhooks import sync_webhooks
 from billhive.tenants.models import Tenant, TenantStatus
 from billhive.tenants.vault import Vault
 
