@@ -31,6 +31,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import cast
 
 from redis import Redis
@@ -172,8 +173,9 @@ def drain_lock(redis: Redis, token_id: int, timeout: float = DRAIN_LOCK_SECONDS)
 def ensure_drains(redis: Redis, token_ids: list[int]) -> None:
     """Queue a drain for each token that has none queued, running or waiting to retry.
 
-    A drain RQ shows as started whose lock has expired died with its worker: its job is
-    replaced."""
+    A drain RQ shows as started whose lock is gone died with its worker: its job is
+    replaced, once it started longer ago than the lock's lease (a drain that started just
+    now may not have taken its lock yet)."""
     queue = Queue(SYSTEM_QUEUE, connection=redis)
     for token_id in token_ids:
         job_id = drain_job_id(token_id)
@@ -181,6 +183,8 @@ def ensure_drains(redis: Redis, token_ids: list[int]) -> None:
         status = job.get_status(refresh=False) if job is not None else None
         if status == "started" and not redis.exists(drain_lock_name(token_id)):
             assert job is not None
+            if not _started_before(job, DRAIN_LOCK_SECONDS):
+                continue
             job.delete()  # its worker is gone: it will never finish
         elif status not in ("finished", "failed", "canceled", "stopped", None):
             continue
@@ -194,6 +198,16 @@ def ensure_drains(redis: Redis, token_ids: list[int]) -> None:
             failure_ttl=3600,
             description=f"feed event deliveries of token {token_id}",
         )
+
+
+def _started_before(job: Job, seconds: float) -> bool:
+    """Whether RQ marked ``job`` started more than ``seconds`` ago (or never noted when)."""
+    if job.started_at is None:
+        return True
+    started = (
+        job.started_at.replace(tzinfo=UTC) if job.started_at.tzinfo is None else job.started_at
+    )
+    return (datetime.now(UTC) - started).total_seconds() > seconds
 
 
 def drain(

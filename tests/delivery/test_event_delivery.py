@@ -7,6 +7,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -171,11 +172,13 @@ def test_a_callback_gets_only_the_types_and_tenants_it_chose(
         assert all(r.status is DeliveryStatus.PENDING for r in rows)
 
 
-def _drain_started_then_orphaned(redis: Redis, token_id: int) -> Job:
+def _drain_started_then_orphaned(redis: Redis, token_id: int, ago: float = 60.0) -> Job:
     """A drain job as RQ leaves it when its worker is SIGKILLed mid-drain and Redis keeps
-    its data: still marked started."""
+    its data: still marked started, ``ago`` seconds ago."""
     ensure_drains(redis, [token_id])
     job = Job.fetch(drain_job_id(token_id), connection=redis)
+    job.started_at = datetime.now(UTC) - timedelta(seconds=ago)
+    job.save()
     job.set_status(JobStatus.STARTED)
     return job
 
@@ -187,6 +190,15 @@ def test_a_drain_left_started_by_a_dead_worker_is_queued_again_once_its_lock_exp
     ensure_drains(redis_client, [7])
     job = Job.fetch(drain_job_id(7), connection=redis_client)
     assert job.get_status() == JobStatus.QUEUED
+
+
+def test_a_drain_that_started_a_moment_ago_and_has_not_yet_taken_its_lock_is_left_to_run(
+    redis_client: Redis,
+) -> None:
+    _drain_started_then_orphaned(redis_client, 7, ago=1.0)
+    ensure_drains(redis_client, [7])
+    job = Job.fetch(drain_job_id(7), connection=redis_client)
+    assert job.get_status() == JobStatus.STARTED
 
 
 def test_a_started_drain_that_holds_its_lock_is_left_to_run(redis_client: Redis) -> None:
