@@ -11,6 +11,7 @@ from billhive.delivery.egress import EgressPolicy, EgressRefused
 from billhive.delivery.models import CallbackDelivery
 from billhive.delivery.signing import new_salt, signing_secret
 from billhive.delivery.subscriptions import check_events
+from billhive.feeds.models import FeedEvent
 from billhive.platform import extensions
 from billhive.platform.api.auth import current_scope
 from billhive.platform.api.blueprint import bp
@@ -98,9 +99,19 @@ def list_deliveries() -> ResponseReturnValue:
     )
     more = len(rows) > limit
     rows = rows[:limit]
+    event_ids = {d.feed_event_id for d in rows if d.feed_event_id is not None}
+    events = {
+        e.id: e
+        for e in extensions.db_session().scalars(
+            select(FeedEvent).where(FeedEvent.id.in_(event_ids))
+        )
+    }
     return jsonify(
         {
-            "items": [delivery_json(d) for d in rows],
+            "items": [
+                delivery_json(d, events.get(d.feed_event_id) if d.feed_event_id else None)
+                for d in rows
+            ],
             "next_after": rows[-1].id if more and rows else None,
         }
     )

@@ -8,7 +8,7 @@ from typing import Any
 from billhive.delivery.models import CallbackDelivery
 from billhive.delivery.payloads import call_json, calls_json
 from billhive.delivery.subscriptions import events_of
-from billhive.feeds.models import Feed
+from billhive.feeds.models import Feed, FeedEvent
 from billhive.platform.api.schemas import CallbackOut, DeliveryOut, FeedOut, TenantOut
 from billhive.tenants.models import Tenant
 from billhive.tokens.models import ApiToken
@@ -48,6 +48,9 @@ def callback_json(token: ApiToken, signing_secret: str | None = None) -> dict[st
     return CallbackOut.model_validate(data).model_dump(mode="json")
 
 
-def delivery_json(delivery: CallbackDelivery) -> dict[str, Any]:
-    """One row of the delivery log."""
-    return DeliveryOut.model_validate(delivery).model_dump(mode="json")
+def delivery_json(delivery: CallbackDelivery, event: FeedEvent | None = None) -> dict[str, Any]:
+    """One row of the delivery log, naming the feed event it told (``event``) if any."""
+    out = DeliveryOut.model_validate(delivery)
+    if event is not None:
+        out.event_id, out.event_sequence = event.event_id, event.seq
+    return out.model_dump(mode="json")

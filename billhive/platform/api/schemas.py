@@ -294,7 +294,16 @@ class DeliveryOut(_Response):
     call_id: int | None = Field(description="The finished call told, or null for a feed event.")
     feed_event_id: int | None = Field(
         description="billhive's row number of the feed event told (not its `sequence`: "
-        "match events by their `id`), or null for a finished call."
+        "match events by `event_id`), or null for a finished call."
+    )
+    event_id: str | None = Field(
+        default=None,
+        description="The feed event told (`evt_...`, its `id` in the pull API and "
+        "`Billhive-Event-Id`), or null for a finished call or an event already purged.",
+    )
+    event_sequence: int | None = Field(
+        default=None,
+        description="That event's `sequence` (as in the pull API), or null.",
     )
     url: str
     status: str = Field(description="pending, delivered, failed or cancelled.")

@@ -7,12 +7,15 @@ from typing import Any
 
 import pytest
 from redis import Redis
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billhive.db import Database
 from billhive.delivery.events import collect_events
+from billhive.delivery.models import CallbackDelivery
 from billhive.feeds.models import EventType, FeedEvent, Resource
 from billhive.tenants.models import Tenant
+from billhive.tokens.models import ApiToken
 
 _RESOURCE = {
     EventType.ORDER_CREATED: Resource.ORDERS,
@@ -180,3 +183,17 @@ def test_an_unknown_event_type_is_refused_by_name(api: Callable[..., Any], db: A
         "PUT", "/api/v1/callback", json={"url": "https://erp.example/h", "events": ["order.gone"]}
     )
     assert response.status_code == 422
+
+
+def test_a_delivery_of_an_event_names_the_event_and_its_sequence(
+    api: Callable[..., Any], tenant: Tenant, session: Session, redis_client: Redis
+) -> None:
+    sequences = _events(session, redis_client, tenant, [EventType.ORDER_CREATED])
+    event = session.scalars(select(FeedEvent)).one()
+    token = session.scalars(select(ApiToken)).one()
+    url = "https://receiver.example/hook"
+    session.add(CallbackDelivery(token_id=token.id, feed_event_id=event.id, url=url))
+    session.commit()
+    item = api("GET", "/api/v1/callback/deliveries").json["items"][0]
+    assert item["event_id"] == f"evt_{tenant.id}_0"
+    assert item["event_sequence"] == sequences[0]
