@@ -14,10 +14,13 @@ head's job comes back first. An idempotent batch is then sent again with them; a
 non-idempotent one becomes ``unknown_outcome``, the head by its own job and every joined
 call by its own (each finds its attempt interrupted, as a single call would).
 
-A bulk call of several calls that Billbee refuses as a whole (a 4xx, or an error envelope
-for the call: a cap lower than ours, a body its model binding rejects) fails none of them:
-each is marked ``solo`` and goes out alone from then on, so only a call that is itself
-refused fails, and a bad call cannot fail the good ones queued around it.
+A bulk call of several calls that Billbee refuses as a whole before running any of it (a
+400 or 413: a cap lower than ours, a body its model binding rejects; for an idempotent bulk
+call any refusal) fails none of them: each is marked ``solo`` and goes out alone from then
+on, so only a call that is itself refused fails, and a bad call cannot fail the good ones
+queued around it. A non-idempotent bulk call refused in a way that may come after some of
+its items ran (an error envelope, a 404) is sent again for none of them: every call of it
+ends ``unknown_outcome``, as when its answer is lost.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from sqlalchemy.orm import Session
 from billhive.billbee.envelope import BillbeeResponse
 from billhive.billbee.errors import ApiError, InvalidCall, InvalidRequest, NotFound
 from billhive.billbee.limits import bulk_items
-from billhive.billbee.operations import get_operation
+from billhive.billbee.operations import Operation, get_operation
 from billhive.db import utcnow
 from billhive.logs import get_logger
 from billhive.tenants.vault import TenantKey
@@ -57,6 +60,8 @@ from billhive.workers.runtime import Runtime
 from billhive.workers.stats import record_outcome
 
 log = get_logger(__name__)
+
+_PARTLY_RUN = "Billbee refused the bulk call after it may have carried out some of its calls"
 
 
 def _queued_behind(rt: Runtime, session: Session, head: Call, limit: int) -> list[Call]:
@@ -212,12 +217,37 @@ def _settle_followers(
         call.attempts -= 1
 
 
-def refused_as_a_whole(attempt: Attempt, decision: Decision) -> bool:
-    """Billbee answered the bulk call itself with a refusal (not an outage, not a verdict
-    about one item): sending the same calls one by one will show which, if any, it
-    refuses."""
-    refusal = (ApiError, InvalidCall, InvalidRequest, NotFound)
-    return decision.verdict is Verdict.FAILED and isinstance(attempt.error, refusal)
+#: The answers that show Billbee ran none of a bulk call's items: its model binding or its
+#: size check refused the request before the action started.
+_REFUSED_BEFORE_RUNNING = frozenset({400, 413})
+
+
+def refused_as_a_whole(attempt: Attempt, decision: Decision, operation: Operation) -> bool:
+    """Billbee refused the bulk call itself (not an outage, not a verdict about one item)
+    in a way that lets its calls go again one by one, which shows which, if any, it
+    refuses. For a non-idempotent bulk call only a refusal before anything ran counts: an
+    error envelope or a 404 may come after some items were carried out, and sending those
+    again would create them twice."""
+    error = attempt.error
+    if decision.verdict is not Verdict.FAILED:
+        return False
+    if isinstance(error, InvalidCall):
+        return True  # never sent
+    if isinstance(error, InvalidRequest) and error.status_code in _REFUSED_BEFORE_RUNNING:
+        return True
+    return operation.idempotent and isinstance(error, ApiError | InvalidRequest | NotFound)
+
+
+def may_have_run_partly(attempt: Attempt, decision: Decision, operation: Operation) -> bool:
+    """A non-idempotent bulk call Billbee answered with a refusal of the whole call that
+    does not show nothing ran (see :func:`refused_as_a_whole`): each of its calls may have
+    been carried out, so none may be sent again."""
+    return (
+        decision.verdict is Verdict.FAILED
+        and not operation.idempotent
+        and attempt.reached_billbee
+        and not refused_as_a_whole(attempt, decision, operation)
+    )
 
 
 def _go_alone(
@@ -303,8 +333,11 @@ def run_batch(rt: Runtime, call_id: int) -> dict[str, Any]:
                 session, events, tenant.id, reached=attempt.reached_billbee, error=attempt.error
             )
             decision = decide(attempt.error, operation, head.attempts, rt.policy)
-            if attempt.response is None and followers and refused_as_a_whole(attempt, decision):
-                return _go_alone(rt, session, head, followers, attempt, events=events, key=key)
+            if attempt.response is None and followers:
+                if refused_as_a_whole(attempt, decision, operation):
+                    return _go_alone(rt, session, head, followers, attempt, events=events, key=key)
+                if may_have_run_partly(attempt, decision, operation):
+                    decision = Decision(Verdict.UNKNOWN_OUTCOME, reason=_PARTLY_RUN)
             if attempt.response is None:
                 _settle_followers(followers, attempt, decision, events)
                 if decision.verdict is not Verdict.UNKNOWN_OUTCOME:

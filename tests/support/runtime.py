@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Response
+
 from billhive.config import Settings
 from billhive.sandbox import create_sandbox_app
 from billhive.tenants.models import TenantStatus
@@ -47,12 +49,16 @@ def serve_sandbox(
     api_key: str,
     accounts: list[Account],
     bulk_caps: dict[str, int] | None = None,
+    after_request: Callable[[Response], Response] | None = None,
 ) -> Any:
     """A throttling sandbox with ``accounts`` and one API key, served over HTTP
-    (``bulk_caps``: items per bulk call it accepts, default the catalog's)."""
+    (``bulk_caps``: items per bulk call it accepts, default the catalog's;
+    ``after_request``: changes its answers, for a Billbee behaviour it does not have)."""
     app = create_sandbox_app(
         api_keys=[api_key], accounts=[a.as_sandbox() for a in accounts], bulk_caps=bulk_caps
     )
+    if after_request is not None:
+        app.after_request(after_request)
     return live_server_factory(app)
 
 

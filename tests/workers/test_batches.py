@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from flask import Response, request
 from rq.job import Job
 from sqlalchemy import select, update
 from support.runtime import Account, sandbox_runtime, serve_sandbox, sign_up_account
@@ -16,13 +17,18 @@ from support.sealed import payload_of
 from support.workers import API_KEY, PASSWORD, account_username, work
 
 from billhive.billbee.client import BillbeeClient, DeprecatedOperationWarning
+from billhive.billbee.errors import ApiError, InvalidRequest, NotFound
+from billhive.billbee.errors import ErrorCode as BillbeeCode
+from billhive.billbee.operations import get_operation
 from billhive.config import Settings
 from billhive.db import Database, utcnow
 from billhive.delivery.payloads import calls_json
-from billhive.workers.batches import run_batch
+from billhive.sandbox.envelope import ErrorCode, failure
+from billhive.workers.batches import may_have_run_partly, refused_as_a_whole, run_batch
 from billhive.workers.calls import CALL_JOB, CallRequest, enqueue_calls
-from billhive.workers.jobs import CallDeferred
+from billhive.workers.jobs import Attempt, CallDeferred
 from billhive.workers.models import Call, CallStatus, UsageDay
+from billhive.workers.outcomes import Decision, Verdict
 from billhive.workers.runtime import Runtime
 from billhive.workers.scheduling.dispatcher import Dispatched
 
@@ -384,3 +390,83 @@ def test_calls_within_billbees_cap_still_go_out_together(capped: tuple[Runtime, 
     assert [c.status for c in calls] == [CallStatus.SUCCEEDED] * 2
     assert not any(c.solo for c in calls)
     assert _billbee_calls(runtime, tenant) == 1
+
+
+def _after_creating_refuse_the_whole_call(response: Response) -> Response:
+    """Billbee as it may answer a createmultiple that fails half-way: the orders before the
+    failure are created, the answer is one error envelope for the whole call."""
+    if request.method == "POST" and request.path.endswith("/orders/createmultiple"):
+        return failure(200, ErrorCode.INTERNAL_ERROR, "An error has occurred.")
+    return response
+
+
+@pytest.fixture
+def partly_run(
+    settings_factory: Callable[..., Settings],
+    live_server_factory: Callable[[Any], Any],
+    db: Database,
+) -> Iterator[tuple[Runtime, int, Any]]:
+    """A runtime on a sandbox that carries out a createmultiple and answers it with an
+    error envelope, a tenant, and the sandbox."""
+    account = Account(1, account_username(1), PASSWORD, "Shop 1")
+    sandbox = serve_sandbox(
+        live_server_factory,
+        API_KEY,
+        [account],
+        after_request=_after_creating_refuse_the_whole_call,
+    )
+    for rt in sandbox_runtime(settings_factory, sandbox, API_KEY):
+        tenant = sign_up_account(rt, account, display_name="Shop 1", email="o@example.com")
+        yield rt, tenant, sandbox
+
+
+def test_an_order_batch_refused_after_it_may_have_run_is_unknown_and_never_sent_again(
+    partly_run: tuple[Runtime, int, Any],
+) -> None:
+    runtime, tenant, sandbox = partly_run
+    requests = [CallRequest("orders.create", body={"OrderNumber": f"HALF-{n}"}) for n in range(3)]
+    ids = _enqueue(runtime, tenant, requests)
+    work(runtime)
+    calls = _calls(runtime, ids)
+    assert {c.status for c in calls} == {CallStatus.UNKNOWN_OUTCOME}
+    assert not any(c.solo for c in calls)
+    assert _billbee_calls(runtime, tenant) == 1
+    with _client(sandbox) as client:
+        orders = client.call("orders.list", {"page": 1, "pageSize": 250}).data
+    numbers = [o["OrderNumber"] for o in orders if str(o["OrderNumber"]).startswith("HALF-")]
+    assert sorted(numbers) == ["HALF-0", "HALF-1", "HALF-2"]  # each created once
+
+
+def _refused(error: BaseException) -> Attempt:
+    return Attempt(response=None, error=error, reached_billbee=True)
+
+
+def test_a_400_refuses_a_non_idempotent_bulk_call_as_a_whole() -> None:
+    attempt = _refused(InvalidRequest("too many items", status_code=400))
+    operation = get_operation("orders.create_multiple")
+    assert refused_as_a_whole(attempt, Decision(Verdict.FAILED), operation)
+    assert not may_have_run_partly(attempt, Decision(Verdict.FAILED), operation)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ApiError("failed", error_code=BillbeeCode.InternalError),
+        NotFound("no such order", status_code=404),
+        InvalidRequest("conflict", status_code=409),
+    ],
+    ids=["error envelope", "404", "409"],
+)
+def test_a_refusal_that_may_follow_running_items_sends_no_order_or_shipment_again(
+    error: BaseException,
+) -> None:
+    attempt, operation = _refused(error), get_operation("shipments.create_multiple")
+    assert not refused_as_a_whole(attempt, Decision(Verdict.FAILED), operation)
+    assert may_have_run_partly(attempt, Decision(Verdict.FAILED), operation)
+
+
+def test_an_error_envelope_refuses_an_idempotent_bulk_call_as_a_whole() -> None:
+    attempt = _refused(ApiError("failed", error_code=BillbeeCode.InternalError))
+    operation = get_operation("products.stock_multiple")
+    assert refused_as_a_whole(attempt, Decision(Verdict.FAILED), operation)
+    assert not may_have_run_partly(attempt, Decision(Verdict.FAILED), operation)
