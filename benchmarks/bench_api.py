@@ -351,7 +351,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             secrets = generate_dev_secrets()
             tenant_ids, tokens = _seed(database_url, args.tenants, args.clients, secrets)
             limit = WRK_RATE_LIMIT if use_wrk else None
-            with serving(database_url, redis.url, workdir, args.workers, limit, secrets) as port:
+            with serving(
+                database_url, redis.url, workdir, args.workers, limit, secrets=secrets
+            ) as port:
                 if use_wrk:
                     return drive_wrk(port, tokens, tenant_ids, args, workdir)
                 clients, elapsed = drive(port, tokens, tenant_ids, args.calls)

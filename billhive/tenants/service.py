@@ -45,6 +45,7 @@ from billhive.tenants.rules import (
 from billhive.tenants.vault import (
     FIELD_PENDING_PASSWORD,
     FIELD_USERNAME,
+    SESSION_KEYS,
     Credentials,
     SealedCredentials,
     Vault,
@@ -562,6 +563,7 @@ def delete_tenant(session: Session, tenant_id: int, *, actor: str, reason: str) 
     row = session.get(TenantCredentials, tenant_id)
     if row is not None:
         session.delete(row)
+    session.info.get(SESSION_KEYS, {}).pop(tenant_id, None)
     tenant.username_index = None
     tenant.pending_username_index = None
     erase_contact(tenant)

@@ -166,6 +166,12 @@ def _data_aad(tenant_id: int, context: str) -> bytes:
     return f"billhive:tenant:{tenant_id}:data:{context}".encode()
 
 
+#: Where a session keeps the data keys it unwrapped (``Session.info``, tenant id -> key): a
+#: session is one request's or job's, so a key lives no longer than it would in a variable
+#: of that request or job, and its row is read once.
+SESSION_KEYS = "billhive.tenant_keys"
+
+
 class TenantKey:
     """One tenant's unwrapped data key, held for one job or request to seal and open
     arbitrary bytes (call payloads) without unwrapping it for every value.

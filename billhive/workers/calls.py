@@ -498,7 +498,8 @@ def _record(session: Session, vault: Vault, pending: Sequence[PendingCall]) -> l
     if stored is None:
         session.rollback()
         raise _tenant_refusal(session, tenant_id, needs_invoice_permission=needs_invoice)
-    _seal_and_commit(session, key, [stored], pending)
+    payloads.seal_inserted_request(session, key, stored, pending[0].params, pending[0].body)
+    session.commit()
     return [stored]
 
 

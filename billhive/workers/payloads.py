@@ -22,15 +22,16 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from billhive.db import utcnow
 from billhive.tenants.errors import VaultError
 from billhive.tenants.models import TenantCredentials
-from billhive.tenants.vault import TenantKey, Vault
+from billhive.tenants.vault import SESSION_KEYS, TenantKey, Vault
 from billhive.workers.models import Call
 
 PARAMS = "params"
@@ -89,19 +90,36 @@ def key_of(vault: Vault, credentials: TenantCredentials | None) -> TenantKey | N
 
 
 def key_for(session: Session, vault: Vault, tenant_id: int) -> TenantKey | None:
-    """The data key of ``tenant_id`` (None when the tenant has none: deleted, shredded)."""
-    return key_of(vault, session.get(TenantCredentials, tenant_id))
+    """The data key of ``tenant_id`` (None when the tenant has none: deleted, shredded),
+    from its credentials row, read afresh; the session keeps the key for
+    :func:`keys_for`."""
+    wrapped = session.execute(
+        select(TenantCredentials.kek_id, TenantCredentials.wrapped_key).where(
+            TenantCredentials.tenant_id == tenant_id
+        )
+    ).one_or_none()
+    key = None if wrapped is None else vault.tenant_key(tenant_id, *wrapped)
+    held: dict[int, TenantKey] = session.info.setdefault(SESSION_KEYS, {})
+    if key is None:
+        held.pop(tenant_id, None)
+    else:
+        held[tenant_id] = key
+    return key
 
 
 def keys_for(session: Session, vault: Vault, tenant_ids: Iterable[int]) -> dict[int, TenantKey]:
-    """The data keys of several tenants in one query (tenants without one are missing)."""
-    ids = sorted(set(tenant_ids))
-    if not ids:
-        return {}
-    rows = session.scalars(select(TenantCredentials).where(TenantCredentials.tenant_id.in_(ids)))
-    return {
-        row.tenant_id: vault.tenant_key(row.tenant_id, row.kek_id, row.wrapped_key) for row in rows
-    }
+    """The data keys of several tenants (tenants without one are missing) in at most one
+    query: a key this session already unwrapped (:func:`key_for`) is not read again, so
+    showing the calls a request has just enqueued costs no round trip."""
+    held: dict[int, TenantKey] = session.info.get(SESSION_KEYS, {})
+    wanted = set(tenant_ids)
+    keys = {tenant_id: held[tenant_id] for tenant_id in wanted if tenant_id in held}
+    missing = sorted(wanted - keys.keys())
+    if missing:
+        query = select(TenantCredentials).where(TenantCredentials.tenant_id.in_(missing))
+        for row in session.scalars(query):
+            keys[row.tenant_id] = vault.tenant_key(row.tenant_id, row.kek_id, row.wrapped_key)
+    return keys
 
 
 def seal_request(key: TenantKey, call: Call, params: Mapping[str, Any] | None, body: Any) -> None:
@@ -111,6 +129,24 @@ def seal_request(key: TenantKey, call: Call, params: Mapping[str, Any] | None, b
         raise ValueError(f"call {call.id} is not of tenant {key.tenant_id}")
     call.params_sealed = _seal(key, call.id, PARAMS, dict(params) if params else None)
     call.body_sealed = _seal(key, call.id, BODY, body)
+
+
+def seal_inserted_request(
+    session: Session, key: TenantKey, call: Call, params: Mapping[str, Any] | None, body: Any
+) -> None:
+    """:func:`seal_request` for a call this transaction has just inserted, written with one
+    plain UPDATE instead of the unit of work's versioned flush (enqueueing one call is the
+    API's hot path). Nobody sees the row before the commit, so its version stays."""
+    if key.tenant_id != call.tenant_id:
+        raise ValueError(f"call {call.id} is not of tenant {key.tenant_id}")
+    sealed = {
+        "params_sealed": _seal(key, call.id, PARAMS, dict(params) if params else None),
+        "body_sealed": _seal(key, call.id, BODY, body),
+    }
+    table = cast(Table, Call.__table__)
+    session.execute(update(table).where(table.c.id == call.id).values(**sealed))
+    for name, value in sealed.items():
+        set_committed_value(call, name, value)
 
 
 def seal_result(key: TenantKey, call: Call, result: Any) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from redis import Redis
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 from support.sealed import payload_of
 
@@ -130,3 +131,32 @@ def test_a_deleted_tenants_payloads_are_unreadable_at_once_and_purged_after(
     db_session.refresh(stored)
     assert (stored.params_sealed, stored.body_sealed, stored.result_sealed) == (None, None, None)
     assert stored.payload_purged_at is not None and stored.operation == "orders.add_tags"
+
+
+def test_showing_the_calls_a_session_enqueued_reads_no_credentials_again(
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], vault: Vault
+) -> None:
+    tenant = make_tenant()
+    call = _enqueue_customer_call(db_session, redis_client, vault, tenant)
+    statements: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = db_session.get_bind()
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        keys = payloads.keys_for(db_session, vault, [tenant])
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert not [s for s in statements if "tenant_credentials" in s]
+    assert payloads.open_call(keys[tenant], call).body == {"Tags": [CUSTOMER, CUSTOMER_EMAIL]}
+
+
+def test_a_deleted_tenants_key_is_forgotten_by_the_session_that_held_it(
+    db_session: Session, redis_client: Redis, make_tenant: Callable[..., int], vault: Vault
+) -> None:
+    tenant = make_tenant()
+    _enqueue_customer_call(db_session, redis_client, vault, tenant)
+    delete_tenant(db_session, tenant, actor="test", reason="test")
+    assert payloads.keys_for(db_session, vault, [tenant]) == {}
