@@ -84,7 +84,7 @@ def _call_rows(count: int, tenants: int, rng: random.Random) -> Iterator[tuple[A
         finished = None if started is None else started + timedelta(seconds=0.3)
         failed = status in ("failed", "unknown_outcome")
         # A fifth of the calls belong to the first hundred tenants: some tenants are busy.
-        tenant = rng.randint(1, 100) if n % 5 == 0 else rng.randint(1, tenants)
+        tenant = rng.randint(1, min(100, tenants)) if n % 5 == 0 else rng.randint(1, tenants)
         yield (
             n,
             tenant,
@@ -249,10 +249,11 @@ def run(base_url: str, redis_url: str, tenants: int, calls: int, requests: int) 
         makers = list_url_makers(tenants, rng)
         list_urls = [(kind, makers[kind]()) for kind in rng.choices(list(makers), k=requests)]
         # Half the tenant pages are of the busiest hundred tenants (most calls and history).
+        busiest = min(100, tenants)
         tenant_urls = [
             (
                 "tenant",
-                f"/admin/tenants/{rng.choice([rng.randint(1, 100), rng.randint(1, tenants)])}",
+                f"/admin/tenants/{rng.choice([rng.randint(1, busiest), rng.randint(1, tenants)])}",
             )
             for _ in range(requests)
         ]

@@ -82,7 +82,8 @@ def _ms(text: str) -> float:
 
 
 def _run_wrk(url: str, seconds: int, connections: int) -> dict[str, Any]:
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    threads = min(2, connections)  # wrk wants at least one connection per thread
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for name, value in _headers().items():
         command += ["-H", f"{name}: {value}"]
     output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
@@ -96,7 +97,7 @@ def _run_wrk(url: str, seconds: int, connections: int) -> dict[str, Any]:
         "p99_ms": round(_ms(percentiles["99"]), 2),
         "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
         "socket_errors": errors.group(1) if errors else "none",
-        "load": f"wrk -t2 -c{connections} (keep-alive)",
+        "load": f"wrk -t{threads} -c{connections} (keep-alive)",
     }
 
 
