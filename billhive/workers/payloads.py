@@ -89,46 +89,56 @@ def key_of(vault: Vault, credentials: TenantCredentials | None) -> TenantKey | N
     return vault.tenant_key(credentials.tenant_id, credentials.kek_id, credentials.wrapped_key)
 
 
+def _read_keys(session: Session, vault: Vault, tenant_ids: Iterable[int]) -> dict[int, TenantKey]:
+    """The tenants' data keys from their credentials rows (two columns each, one query);
+    the session keeps them for :func:`keys_for`."""
+    query = select(
+        TenantCredentials.tenant_id, TenantCredentials.kek_id, TenantCredentials.wrapped_key
+    ).where(TenantCredentials.tenant_id.in_(tenant_ids))
+    keys = {row[0]: vault.tenant_key(*row) for row in session.execute(query)}
+    session.info.setdefault(SESSION_KEYS, {}).update(keys)
+    return keys
+
+
 def key_for(session: Session, vault: Vault, tenant_id: int) -> TenantKey | None:
     """The data key of ``tenant_id`` (None when the tenant has none: deleted, shredded),
-    from its credentials row, read afresh; the session keeps the key for
-    :func:`keys_for`."""
-    wrapped = session.execute(
-        select(TenantCredentials.kek_id, TenantCredentials.wrapped_key).where(
-            TenantCredentials.tenant_id == tenant_id
-        )
-    ).one_or_none()
-    key = None if wrapped is None else vault.tenant_key(tenant_id, *wrapped)
-    held: dict[int, TenantKey] = session.info.setdefault(SESSION_KEYS, {})
+    from its credentials row, read afresh."""
+    key = _read_keys(session, vault, [tenant_id]).get(tenant_id)
     if key is None:
-        held.pop(tenant_id, None)
-    else:
-        held[tenant_id] = key
+        session.info.get(SESSION_KEYS, {}).pop(tenant_id, None)
     return key
 
 
 def keys_for(session: Session, vault: Vault, tenant_ids: Iterable[int]) -> dict[int, TenantKey]:
     """The data keys of several tenants (tenants without one are missing) in at most one
-    query: a key this session already unwrapped (:func:`key_for`) is not read again, so
-    showing the calls a request has just enqueued costs no round trip."""
+    query: a key this session already unwrapped is not read again, so showing the calls a
+    request has just enqueued costs no round trip."""
     held: dict[int, TenantKey] = session.info.get(SESSION_KEYS, {})
     wanted = set(tenant_ids)
     keys = {tenant_id: held[tenant_id] for tenant_id in wanted if tenant_id in held}
     missing = sorted(wanted - keys.keys())
     if missing:
-        query = select(TenantCredentials).where(TenantCredentials.tenant_id.in_(missing))
-        for row in session.scalars(query):
-            keys[row.tenant_id] = vault.tenant_key(row.tenant_id, row.kek_id, row.wrapped_key)
+        keys.update(_read_keys(session, vault, missing))
     return keys
+
+
+def _sealed_request(
+    key: TenantKey, call: Call, params: Mapping[str, Any] | None, body: Any
+) -> dict[str, bytes | None]:
+    """The call's parameters and body sealed to its id, by column name."""
+    if key.tenant_id != call.tenant_id:
+        raise ValueError(f"call {call.id} is not of tenant {key.tenant_id}")
+    return {
+        "params_sealed": _seal(key, call.id, PARAMS, dict(params) if params else None),
+        "body_sealed": _seal(key, call.id, BODY, body),
+    }
 
 
 def seal_request(key: TenantKey, call: Call, params: Mapping[str, Any] | None, body: Any) -> None:
     """Seal a recorded call's parameters and body onto its row (not committed); the call
     needs its id (flushed) since the sealed values are bound to it."""
-    if key.tenant_id != call.tenant_id:
-        raise ValueError(f"call {call.id} is not of tenant {key.tenant_id}")
-    call.params_sealed = _seal(key, call.id, PARAMS, dict(params) if params else None)
-    call.body_sealed = _seal(key, call.id, BODY, body)
+    for name, value in _sealed_request(key, call, params, body).items():
+        setattr(call, name, value)
 
 
 def seal_inserted_request(
@@ -137,12 +147,7 @@ def seal_inserted_request(
     """:func:`seal_request` for a call this transaction has just inserted, written with one
     plain UPDATE instead of the unit of work's versioned flush (enqueueing one call is the
     API's hot path). Nobody sees the row before the commit, so its version stays."""
-    if key.tenant_id != call.tenant_id:
-        raise ValueError(f"call {call.id} is not of tenant {key.tenant_id}")
-    sealed = {
-        "params_sealed": _seal(key, call.id, PARAMS, dict(params) if params else None),
-        "body_sealed": _seal(key, call.id, BODY, body),
-    }
+    sealed = _sealed_request(key, call, params, body)
     table = cast(Table, Call.__table__)
     session.execute(update(table).where(table.c.id == call.id).values(**sealed))
     for name, value in sealed.items():

@@ -100,12 +100,10 @@ def list_deliveries() -> ResponseReturnValue:
     more = len(rows) > limit
     rows = rows[:limit]
     event_ids = {d.feed_event_id for d in rows if d.feed_event_id is not None}
-    events = {
-        e.id: e
-        for e in extensions.db_session().scalars(
-            select(FeedEvent).where(FeedEvent.id.in_(event_ids))
-        )
-    }
+    events: dict[int, FeedEvent] = {}
+    if event_ids:  # a page of finished calls only needs no second query
+        query = select(FeedEvent).where(FeedEvent.id.in_(event_ids))
+        events = {e.id: e for e in extensions.db_session().scalars(query)}
     return jsonify(
         {
             "items": [
